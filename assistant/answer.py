@@ -1,0 +1,244 @@
+"""From ranked passages to an answer: quotes, citations, highlights, abstaining.
+
+Owns the arrow ``Hit -> Answer``. A quote is always the source text at its
+offsets; highlights are offsets of the sentences that best answer the question;
+near-identical passages are shown once with every citation; when nothing in the
+collection answers, the answer says so and the hits become "possibly related".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from assistant.corpus import Document, Passage
+from assistant.search import Hit, Retrieval
+
+NOTHING_ANSWERS = "No passage in the collection answers this."
+DUPLICATE_JACCARD = 0.8
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a quote comes from: enough to find it again by hand."""
+
+    passage_id: str
+    doc_id: str
+    title: str
+    organization: str
+    date: str
+    section: str
+    paragraph: int
+    source: str
+    start: int
+    end: int
+
+    def text(self) -> str:
+        """One line, easy to copy: Title. Organisation, date. Section, ¶ n. file, chars a-b."""
+        bits = [f"“{self.title}”"]
+        who = ", ".join(x for x in (self.organization, self.date) if x)
+        if who:
+            bits.append(who)
+        where = ", ".join(x for x in (self.section and f"section “{self.section}”", f"paragraph {self.paragraph}") if x)
+        bits.append(where)
+        bits.append(f"{self.source}, characters {self.start}–{self.end}")
+        return ". ".join(bits) + "."
+
+
+@dataclass(frozen=True)
+class Quote:
+    rank: int
+    score: float
+    similarity: float
+    text: str  # exactly source[start:end]
+    highlights: tuple[tuple[int, int], ...]  # offsets into the source
+    citation: Citation
+    also_in: tuple[Citation, ...]  # the same statement published elsewhere
+
+
+@dataclass(frozen=True)
+class Answer:
+    query: str  # what the user asked (cleaned)
+    searched: str  # what was searched (differs for follow-ups)
+    mode: str
+    abstained: bool
+    quotes: tuple[Quote, ...]
+    notes: tuple[str, ...]
+    id: str | None = None
+
+
+def cite(passage: Passage, doc: Document) -> Citation:
+    return Citation(
+        passage_id=passage.passage_id,
+        doc_id=doc.doc_id,
+        title=doc.title,
+        organization=doc.organization,
+        date=passage.date,
+        section=passage.section,
+        paragraph=passage.paragraph,
+        source=doc.source,
+        start=passage.start,
+        end=passage.end,
+    )
+
+
+def make_answer(
+    retrieval: Retrieval,
+    documents: dict[str, Document],
+    *,
+    abstained: bool = False,
+    asked: str | None = None,
+    qid: str | None = None,
+    extra_notes: tuple[str, ...] = (),
+) -> Answer:
+    """Quotes with citations and highlights for the hits of a retrieval."""
+    notes = list(extra_notes)
+    q = retrieval.query
+    if q.truncated:
+        notes.append(f"The question was {q.original_length:,} characters long; only its first {len(q.text):,} were searched.")
+    if retrieval.candidates == 0:
+        notes.append("No passage matches the filter; nothing was searched.")
+    quotes: list[Quote] = []
+    kept: list[tuple[Hit, set[str]]] = []
+    for hit in retrieval.hits:
+        shingles = _shingles(hit.passage.text)
+        twin = next((i for i, (_, s) in enumerate(kept) if _jaccard(s, shingles) >= DUPLICATE_JACCARD), None)
+        doc = documents[hit.passage.doc_id]
+        if twin is not None:
+            prev = quotes[twin]
+            quotes[twin] = Quote(**{**prev.__dict__, "also_in": prev.also_in + (cite(hit.passage, doc),)})
+            continue
+        kept.append((hit, shingles))
+        quotes.append(
+            Quote(
+                rank=len(quotes) + 1,
+                score=round(hit.score, 4),
+                similarity=round(hit.dense, 4),
+                text=doc.text[hit.passage.start : hit.passage.end],
+                highlights=_highlights(retrieval, hit),
+                citation=cite(hit.passage, doc),
+                also_in=(),
+            )
+        )
+    return Answer(
+        query=asked if asked is not None else q.text,
+        searched=q.text,
+        mode=retrieval.mode,
+        abstained=abstained,
+        quotes=tuple(quotes),
+        notes=tuple(notes),
+        id=qid,
+    )
+
+
+def to_json(answer: Answer) -> dict:
+    """The documented JSON shape of ``assistant ask --json`` (fields may be added, never renamed)."""
+    hits = []
+    for q in answer.quotes:
+        c = q.citation
+        hits.append(
+            {
+                "rank": q.rank,
+                "score": q.score,
+                "similarity": q.similarity,
+                "passage_id": c.passage_id,
+                "doc_id": c.doc_id,
+                "title": c.title,
+                "organization": c.organization,
+                "date": c.date,
+                "section": c.section,
+                "paragraph": c.paragraph,
+                "source": c.source,
+                "start": c.start,
+                "end": c.end,
+                "text": q.text,
+                "highlights": [list(h) for h in q.highlights],
+                "citation": c.text(),
+                "also_in": [asdict(a) | {"citation": a.text()} for a in q.also_in],
+            }
+        )
+    return {
+        "id": answer.id,
+        "query": answer.query,
+        "searched_query": answer.searched,
+        "mode": answer.mode,
+        "abstained": answer.abstained,
+        "message": NOTHING_ANSWERS if answer.abstained else "",
+        "notes": list(answer.notes),
+        "hits": hits,
+    }
+
+
+def to_text(answer: Answer, *, color: bool = False) -> str:
+    """Terminal rendering: numbered quotes, highlights emphasised, then the sources."""
+    bold, dim, reset = ("\033[1m", "\033[2m", "\033[0m") if color else ("", "", "")
+    out: list[str] = []
+    for note in answer.notes:
+        out.append(f"Note: {note}")
+    if answer.searched != answer.query:
+        out.append(f"Searched for: {answer.searched}")
+    if answer.abstained:
+        out.append(NOTHING_ANSWERS)
+        if answer.quotes:
+            out.append("Possibly related:")
+    elif not answer.quotes:
+        out.append("No passages found.")
+    for q in answer.quotes:
+        body = _emphasise(q, bold, reset, mark=not color)
+        out.append("")
+        out.append(f"[{q.rank}] " + "\n    ".join(_wrap(body, 92)))
+        out.append(f"    {dim}score {q.score:.3f} · similarity {q.similarity:.3f}{reset}")
+    if answer.quotes:
+        out.append("")
+        out.append("Sources:")
+        for q in answer.quotes:
+            out.append(f"[{q.rank}] {q.citation.text()}")
+            for other in q.also_in:
+                out.append(f"    also published as: {other.text()}")
+    return "\n".join(out)
+
+
+def _emphasise(q: Quote, on: str, off: str, *, mark: bool) -> str:
+    """The quote with its highlighted sentences marked (»…« without colour)."""
+    base = q.citation.start
+    text = q.text
+    pieces: list[str] = []
+    pos = 0
+    open_, close = ("»", "«") if mark else (on, off)
+    for a, b in q.highlights:
+        a, b = a - base, b - base
+        pieces.append(text[pos:a])
+        pieces.append(open_ + text[a:b] + close)
+        pos = b
+    pieces.append(text[pos:])
+    return " ".join("".join(pieces).split())  # display collapses whitespace; the stored text does not
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width) or [""]
+
+
+def _highlights(retrieval: Retrieval, hit: Hit) -> tuple[tuple[int, int], ...]:
+    """The best-answering sentence, and any other nearly as good (within 0.05 cosine)."""
+    sentences = retrieval.best_sentences.get(hit.passage.passage_id, [])
+    if not sentences:
+        return ()
+    top = max(s for _, _, s in sentences)
+    chosen = [(a, b) for a, b, s in sentences if s >= top - 0.05]
+    if len(chosen) == len(sentences) and len(sentences) > 2:
+        chosen = [(a, b) for a, b, s in sentences if s == top]
+    return tuple(sorted(chosen))
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _shingles(text: str) -> set[str]:
+    words = _WORD.findall(text.lower())
+    return {" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0

@@ -1,0 +1,195 @@
+"""The command line: ``assistant build | ask | eval | serve``.
+
+Owns argument parsing, the process environment (threads, offline mode: read and
+set here and nowhere else), printing, and turning our errors into one message
+and a non-zero exit code. Heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from assistant.errors import AssistantError
+
+DEFAULT_CORPUS = "corpus"
+DEFAULT_INDEX = "index"
+DEFAULT_QUERIES = "eval/queries.jsonl"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 our error, 2 usage)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    _prepare_runtime(args)
+    try:
+        return int(args.handler(args) or 0)
+    except AssistantError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _prepare_runtime(args: argparse.Namespace) -> None:
+    # Before torch is imported: never reach for the network, and keep OpenMP
+    # threads from spinning, which costs 10x latency when the other core is busy.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    threads = getattr(args, "threads", None) or os.environ.get("ASSISTANT_THREADS")
+    if threads:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        args.threads = int(threads)
+
+
+def _encoder(args: argparse.Namespace):
+    from assistant.embed import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(args.model, threads=args.threads)
+
+
+def _open(args: argparse.Namespace):
+    from assistant.service import Assistant
+
+    return Assistant.open(args.index, model=args.model, threads=args.threads)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from assistant.index import build_index
+
+    encoder = _encoder(args)
+    report = build_index(
+        args.corpus, encoder=encoder, out_dir=args.index, batch_size=args.batch_size, progress=sys.stderr.isatty()
+    )
+    for s in report.skipped:
+        print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"index": report.index_dir, "documents": report.documents, "passages": report.passages,
+                          "skipped": [s.__dict__ for s in report.skipped], "seconds": report.seconds}))
+    else:
+        print(f"indexed {report.documents} documents, {report.passages} passages "
+              f"into {report.index_dir} in {report.seconds:.1f} s")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.answer import to_json, to_text
+    from assistant.errors import QueryError
+    from assistant.search import Filter
+
+    if args.batch is None and args.question is None:
+        raise QueryError('give a question, e.g. assistant ask "What happens in prison camps?", or --batch FILE')
+    if args.batch is not None:
+        batch = _read_batch(args.batch)  # fail on a missing file before loading the model
+    elif not args.question.strip():
+        raise QueryError('the question is empty: type a question, e.g. assistant ask "What happens in prison camps?"')
+    assistant = _open(args)
+    where = Filter(doc_ids=tuple(args.doc or ()), organizations=tuple(args.org or ()),
+                   date_from=args.date_from or "", date_to=args.date_to or "")
+    if args.batch is None:
+        answer = assistant.ask(args.question, k=args.k, mode=args.mode, where=where)
+        if args.json:
+            print(json.dumps(to_json(answer), ensure_ascii=False))
+        else:
+            print(to_text(answer, color=sys.stdout.isatty()))
+        return 0
+    failures = 0
+    for lineno, item, problem in batch:
+        if problem is None:
+            try:
+                answer = assistant.ask(item["query"], k=args.k, mode=args.mode, where=where, qid=item.get("id"))
+            except QueryError as e:
+                problem = str(e)
+            else:
+                print(json.dumps(to_json(answer), ensure_ascii=False), flush=True)
+                continue
+        failures += 1
+        print(f"error: {args.batch}: line {lineno}: {problem}", file=sys.stderr)
+    if failures:
+        print(f"error: {failures} of {len(batch)} lines could not be answered", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _read_batch(path: str) -> list[tuple[int, dict, str | None]]:
+    from assistant.errors import QueryError
+
+    src = sys.stdin if path == "-" else None
+    try:
+        text = src.read() if src else Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise QueryError(f"batch file not found: {path}") from None
+    except (UnicodeDecodeError, IsADirectoryError) as e:
+        raise QueryError(f"cannot read batch file {path}: {e}") from None
+    out: list[tuple[int, dict, str | None]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            out.append((lineno, {}, f"not valid JSON ({e.msg})"))
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("query"), str):
+            out.append((lineno, {}, 'expected an object with a "query" string, like {"id": "q1", "query": "..."}'))
+            continue
+        if "id" in item and not isinstance(item["id"], (str, int, type(None))):
+            out.append((lineno, {}, '"id" must be a string or a number'))
+            continue
+        out.append((lineno, item, None))
+    if not out:
+        raise QueryError(f"batch file {path} holds no questions")
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="assistant",
+        description="Answer questions about a document collection with verbatim, cited quotes.",
+    )
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser, *, model_default: str | None) -> None:
+        sp.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: %(default)s)")
+        sp.add_argument("--model", default=model_default,
+                        help="sentence-transformers model name or local folder"
+                        + (" (default: %(default)s, shipped in a package)" if model_default else
+                           " (default: the one the index was built with)"))
+        sp.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for the encoder (default: $ASSISTANT_THREADS or torch's choice)")
+        sp.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    b = sub.add_parser("build", help="build the index from a corpus folder")
+    b.add_argument("--corpus", default=DEFAULT_CORPUS, help="folder of .txt/.md documents (default: %(default)s)")
+    b.add_argument("--batch-size", type=int, default=32, help="texts per encoder call (default: %(default)s)")
+    common(b, model_default="all-MiniLM-L6-v2")
+    b.set_defaults(handler=cmd_build)
+
+    a = sub.add_parser("ask", help="answer a question with quoted, cited passages")
+    a.add_argument("question", nargs="?", help="the question")
+    a.add_argument("-k", type=int, default=5, help="number of quotes (default: %(default)s)")
+    a.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "keyword"],
+                   help="retrieval mode (default: %(default)s)")
+    a.add_argument("--batch", metavar="FILE", help='JSON lines {"id": ..., "query": ...}; "-" reads stdin')
+    a.add_argument("--doc", action="append", help="only this document id (repeatable)")
+    a.add_argument("--org", action="append", help="only this organisation (repeatable)")
+    a.add_argument("--date-from", help="only passages dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)")
+    a.add_argument("--date-to", help="only passages dated on or before")
+    common(a, model_default=None)
+    a.set_defaults(handler=cmd_ask)
+    return p
+
+
+def main_exit() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

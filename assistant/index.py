@@ -1,0 +1,292 @@
+"""The index folder: build it from a corpus, save it atomically, load and check it.
+
+Owns the arrow ``Passage -> index/``. One folder of plain files:
+
+    manifest.json      what built it (model, dimension, corpus fingerprint, version)
+    documents.jsonl    each document's metadata and full source text
+    passages.jsonl     each passage's id, location and text
+    dense.faiss        normalised passage embeddings, inner-product index
+    sentences.npy      sentence embeddings (for highlights and sentence scoring)
+    sentences.json     sentence spans and the passage row each belongs to
+    keyword/           the BM25 index (bm25s)
+
+A build writes a temporary folder and renames it into place, so an interrupted
+build leaves the previous index usable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant import __version__
+from assistant.corpus import Corpus, Document, Passage, Skipped, fingerprint, passages_of, read_corpus
+from assistant.embed import Encoder
+from assistant.errors import CorpusError, IndexLoadError
+from assistant.keyword import KeywordIndex
+from assistant.split import sentence_spans
+
+FORMAT = 1
+PASSAGE_TOKENS = 200  # leaves room in the 256-token window for the title and section
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format: int
+    package_version: str
+    model: str
+    dimension: int
+    normalized: bool
+    corpus_dir: str
+    corpus_fingerprint: str
+    documents: int
+    passages: int
+    sentences: int
+    passage_tokens: int
+    embedding_text: str
+    built_at: str
+    build_seconds: float
+
+
+@dataclass(frozen=True)
+class Sentences:
+    """Sentence spans (absolute offsets in their document) and their embeddings."""
+
+    row: np.ndarray  # (m,) passage row of each sentence
+    spans: np.ndarray  # (m, 2) start, end
+    vectors: np.ndarray  # (m, d)
+
+
+@dataclass(frozen=True)
+class Index:
+    path: Path
+    manifest: Manifest
+    documents: dict[str, Document]
+    passages: tuple[Passage, ...]
+    vectors: np.ndarray  # (n, d) passage embeddings, unit length
+    dense: Any  # faiss.IndexFlatIP
+    keyword: KeywordIndex
+    sentences: Sentences
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    index_dir: str
+    documents: int
+    passages: int
+    skipped: tuple[Skipped, ...]
+    seconds: float
+
+
+def embedding_text(passage: Passage, doc: Document) -> str:
+    """What the encoder sees for a passage: its title and section give it context.
+
+    The quote shown to users is always ``passage.text``; only the vector differs.
+    """
+    body = " ".join(passage.text.split())
+    parts = [doc.title] if doc.title else []
+    if passage.section and passage.section != doc.title:
+        parts.append(passage.section)
+    context = " — ".join(parts)
+    return f"{context}. {body}" if context else body
+
+
+def passage_sentences(passage: Passage, doc: Document) -> list[tuple[int, int]]:
+    """Sentence spans of a passage (a list's items count as sentences)."""
+    out: list[tuple[int, int]] = []
+    if passage.kind == "list":
+        pos = passage.start
+        for line in passage.text.split("\n"):
+            a, b = pos, pos + len(line)
+            out.extend(sentence_spans(doc.text, a, b))
+            pos = b + 1
+    else:
+        out = sentence_spans(doc.text, passage.start, passage.end)
+    return out
+
+
+def build_index(
+    corpus_dir: str | Path,
+    *,
+    encoder: Encoder,
+    out_dir: str | Path,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> BuildReport:
+    """Read, split, embed and save a corpus as an index folder.
+
+    Args:
+        corpus_dir: folder of text files (and an optional metadata.json).
+        encoder: the embedding model.
+        out_dir: the index folder to (re)place.
+        batch_size: texts per encoder call.
+        progress: show progress bars while embedding.
+
+    Raises:
+        CorpusError: no readable document in the corpus.
+    """
+    import faiss
+
+    t0 = time.perf_counter()
+    corpus: Corpus = read_corpus(corpus_dir)
+    docs = {d.doc_id: d for d in corpus.documents}
+    passages: list[Passage] = []
+    for doc in corpus.documents:
+        passages.extend(
+            passages_of(doc, max_tokens=min(PASSAGE_TOKENS, encoder.max_tokens), count_tokens=encoder.count_tokens)
+        )
+    if not passages:
+        raise CorpusError(f"the documents in {corpus_dir} contain no passages of text")
+    vectors = encoder.encode(
+        [embedding_text(p, docs[p.doc_id]) for p in passages], batch_size=batch_size, progress=progress
+    )
+    sent_rows: list[int] = []
+    sent_spans: list[tuple[int, int]] = []
+    for row, p in enumerate(passages):
+        for span in passage_sentences(p, docs[p.doc_id]):
+            sent_rows.append(row)
+            sent_spans.append(span)
+    sent_texts = [" ".join(docs[passages[r].doc_id].text[a:b].split()) for r, (a, b) in zip(sent_rows, sent_spans)]
+    sent_vectors = encoder.encode(sent_texts, batch_size=batch_size, progress=progress)
+
+    dense = faiss.IndexFlatIP(encoder.dimension)
+    dense.add(vectors)
+    keyword = KeywordIndex.build([f"{p.section} {p.text}" for p in passages])
+
+    out = Path(out_dir)
+    manifest = Manifest(
+        format=FORMAT,
+        package_version=__version__,
+        model=encoder.name,
+        dimension=encoder.dimension,
+        normalized=True,
+        corpus_dir=str(Path(corpus_dir).resolve()),
+        corpus_fingerprint=fingerprint(corpus.documents),
+        documents=len(docs),
+        passages=len(passages),
+        sentences=len(sent_rows),
+        passage_tokens=min(PASSAGE_TOKENS, encoder.max_tokens),
+        embedding_text="title — section. passage",
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        build_seconds=round(time.perf_counter() - t0, 2),
+    )
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in corpus.documents))
+    _write_jsonl(tmp / "passages.jsonl", (asdict(p) for p in passages))
+    faiss.write_index(dense, str(tmp / "dense.faiss"))
+    np.save(tmp / "sentences.npy", sent_vectors)
+    (tmp / "sentences.json").write_text(json.dumps({"row": sent_rows, "spans": sent_spans}))
+    keyword.save(tmp / "keyword")
+    # The manifest goes last: a folder without one is never mistaken for an index.
+    (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2) + "\n")
+    _swap_into_place(tmp, out)
+    return BuildReport(str(out), len(docs), len(passages), corpus.skipped, round(time.perf_counter() - t0, 2))
+
+
+def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
+    """Load an index folder, refusing one that is damaged or older than its corpus.
+
+    Raises:
+        IndexLoadError: missing, damaged, of another format, or stale; the message
+            names the command that fixes it.
+    """
+    import faiss
+
+    path = Path(index_dir)
+    rebuild = f"run: assistant build --index {path}"
+    _recover_interrupted_swap(path)
+    if not (path / "manifest.json").exists():
+        if path.exists() and any(path.iterdir()):
+            raise IndexLoadError(f"{path} is not an index folder (no manifest.json); {rebuild}")
+        raise IndexLoadError(f"no index at {path}; build one first: assistant build --index {path}")
+    try:
+        raw = json.loads((path / "manifest.json").read_text())
+        if raw.get("format") != FORMAT:
+            raise IndexLoadError(
+                f"the index at {path} has format {raw.get('format')}, this version reads {FORMAT}; {rebuild}"
+            )
+        manifest = Manifest(**raw)
+        docs = {d["doc_id"]: Document(**d) for d in _read_jsonl(path / "documents.jsonl")}
+        passages = tuple(Passage(**p) for p in _read_jsonl(path / "passages.jsonl"))
+        dense = faiss.read_index(str(path / "dense.faiss"))
+        sent = json.loads((path / "sentences.json").read_text())
+        sent_vectors = np.load(path / "sentences.npy")
+        keyword = KeywordIndex.load(path / "keyword")
+    except IndexLoadError:
+        raise
+    except Exception as e:  # truncated or edited files fail in many ways
+        raise IndexLoadError(f"the index at {path} is damaged ({type(e).__name__}: {str(e)[:160]}); {rebuild}") from e
+    if (
+        len(passages) != manifest.passages
+        or dense.ntotal != len(passages)
+        or dense.d != manifest.dimension
+        or len(docs) != manifest.documents
+        or sent_vectors.shape != (manifest.sentences, manifest.dimension)
+        or keyword.size != len(passages)
+    ):
+        raise IndexLoadError(f"the index at {path} is damaged (its files disagree on sizes); {rebuild}")
+    for p in passages:
+        if docs[p.doc_id].text[p.start : p.end] != p.text:
+            raise IndexLoadError(f"the index at {path} is damaged (passage {p.passage_id} does not match its source)")
+    if check_corpus:
+        _check_fresh(manifest, path)
+    vectors = dense.reconstruct_n(0, dense.ntotal)
+    sentences = Sentences(
+        row=np.asarray(sent["row"], dtype=np.int64),
+        spans=np.asarray(sent["spans"], dtype=np.int64).reshape(-1, 2),
+        vectors=sent_vectors.astype(np.float32),
+    )
+    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences)
+
+
+def _check_fresh(manifest: Manifest, path: Path) -> None:
+    corpus_dir = Path(manifest.corpus_dir)
+    if not corpus_dir.is_dir():
+        return  # the corpus moved away: the index still holds every quoted text
+    try:
+        current = fingerprint(read_corpus(corpus_dir).documents)
+    except CorpusError:
+        current = "(unreadable)"
+    if current != manifest.corpus_fingerprint:
+        raise IndexLoadError(
+            f"the corpus at {corpus_dir} has changed since the index at {path} was built; "
+            f"rebuild it: assistant build --corpus {corpus_dir} --index {path}"
+        )
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    old = out.parent / f".{out.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover_interrupted_swap(out: Path) -> None:
+    # Killed between the two renames above: the last good index is in .old.
+    old = out.parent / f".{out.name}.old"
+    if not out.exists() and (old / "manifest.json").exists():
+        os.replace(old, out)
+
+
+def _write_jsonl(path: Path, rows: Any) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

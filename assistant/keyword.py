@@ -1,0 +1,55 @@
+"""The keyword (BM25) index beside the dense one, built and saved with bm25s.
+
+Owns tokenising (lower case, English stop words, Snowball stemming) so that
+passages and questions are tokenised the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Stemmed tokens without stop words, one list per text."""
+    import bm25s
+    import Stemmer
+
+    return bm25s.tokenize(
+        texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
+    )
+
+
+class KeywordIndex:
+    """BM25 scores of every passage for a question."""
+
+    def __init__(self, retriever: object, size: int) -> None:
+        self._retriever = retriever
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: list[str]) -> KeywordIndex:
+        import bm25s
+
+        retriever = bm25s.BM25()
+        retriever.index(tokenize(texts), show_progress=False)
+        return cls(retriever, len(texts))
+
+    def save(self, path: Path) -> None:
+        self._retriever.save(str(path), show_progress=False)
+        (path / "size.txt").write_text(str(self.size))
+
+    @classmethod
+    def load(cls, path: Path) -> KeywordIndex:
+        import bm25s
+
+        retriever = bm25s.BM25.load(str(path), show_progress=False)
+        return cls(retriever, int((path / "size.txt").read_text()))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of each passage (row order), zeros when no query word is known."""
+        tokens = tokenize([query])[0]
+        if not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)

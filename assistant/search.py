@@ -1,0 +1,183 @@
+"""Retrieval: a question in, ranked passages (``Hit``) out.
+
+Owns the arrow ``question -> Hit``: cleaning the question, dense (FAISS) and
+keyword (BM25) ranking, fusing the two, and filtering by document, organisation
+and date. Every passage is scored exactly (the collections this tool is for are
+small enough that a flat index is fast), so fusion sees complete rankings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.embed import Encoder
+from assistant.errors import QueryError
+from assistant.index import Index
+from assistant.corpus import Passage
+
+MODES = ("hybrid", "dense", "keyword")
+MAX_QUERY_CHARS = 2000
+RRF_K = 60
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A cleaned question and what was done to it."""
+
+    text: str
+    original_length: int
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which passages may be returned; empty fields allow everything."""
+
+    doc_ids: tuple[str, ...] = ()
+    organizations: tuple[str, ...] = ()
+    date_from: str = ""  # ISO prefix, inclusive: "2014" or "2014-03-01"
+    date_to: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.doc_ids or self.organizations or self.date_from or self.date_to)
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float  # the ranking score of the mode used
+    rank: int
+    dense: float  # cosine similarity of question and passage
+    keyword: float  # BM25 score
+    sentence: float  # best cosine similarity of the question with one of the passage's sentences
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    query: Query
+    mode: str
+    hits: tuple[Hit, ...]
+    candidates: int  # passages the filter allowed
+    best_sentences: dict[str, list[tuple[int, int, float]]] = field(default_factory=dict, repr=False)
+
+
+def clean_query(text: str, *, max_chars: int = MAX_QUERY_CHARS) -> Query:
+    """Strip control characters and whitespace; cut very long questions.
+
+    Raises:
+        QueryError: nothing is left to search for.
+    """
+    if not isinstance(text, str):
+        raise QueryError("the question must be text")
+    original = len(text)
+    cleaned = " ".join(_CONTROL.sub(" ", text).split())
+    if not cleaned:
+        raise QueryError("the question is empty: type a question, e.g. \"What happens in prison camps?\"")
+    truncated = len(cleaned) > max_chars
+    if truncated:
+        cut = cleaned[:max_chars]
+        cleaned = cut.rsplit(" ", 1)[0] if " " in cut[-50:] else cut
+    return Query(cleaned, original, truncated)
+
+
+class Searcher:
+    """Ranks the passages of one index for questions, with one encoder."""
+
+    def __init__(self, index: Index, encoder: Encoder) -> None:
+        if encoder.dimension != index.manifest.dimension:
+            raise QueryError(
+                f"the index was built with {index.manifest.model} ({index.manifest.dimension} dimensions), "
+                f"not {encoder.name} ({encoder.dimension}); rebuild it or use that model"
+            )
+        self.index = index
+        self.encoder = encoder
+        self._orgs = np.array([index.documents[p.doc_id].organization for p in index.passages], dtype=object)
+
+    def search(self, question: str | Query, *, k: int = 5, mode: str = "hybrid", where: Filter = Filter()) -> Retrieval:
+        """The ``k`` best passages for a question.
+
+        Args:
+            question: the question (cleaned here if it is a plain string).
+            k: how many hits to return.
+            mode: "hybrid" (dense and keyword fused), "dense" or "keyword".
+            where: restrict to documents, organisations or dates.
+        """
+        if mode not in MODES:
+            raise QueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if k < 1:
+            raise QueryError("k must be at least 1")
+        query = question if isinstance(question, Query) else clean_query(question)
+        allowed = self.allowed(where)
+        n_allowed = int(allowed.sum())
+        if n_allowed == 0:
+            return Retrieval(query, mode, (), 0)
+        qvec = self.encoder.encode([query.text])[0]
+        dense = self.index.vectors @ qvec
+        sent_sims = self.index.sentences.vectors @ qvec
+        sentence = np.full(len(self.index.passages), -1.0, dtype=np.float32)
+        np.maximum.at(sentence, self.index.sentences.row, sent_sims)
+        keyword = self.index.keyword.scores(query.text)
+        score = self._score(mode, dense, keyword, sentence)
+        score = np.where(allowed, score, -np.inf)
+        order = np.argsort(-score, kind="stable")[: min(k, n_allowed)]
+        hits = tuple(
+            Hit(self.index.passages[i], float(score[i]), r, float(dense[i]), float(keyword[i]), float(sentence[i]))
+            for r, i in enumerate(order, start=1)
+        )
+        best: dict[str, list[tuple[int, int, float]]] = {}
+        for i in order:
+            rows = np.flatnonzero(self.index.sentences.row == i)
+            best[self.index.passages[i].passage_id] = [
+                (int(self.index.sentences.spans[r][0]), int(self.index.sentences.spans[r][1]), float(sent_sims[r]))
+                for r in rows
+            ]
+        return Retrieval(query, mode, hits, n_allowed, best)
+
+    def allowed(self, where: Filter) -> np.ndarray:
+        """Boolean mask of the passages a filter lets through."""
+        n = len(self.index.passages)
+        mask = np.ones(n, dtype=bool)
+        if where.doc_ids:
+            wanted = set(where.doc_ids)
+            mask &= np.array([p.doc_id in wanted for p in self.index.passages])
+        if where.organizations:
+            wanted_orgs = {o.casefold() for o in where.organizations}
+            mask &= np.array([str(o).casefold() in wanted_orgs for o in self._orgs])
+        if where.date_from or where.date_to:
+            lo, hi = where.date_from, where.date_to
+            mask &= np.array([_date_in(p.date, lo, hi) for p in self.index.passages])
+        return mask
+
+    def _score(self, mode: str, dense: np.ndarray, keyword: np.ndarray, sentence: np.ndarray) -> np.ndarray:
+        if mode == "dense":
+            return dense
+        if mode == "keyword":
+            return keyword
+        return _rrf(dense, keyword)
+
+
+def _rrf(*scores: np.ndarray) -> np.ndarray:
+    """Reciprocal rank fusion of complete score vectors."""
+    total = np.zeros_like(scores[0], dtype=np.float64)
+    for s in scores:
+        ranks = np.empty(len(s), dtype=np.int64)
+        ranks[np.argsort(-s, kind="stable")] = np.arange(1, len(s) + 1)
+        total += 1.0 / (RRF_K + ranks)
+    return total.astype(np.float32)
+
+
+def _date_in(date: str, lo: str, hi: str) -> bool:
+    if not date:
+        return False  # an undated passage cannot be said to fall in a range
+    first, _, last = date.partition("/")
+    last = last or first
+    if lo and last[: len(lo)] < lo:
+        return False
+    if hi and first[: len(hi)] > hi:
+        return False
+    return True

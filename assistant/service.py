@@ -1,0 +1,76 @@
+"""The assistant as one object: an index, its encoder, and ``ask``.
+
+Owns wiring the stages together for the CLI, the web chat and the evaluation,
+so that each loads the model and the index once and answers many questions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.answer import Answer, make_answer
+from assistant.embed import Encoder, SentenceTransformerEncoder
+from assistant.errors import IndexLoadError
+from assistant.index import Index, load_index
+from assistant.search import Filter, Query, Retrieval, Searcher, clean_query
+from assistant.abstain import should_abstain
+
+
+@dataclass
+class Assistant:
+    index: Index
+    encoder: Encoder
+    searcher: Searcher
+
+    @classmethod
+    def open(
+        cls, index_dir: str | Path, *, model: str | None = None, encoder: Encoder | None = None, threads: int | None = None
+    ) -> Assistant:
+        """Load an index and the model it was built with.
+
+        Raises:
+            IndexLoadError: the index is missing, damaged or stale, or ``model``
+                differs from the one that built it.
+        """
+        index = load_index(index_dir)
+        if model and model != index.manifest.model and encoder is None:
+            raise IndexLoadError(
+                f"the index at {index_dir} was built with {index.manifest.model}, not {model}; "
+                f"omit --model, or rebuild: assistant build --index {index_dir} --model {model}"
+            )
+        enc = encoder or SentenceTransformerEncoder(index.manifest.model, threads=threads)
+        return cls(index, enc, Searcher(index, enc))
+
+    def retrieve(self, question: str | Query, *, k: int = 5, mode: str = "hybrid", where: Filter = Filter()) -> Retrieval:
+        return self.searcher.search(question, k=k, mode=mode, where=where)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int = 5,
+        mode: str = "hybrid",
+        where: Filter = Filter(),
+        searched: str | None = None,
+        qid: str | None = None,
+    ) -> Answer:
+        """Answer a question with quotes and citations.
+
+        Args:
+            question: what the user asked.
+            k: number of quotes.
+            mode: "hybrid", "dense" or "keyword".
+            where: document, organisation and date filter.
+            searched: the query to search instead of ``question`` (a follow-up
+                rewritten with its conversation's context).
+            qid: an id echoed in the answer.
+
+        Raises:
+            QueryError: the question is empty, or k or mode is invalid.
+        """
+        asked = clean_query(question)
+        query = clean_query(searched) if searched else asked
+        retrieval = self.retrieve(query, k=k, mode=mode, where=where)
+        abstain = should_abstain(retrieval)
+        return make_answer(retrieval, self.index.documents, abstained=abstain, asked=asked.text, qid=qid)
