@@ -121,6 +121,44 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from assistant.evaluate import evaluate, load_queries, summary_table, worst_first, write_report
+    from assistant.errors import QueryError
+    from assistant.search import MODES
+
+    modes = tuple(m.strip() for m in ",".join(args.mode or ["hybrid,dense,keyword"]).split(",") if m.strip())
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise QueryError(f"unknown mode {bad[0]!r}; choose from {', '.join(MODES)}")
+    from assistant.index import load_index
+
+    queries = load_queries(args.queries, load_index(args.index).documents)  # bad query sets fail before the model loads
+    assistant = _open(args)
+    from assistant.evaluate import unreachable
+
+    for qid in unreachable(queries, assistant.index):
+        print(f"warning: {qid}: its gold quotes lie in no indexed passage; it counts as not found", file=sys.stderr)
+    reports = evaluate(assistant, queries, modes=modes)
+    import time as _time
+
+    out_dir = Path(args.report_dir) / (args.name or _time.strftime("%Y%m%d-%H%M%S"))
+    write_report(reports, out_dir, queries_path=args.queries, index=assistant.index)
+    if args.json:
+        print(json.dumps({"report": str(out_dir), "modes": {r.mode: r.metrics for r in reports}}, indent=1))
+        return 0
+    print(f"{len(queries)} queries ({reports[0].metrics['answerable']} answerable) from {args.queries}\n")
+    print(summary_table(reports))
+    first = reports[0]
+    misses = [r for r in worst_first(first) if r.answerable and (r.first_relevant_rank or 99) > 5]
+    if misses:
+        print(f"\nWorst questions in {first.mode} mode (gold passage not in the top 5):")
+        for r in misses[:8]:
+            got = "not in top 10" if r.first_relevant_rank is None else f"rank {r.first_relevant_rank}"
+            print(f"  {r.qid} ({got}): {r.query[:90]}")
+    print(f"\nreport: {out_dir}/report.md (and report.json, recall.png)")
+    return 0
+
+
 def _read_batch(path: str) -> list[tuple[int, dict, str | None]]:
     from assistant.errors import QueryError
 
@@ -187,6 +225,15 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--date-to", help="only passages dated on or before")
     common(a, model_default=None)
     a.set_defaults(handler=cmd_ask)
+
+    e = sub.add_parser("eval", help="evaluate retrieval on a query set with gold quotes")
+    e.add_argument("--queries", default=DEFAULT_QUERIES, help="JSON-lines query set (default: %(default)s)")
+    e.add_argument("--mode", action="append",
+                   help="modes to compare, comma-separated or repeated (default: hybrid,dense,keyword)")
+    e.add_argument("--report-dir", default="eval/reports", help="where reports go (default: %(default)s)")
+    e.add_argument("--name", help="report folder name (default: date and time)")
+    common(e, model_default=None)
+    e.set_defaults(handler=cmd_eval)
     return p
 
 

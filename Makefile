@@ -1,0 +1,44 @@
+# Two commands: `make demo` (set up, build the index, open the web chat) and `make test`.
+# Set-up is idempotent: it only reinstalls when pyproject.toml or constraints.txt change.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORPUS_FILES := $(shell find corpus -type f 2>/dev/null)
+
+.PHONY: setup demo ask index test test-fast browser bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# The CPU build of torch first: a plain install would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+index/manifest.json: $(STAMP) $(CORPUS_FILES)
+	$(BIN)/assistant build --corpus corpus --index index
+
+index: index/manifest.json
+
+demo: index
+	$(BIN)/assistant ask "What happens to North Koreans who are forcibly returned from China?"
+
+# Debian's Chromium for the browser test (no browser download works here).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: browser tests will be skipped"
+
+test: setup browser
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not model and not browser"
+
+bench: index
+	$(BIN)/python scripts/bench_ask.py
+
+clean:
+	rm -rf index .index.* $(VENV)
