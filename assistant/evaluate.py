@@ -2,7 +2,7 @@
 
 Owns reading a query set (gold evidence given as quotes, located once as
 character spans in their documents), matching passages to gold evidence by
-overlapping spans, computing the metrics with ranx, timing queries, judging
+overlapping spans, computing the metrics with trec_eval (pytrec-eval-terrier), timing queries, judging
 abstention, and writing the Markdown / JSON / PNG report.
 
 A query is *found at k* when any of its gold quotes overlaps a passage in the
@@ -128,13 +128,22 @@ def load_queries(path: str | Path, documents: dict[str, Document]) -> list[EvalQ
 
 
 def relevant_passages(query: EvalQuery, index: Index) -> set[str]:
-    """Passage ids whose span overlaps a gold quote's span in the same document."""
-    return {
-        p.passage_id
-        for p in index.passages
-        for g in query.gold
-        if p.doc_id == g.doc_id and p.start < g.end and g.start < p.end
-    }
+    """Passage ids whose span overlaps a gold quote's span in the same document.
+
+    A quote inside a heading line counts for the passages under that heading
+    (the ones that follow it and carry it as their section), since each of them
+    is shown with it.
+    """
+    out: set[str] = set()
+    for g in query.gold:
+        in_doc = [p for p in index.passages if p.doc_id == g.doc_id]
+        out.update(p.passage_id for p in in_doc if p.start < g.end and g.start < p.end)
+        after = [p for p in in_doc if p.start >= g.end]
+        for p in after:
+            if g.quote not in p.section:
+                break
+            out.add(p.passage_id)
+    return out
 
 
 def evaluate(assistant, queries: list[EvalQuery], *, modes: tuple[str, ...]) -> list[ModeReport]:
@@ -175,18 +184,21 @@ def evaluate(assistant, queries: list[EvalQuery], *, modes: tuple[str, ...]) -> 
 
 
 def _metrics(queries, qrels, run, results: list[QueryResult]) -> dict[str, float]:
-    from ranx import Qrels, Run
-    from ranx import evaluate as ranx_evaluate
+    import pytrec_eval  # trec_eval's own C code: the reference implementation
 
     answerable = [q.qid for q in queries if q.answerable]
-    names = [f"hit_rate@{k}" for k in KS] + ["mrr@10", "ndcg@10"]
     metrics: dict[str, float] = {}
     if answerable:
-        qr = Qrels({qid: {pid: 1 for pid in qrels[qid]} for qid in answerable})
-        rn = Run({qid: run[qid] or {"(none)": 0.0} for qid in answerable})
-        scores = ranx_evaluate(qr, rn, names, make_comparable=True)
-        for name in names:
-            metrics[name.replace("hit_rate", "recall")] = round(float(scores[name]), 4)
+        evaluator = pytrec_eval.RelevanceEvaluator(
+            {qid: {pid: 1 for pid in qrels[qid]} or {"(none)": 0} for qid in answerable},
+            {"success.1,3,5,10", "recip_rank", "ndcg_cut.10"},
+        )
+        per_query = evaluator.evaluate({qid: run[qid] or {"(nothing)": 0.0} for qid in answerable})
+        for k in KS:
+            metrics[f"recall@{k}"] = _mean(per_query, f"success_{k}")
+        # The run holds the top 10 only, so reciprocal rank is MRR@10.
+        metrics["mrr@10"] = _mean(per_query, "recip_rank")
+        metrics["ndcg@10"] = _mean(per_query, "ndcg_cut_10")
         for k in range(1, DEPTH + 1):
             found = [r for r in results if r.answerable and r.first_relevant_rank and r.first_relevant_rank <= k]
             metrics[f"curve@{k}"] = round(len(found) / len(answerable), 4)
@@ -278,6 +290,10 @@ def _plot(reports: list[ModeReport], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _mean(per_query: dict[str, dict[str, float]], measure: str) -> float:
+    return round(float(np.mean([m[measure] for m in per_query.values()])), 4)
 
 
 def _document_names(documents: dict[str, Document]) -> dict[str, Document]:

@@ -33,7 +33,7 @@ from assistant.errors import CorpusError, IndexLoadError
 from assistant.keyword import KeywordIndex
 from assistant.split import sentence_spans
 
-FORMAT = 1
+FORMAT = 2
 PASSAGE_TOKENS = 200  # leaves room in the 256-token window for the title and section
 
 
@@ -85,8 +85,28 @@ class BuildReport:
     seconds: float
 
 
+MONTHS = "January February March April May June July August September October November December".split()
+
+
+def date_words(date: str) -> str:
+    """An ISO date as words a question would use: "2014-03-28" -> "28 March 2014"."""
+    if not date or "/" in date:
+        return ""
+    parts = date.split("-")
+    try:
+        words = [parts[0]]
+        if len(parts) > 1:
+            words.insert(0, MONTHS[int(parts[1]) - 1])
+        if len(parts) > 2:
+            words.insert(0, str(int(parts[2])))
+    except (ValueError, IndexError):
+        return date
+    return " ".join(words)
+
+
 def embedding_text(passage: Passage, doc: Document) -> str:
-    """What the encoder sees for a passage: its title and section give it context.
+    """What the encoder sees for a passage: title, section, organisation, kind and
+    date give it the context a question names ("the 2011 coalition letter").
 
     The quote shown to users is always ``passage.text``; only the vector differs.
     """
@@ -94,8 +114,33 @@ def embedding_text(passage: Passage, doc: Document) -> str:
     parts = [doc.title] if doc.title else []
     if passage.section and passage.section != doc.title:
         parts.append(passage.section)
-    context = " — ".join(parts)
-    return f"{context}. {body}" if context else body
+    meta = ", ".join(x for x in (doc.organization, doc.kind, date_words(passage.date)) if x)
+    head = " — ".join(parts) + (f" ({meta})" if meta else "")
+    return f"{head}. {body}" if head else body
+
+
+def keyword_text(passage: Passage, doc: Document, lead: str) -> str:
+    """What BM25 indexes for a passage: its text, its document's metadata, and the
+    opening sentence of the item it belongs to (which names what it is about)."""
+    return " ".join(
+        x for x in (doc.title, doc.organization, doc.kind, date_words(passage.date), passage.section, lead, passage.text) if x
+    )
+
+
+def item_leads(passages: list[Passage], docs: dict[str, Document]) -> list[str]:
+    """For each passage, the first sentence of the first passage of its item
+    (same document, date and section), or "" for that first passage itself."""
+    first: dict[tuple[str, str, str], Passage] = {}
+    out = []
+    for p in passages:
+        f = first.setdefault((p.doc_id, p.date, p.section), p)
+        if f is p:
+            out.append("")
+            continue
+        spans = sentence_spans(docs[f.doc_id].text, f.start, f.end)
+        a, b = spans[0] if spans else (f.start, f.end)
+        out.append(" ".join(docs[f.doc_id].text[a:b].split()))
+    return out
 
 
 def passage_sentences(passage: Passage, doc: Document) -> list[tuple[int, int]]:
@@ -153,12 +198,17 @@ def build_index(
         for span in passage_sentences(p, docs[p.doc_id]):
             sent_rows.append(row)
             sent_spans.append(span)
-    sent_texts = [" ".join(docs[passages[r].doc_id].text[a:b].split()) for r, (a, b) in zip(sent_rows, sent_spans)]
+    # A sentence is embedded with its document's title, so "the 1997 statement" can find it.
+    sent_texts = [
+        f"{docs[passages[r].doc_id].title}. " + " ".join(docs[passages[r].doc_id].text[a:b].split())
+        for r, (a, b) in zip(sent_rows, sent_spans)
+    ]
     sent_vectors = encoder.encode(sent_texts, batch_size=batch_size, progress=progress)
 
     dense = faiss.IndexFlatIP(encoder.dimension)
     dense.add(vectors)
-    keyword = KeywordIndex.build([f"{p.section} {p.text}" for p in passages])
+    leads = item_leads(passages, docs)
+    keyword = KeywordIndex.build([keyword_text(p, docs[p.doc_id], lead) for p, lead in zip(passages, leads)])
 
     out = Path(out_dir)
     manifest = Manifest(
@@ -173,7 +223,7 @@ def build_index(
         passages=len(passages),
         sentences=len(sent_rows),
         passage_tokens=min(PASSAGE_TOKENS, encoder.max_tokens),
-        embedding_text="title — section. passage",
+        embedding_text="title — section (organisation, kind, date). passage; sentences: title. sentence",
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         build_seconds=round(time.perf_counter() - t0, 2),
     )

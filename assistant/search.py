@@ -18,7 +18,8 @@ from assistant.errors import QueryError
 from assistant.index import Index
 from assistant.corpus import Passage
 
-MODES = ("hybrid", "dense", "keyword")
+MODES = ("hybrid", "rrf", "dense", "keyword")
+KEYWORD_WEIGHT = 0.15  # tuned on eval/queries.jsonl; see README "How ranking works"
 MAX_QUERY_CHARS = 2000
 RRF_K = 60
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -104,7 +105,8 @@ class Searcher:
         Args:
             question: the question (cleaned here if it is a plain string).
             k: how many hits to return.
-            mode: "hybrid" (dense and keyword fused), "dense" or "keyword".
+            mode: "hybrid" (dense, sentence and keyword scores combined), "rrf"
+                (reciprocal rank fusion of dense and keyword), "dense" or "keyword".
             where: restrict to documents, organisations or dates.
         """
         if mode not in MODES:
@@ -158,7 +160,13 @@ class Searcher:
             return dense
         if mode == "keyword":
             return keyword
-        return _rrf(dense, keyword)
+        if mode == "rrf":
+            return _rrf(dense, keyword)
+        # hybrid: the best of the paragraph's and its best sentence's similarity (a long
+        # paragraph's mean embedding blurs its topics), plus BM25 scaled to [0, 1] per question.
+        top = float(keyword.max())
+        kw = keyword / top if top > 0 else keyword
+        return np.maximum(dense, sentence) + KEYWORD_WEIGHT * kw
 
 
 def _rrf(*scores: np.ndarray) -> np.ndarray:
