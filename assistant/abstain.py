@@ -1,14 +1,57 @@
 """Deciding that nothing in the collection answers a question.
 
-Owns the abstention rule. Until it is calibrated on the query set, it never
-abstains (every answer lists its hits).
+Owns the abstention rule. Two signals, each a principle rather than a list of
+questions:
+
+1. Weak evidence: the best hit's hybrid score (the better of the paragraph's
+   and its best sentence's cosine similarity, plus the scaled BM25 share) is
+   below ``MIN_SCORE``. Calibrated on ``eval/queries.jsonl`` so that at most
+   5% of answerable questions are refused.
+2. An unknown name: the question names something (a capitalised word that is
+   not its first word) that occurs nowhere in the collection, e.g. "Myanmar",
+   "Singapore", "Otto Warmbier". A collection that never mentions a thing cannot
+   answer a question about it. Acronyms are exempt: "ICCPR" is often spelled
+   out in full in the text.
 """
 
 from __future__ import annotations
 
+import re
+
 from assistant.search import Retrieval
 
+MIN_SCORE = 0.48
+_NAME = re.compile(r"\b[A-Z][a-z]{2,}(?:[-'’][A-Za-z]+)?\b")
+_WORD = re.compile(r"\w+")
 
-def should_abstain(retrieval: Retrieval) -> bool:
+
+def unknown_names(question: str, vocabulary: frozenset[str]) -> list[str]:
+    """Capitalised words of the question (not its first word) absent from the collection."""
+    words = list(_NAME.finditer(question))
+    out = []
+    for m in words:
+        if m.start() == 0 or question[: m.start()].rstrip().endswith((".", "?", "!")):
+            continue  # sentence-initial capitals are not names
+        parts = [w.lower() for w in _WORD.findall(m.group())]
+        if not any(p in vocabulary for p in parts if len(p) > 1):
+            out.append(m.group())
+    return out
+
+
+def abstain_reason(retrieval: Retrieval, vocabulary: frozenset[str]) -> str:
+    """Why the hits should not be presented as an answer, or "" when they may be."""
+    if not retrieval.hits:
+        return "nothing matched"
+    names = unknown_names(retrieval.query.text, vocabulary)
+    if names:
+        return f"the collection never mentions {', '.join(names)}"
+    best = retrieval.hits[0]
+    evidence = best.score if retrieval.mode in ("hybrid",) else max(best.dense, best.sentence)
+    if evidence < MIN_SCORE:
+        return f"the best passage is only weakly related (score {evidence:.2f} < {MIN_SCORE})"
+    return ""
+
+
+def should_abstain(retrieval: Retrieval, vocabulary: frozenset[str] = frozenset()) -> bool:
     """True when the best hits are too weak to be presented as an answer."""
-    return not retrieval.hits
+    return bool(abstain_reason(retrieval, vocabulary))

@@ -166,7 +166,7 @@ def evaluate(assistant, queries: list[EvalQuery], *, modes: tuple[str, ...]) -> 
         for q in queries:
             t0 = time.perf_counter()
             r = assistant.retrieve(q.query, k=DEPTH, mode=mode)
-            abstained = should_abstain(r)
+            abstained = should_abstain(r, index.vocabulary)
             ms = (time.perf_counter() - t0) * 1000
             ids = tuple(h.passage.passage_id for h in r.hits)
             # ranx ranks by score: give strictly decreasing scores in our rank order.

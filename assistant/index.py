@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -74,6 +75,7 @@ class Index:
     dense: Any  # faiss.IndexFlatIP
     keyword: KeywordIndex
     sentences: Sentences
+    vocabulary: frozenset[str]  # every lower-cased word of every document
 
 
 @dataclass(frozen=True)
@@ -296,7 +298,8 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
         spans=np.asarray(sent["spans"], dtype=np.int64).reshape(-1, 2),
         vectors=sent_vectors.astype(np.float32),
     )
-    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences)
+    vocabulary = frozenset(w.lower() for d in docs.values() for w in re.findall(r"\w+", d.text))
+    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, vocabulary)
 
 
 def _check_fresh(manifest: Manifest, path: Path) -> None:

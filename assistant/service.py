@@ -14,7 +14,7 @@ from assistant.embed import Encoder, SentenceTransformerEncoder
 from assistant.errors import IndexLoadError
 from assistant.index import Index, load_index
 from assistant.search import Filter, Query, Retrieval, Searcher, clean_query
-from assistant.abstain import should_abstain
+from assistant.abstain import abstain_reason
 
 
 @dataclass
@@ -72,5 +72,8 @@ class Assistant:
         asked = clean_query(question)
         query = clean_query(searched) if searched else asked
         retrieval = self.retrieve(query, k=k, mode=mode, where=where)
-        abstain = should_abstain(retrieval)
-        return make_answer(retrieval, self.index.documents, abstained=abstain, asked=asked.text, qid=qid)
+        reason = abstain_reason(retrieval, self.index.vocabulary)
+        notes = (f"Not answered: {reason}.",) if reason and retrieval.hits else ()
+        return make_answer(
+            retrieval, self.index.documents, abstained=bool(reason), asked=asked.text, qid=qid, extra_notes=notes
+        )
