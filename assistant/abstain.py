@@ -46,7 +46,8 @@ def abstain_reason(retrieval: Retrieval, vocabulary: frozenset[str]) -> str:
     if names:
         return f"the collection never mentions {', '.join(names)}"
     best = retrieval.hits[0]
-    evidence = best.score if retrieval.mode in ("hybrid",) else max(best.dense, best.sentence)
+    # The threshold is calibrated on hybrid scores; other scores fall back to the cosine part.
+    evidence = best.score if retrieval.mode == "hybrid" and not retrieval.reranked else max(best.dense, best.sentence)
     if evidence < MIN_SCORE:
         return f"the best passage is only weakly related (score {evidence:.2f} < {MIN_SCORE})"
     return ""

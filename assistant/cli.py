@@ -66,7 +66,9 @@ def _encoder(args: argparse.Namespace):
 def _open(args: argparse.Namespace):
     from assistant.service import Assistant
 
-    return Assistant.open(args.index, model=args.model, threads=args.threads)
+    return Assistant.open(
+        args.index, model=args.model, threads=args.threads, reranker=getattr(args, "reranker", None)
+    )
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -234,6 +236,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--org", action="append", help="only this organisation (repeatable)")
     a.add_argument("--date-from", help="only passages dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)")
     a.add_argument("--date-to", help="only passages dated on or before")
+    a.add_argument("--reranker", metavar="NAME", help="a local sentence-transformers CrossEncoder to re-order the top 20")
     common(a, model_default=None)
     a.set_defaults(handler=cmd_ask)
 
@@ -243,6 +246,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="modes to compare, comma-separated or repeated (default: hybrid,rrf,dense,keyword)")
     e.add_argument("--report-dir", default="eval/reports", help="where reports go (default: %(default)s)")
     e.add_argument("--name", help="report folder name (default: date and time)")
+    e.add_argument("--reranker", metavar="NAME", help="a local sentence-transformers CrossEncoder to re-order the top 20")
     common(e, model_default=None)
     e.set_defaults(handler=cmd_eval)
 

@@ -64,6 +64,7 @@ class Retrieval:
     mode: str
     hits: tuple[Hit, ...]
     candidates: int  # passages the filter allowed
+    reranked: bool = False  # scores are a cross-encoder's
     best_sentences: dict[str, list[tuple[int, int, float]]] = field(default_factory=dict, repr=False)
 
 
@@ -89,7 +90,7 @@ def clean_query(text: str, *, max_chars: int = MAX_QUERY_CHARS) -> Query:
 class Searcher:
     """Ranks the passages of one index for questions, with one encoder."""
 
-    def __init__(self, index: Index, encoder: Encoder) -> None:
+    def __init__(self, index: Index, encoder: Encoder, *, reranker: object | None = None) -> None:
         if encoder.dimension != index.manifest.dimension:
             raise QueryError(
                 f"the index was built with {index.manifest.model} ({index.manifest.dimension} dimensions), "
@@ -97,6 +98,7 @@ class Searcher:
             )
         self.index = index
         self.encoder = encoder
+        self.reranker = reranker  # a CrossEncoderReranker, or None
         self._orgs = np.array([index.documents[p.doc_id].organization for p in index.passages], dtype=object)
 
     def search(self, question: str | Query, *, k: int = 5, mode: str = "hybrid", where: Filter = Filter()) -> Retrieval:
@@ -127,6 +129,14 @@ class Searcher:
         score = self._score(mode, dense, keyword, sentence)
         score = np.where(allowed, score, -np.inf)
         order = np.argsort(-score, kind="stable")[: min(k, n_allowed)]
+        if self.reranker is not None:
+            from assistant.rerank import CANDIDATES
+
+            pool = np.argsort(-score, kind="stable")[: min(max(k, CANDIDATES), n_allowed)]
+            rescored = self.reranker.scores(query.text, [self.index.passages[i].text for i in pool])
+            score = score.copy()
+            score[pool] = rescored
+            order = pool[np.argsort(-rescored, kind="stable")][: min(k, n_allowed)]
         hits = tuple(
             Hit(self.index.passages[i], float(score[i]), r, float(dense[i]), float(keyword[i]), float(sentence[i]))
             for r, i in enumerate(order, start=1)
@@ -138,7 +148,7 @@ class Searcher:
                 (int(self.index.sentences.spans[r][0]), int(self.index.sentences.spans[r][1]), float(sent_sims[r]))
                 for r in rows
             ]
-        return Retrieval(query, mode, hits, n_allowed, best)
+        return Retrieval(query, mode, hits, n_allowed, self.reranker is not None, best)
 
     def allowed(self, where: Filter) -> np.ndarray:
         """Boolean mask of the passages a filter lets through."""

@@ -25,7 +25,8 @@ class Assistant:
 
     @classmethod
     def open(
-        cls, index_dir: str | Path, *, model: str | None = None, encoder: Encoder | None = None, threads: int | None = None
+        cls, index_dir: str | Path, *, model: str | None = None, encoder: Encoder | None = None, threads: int | None = None,
+        reranker: str | None = None,
     ) -> Assistant:
         """Load an index and the model it was built with.
 
@@ -40,7 +41,12 @@ class Assistant:
                 f"omit --model, or rebuild: assistant build --index {index_dir} --model {model}"
             )
         enc = encoder or SentenceTransformerEncoder(index.manifest.model, threads=threads)
-        return cls(index, enc, Searcher(index, enc))
+        rr = None
+        if reranker:
+            from assistant.rerank import CrossEncoderReranker
+
+            rr = CrossEncoderReranker(reranker)
+        return cls(index, enc, Searcher(index, enc, reranker=rr))
 
     def retrieve(self, question: str | Query, *, k: int = 5, mode: str = "hybrid", where: Filter = Filter()) -> Retrieval:
         return self.searcher.search(question, k=k, mode=mode, where=where)
