@@ -177,7 +177,7 @@ def _read_batch(path: str) -> list[tuple[int, dict, str | None]]:
 
     src = sys.stdin if path == "-" else None
     try:
-        text = src.read() if src else Path(path).read_text(encoding="utf-8")
+        text = src.read() if src else Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise QueryError(f"batch file not found: {path}") from None
     except (UnicodeDecodeError, IsADirectoryError) as e:

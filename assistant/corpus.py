@@ -171,7 +171,7 @@ def _decode(raw: bytes) -> tuple[str, str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         return "", f"not UTF-8 (bad byte at offset {e.start})"
-    return text.removeprefix("\ufeff"), ""
+    return text, ""  # a byte-order mark stays: offsets are into the file decoded as UTF-8
 
 
 def _read_metadata(root: Path) -> dict[str, dict[str, str]]:
@@ -181,7 +181,7 @@ def _read_metadata(root: Path) -> dict[str, dict[str, str]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         entries = data["documents"] if isinstance(data, dict) else data
-        return {str(e["file"]): {k: str(v) for k, v in e.items()} for e in entries}
+        return {str(e["file"]): {k: "" if v is None else str(v) for k, v in e.items()} for e in entries}
     except (ValueError, KeyError, TypeError) as e:
         raise CorpusError(f"{path}: not a valid metadata file ({e})") from e
 

@@ -288,8 +288,11 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
     ):
         raise IndexLoadError(f"the index at {path} is damaged (its files disagree on sizes); {rebuild}")
     for p in passages:
-        if docs[p.doc_id].text[p.start : p.end] != p.text:
-            raise IndexLoadError(f"the index at {path} is damaged (passage {p.passage_id} does not match its source)")
+        doc = docs.get(p.doc_id)
+        if doc is None or doc.text[p.start : p.end] != p.text:
+            raise IndexLoadError(
+                f"the index at {path} is damaged (passage {p.passage_id} does not match its source); {rebuild}"
+            )
     if check_corpus:
         _check_fresh(manifest, path)
     vectors = dense.reconstruct_n(0, dense.ntotal)

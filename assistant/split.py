@@ -12,6 +12,7 @@ a span's text is always ``source[start:end]``.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ _BOILERPLATE = [
     r"region\s*/\s*country|topics?|tags?(\s*:.*)?|related( content| articles| news| stories)?",
     r"view (all|latest|more)( .*)?|read more|see more|load more|more stories|back to top",
     r"(donate|give)( now| today)?|make a donation.*",
-    r".*\btax[- ]deductible\b.*|.*\b(gift|donation)s? (can|will) help\b.*",
+    r".*\btax[- ]deductible\b.*|(your|a|every) (gift|donation)s? (can|will|could) help\b.*",
     r"(©|\(c\)|copyright).*|all rights reserved\.?",
     r".*\bcookies?\b.*(accept|consent|policy).*|accept( all)? cookies",
     r"[^>\n]{1,40}(\s>\s[^>\n]{1,40})+",  # breadcrumbs: Home > Information > Releases
@@ -127,8 +128,10 @@ def parse_date(line: str) -> str:
             month, day, year = (m[1], m[2], m[3]) if i == 0 else (m[2], m[1], m[3])
             mo = _month_number(month)
             y, d = int(year), int(day)
-        if 1 <= mo <= 12 and 1 <= d <= 31:
-            return f"{y:04d}-{mo:02d}-{d:02d}"
+        try:
+            return datetime.date(y, mo, d).isoformat()
+        except ValueError:  # "February 30": not a date
+            return ""
     return ""
 
 
@@ -230,7 +233,7 @@ _SENTENCE_END = re.compile(
 
 
 def _strip(text: str, a: int, b: int) -> tuple[int, int]:
-    while a < b and text[a].isspace():
+    while a < b and (text[a].isspace() or text[a] == "\ufeff"):  # a byte-order mark is not text
         a += 1
     while b > a and text[b - 1].isspace():
         b -= 1
@@ -312,6 +315,13 @@ def _wrap_gap(lines: list[_Line]) -> int | None:
     """
     texts = [ln.text for ln in lines if ln.text]
     if len(texts) < 4 or max(len(t) for t in texts) > _WRAPPED_MAX_LINE:
+        return None
+    # Wrapped lines are "full": most reach most of the page's width, and many break
+    # mid-sentence. Short headings and one-line paragraphs are neither.
+    longest = max(len(t) for t in texts)
+    full = sum(len(t) >= 0.6 * longest for t in texts)
+    broken = sum(len(t) >= 0.6 * longest and not _TERMINAL_RE.search(t) for t in texts)
+    if longest < 50 or full * 2 < len(texts) or broken * 3 < len(texts):
         return None
     gaps: list[int] = []
     run = -1

@@ -1,0 +1,295 @@
+"""assistant.index: the index folder is built, saved atomically, loaded and checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import __version__
+from assistant.corpus import fingerprint, passages_of, read_corpus
+from assistant.errors import CorpusError, IndexLoadError
+from assistant.index import build_index, embedding_text, load_index
+from conftest import TinyEncoder, write_corpus
+
+FILES = {"manifest.json", "documents.jsonl", "passages.jsonl", "dense.faiss", "sentences.npy", "sentences.json", "keyword"}
+
+
+def build(corpus: Path, out: Path, encoder=None):
+    return build_index(corpus, encoder=encoder or TinyEncoder(), out_dir=out)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+class FailingEncoder(TinyEncoder):
+    """Encodes the passages, then fails on the second call (the sentences)."""
+
+    def encode(self, texts, *, batch_size=32, progress=False):
+        if self.calls >= 1:
+            self.calls += 1
+            raise RuntimeError("simulated crash while embedding")
+        return super().encode(texts, batch_size=batch_size, progress=progress)
+
+
+@pytest.fixture
+def index_dir(small_corpus: Path) -> Path:
+    out = small_corpus.parent / "index"
+    build(small_corpus, out)
+    return out
+
+
+# --- what a build writes ------------------------------------------------------------
+
+
+def test_build_reports_and_writes_the_index_folder(small_corpus, tmp_path):
+    report = build(small_corpus, tmp_path / "index")
+    assert (report.documents, report.passages, report.skipped) == (3, 8, ())
+    assert report.index_dir == str(tmp_path / "index")
+    assert FILES <= {p.name for p in (tmp_path / "index").iterdir()}
+    # nothing else is left beside the index: no temporary or old folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "index"]
+
+
+def test_manifest_records_what_built_the_index(index_dir, small_corpus):
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    assert manifest["model"] == "tiny-hash-64"
+    assert manifest["dimension"] == 64
+    assert manifest["normalized"] is True
+    assert manifest["package_version"] == __version__
+    assert manifest["corpus_fingerprint"] == fingerprint(read_corpus(small_corpus).documents)
+    assert manifest["corpus_dir"] == str(small_corpus.resolve())
+    assert (manifest["documents"], manifest["passages"]) == (3, 8)
+    assert manifest["passage_tokens"] == 200
+    index = load_index(index_dir)
+    assert index.manifest.model == "tiny-hash-64"
+    assert index.manifest.corpus_fingerprint == manifest["corpus_fingerprint"]
+
+
+def test_loaded_passages_and_documents_are_the_corpus_ones(index_dir, small_corpus):
+    encoder = TinyEncoder()
+    corpus = read_corpus(small_corpus)
+    expected = [p for d in corpus.documents for p in passages_of(d, max_tokens=200, count_tokens=encoder.count_tokens)]
+    index = load_index(index_dir)
+    assert list(index.passages) == expected
+    assert index.documents == {d.doc_id: d for d in corpus.documents}
+    for p in index.passages:
+        assert index.documents[p.doc_id].text[p.start : p.end] == p.text
+
+
+def test_dense_vectors_are_the_encoders_and_faiss_equals_brute_force(index_dir):
+    index = load_index(index_dir)
+    encoder = TinyEncoder()
+    expected = encoder.encode([embedding_text(p, index.documents[p.doc_id]) for p in index.passages])
+    np.testing.assert_allclose(index.vectors, expected, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-5)
+
+    rng = np.random.default_rng(0)
+    random = rng.normal(size=(5, 64)).astype(np.float32)
+    random /= np.linalg.norm(random, axis=1, keepdims=True)
+    questions = encoder.encode(["held without trial", "satellite images of a labour camp", "death penalty"])
+    queries = np.vstack([random, questions])
+    n = len(index.passages)
+    scores, rows = index.dense.search(queries, n)
+    brute = queries @ expected.T
+    for q in range(len(queries)):
+        assert sorted(rows[q]) == list(range(n))
+        np.testing.assert_allclose(scores[q], np.sort(brute[q])[::-1], atol=1e-5)
+        np.testing.assert_allclose(brute[q][rows[q]], scores[q], atol=1e-5)
+
+
+def test_sentences_lie_inside_their_passages_and_have_unit_vectors(index_dir):
+    index = load_index(index_dir)
+    s = index.sentences
+    assert len(s.row) == len(s.spans) == len(s.vectors) == index.manifest.sentences > len(index.passages)
+    assert s.vectors.shape[1] == 64
+    assert set(s.row.tolist()) == set(range(len(index.passages)))  # every passage has a sentence
+    assert list(s.row) == sorted(s.row)
+    for row, (a, b) in zip(s.row, s.spans):
+        p = index.passages[row]
+        assert p.start <= a < b <= p.end
+    np.testing.assert_allclose(np.linalg.norm(s.vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_list_items_are_sentences_of_their_own(index_dir):
+    index = load_index(index_dir)
+    (row,) = [i for i, p in enumerate(index.passages) if p.kind == "list"]
+    doc = index.documents[index.passages[row].doc_id]
+    items = [doc.text[a:b] for r, (a, b) in zip(index.sentences.row, index.sentences.spans) if r == row]
+    assert items == [
+        "Yours sincerely,",
+        "Coalition for Prison Reform",
+        "Lawyers for Justice (Canada)",
+        "Friends of the Detained (Japan)",
+        "Open Doors Monitoring Network",
+    ]
+
+
+def test_keyword_index_ranks_the_passage_with_a_rare_word_first(index_dir):
+    index = load_index(index_dir)
+    scores = index.keyword.scores("satellite towers")
+    assert scores.shape == (len(index.passages),)
+    assert "satellite images" in index.passages[int(np.argmax(scores))].text
+    assert not index.keyword.scores("the of and").any()  # stop words only
+
+
+def test_a_corpus_without_any_passage_is_refused(tmp_path):
+    root = write_corpus(tmp_path / "corpus", {"chrome.txt": "Skip to main content\nFacebook Share\nMain menu\n"}, None)
+    with pytest.raises(CorpusError, match="no passages"):
+        build(root, tmp_path / "index")
+    assert not (tmp_path / "index").exists()
+
+
+# --- loading refuses damaged, missing and stale indexes ------------------------------
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"\x00garbage\xff" * 10)
+
+
+def _halve(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _drop_last_line(path: Path) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]), encoding="utf-8")
+
+
+def _rewrite_manifest(path: Path, **changes) -> None:
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+DAMAGE = {
+    "garbage dense.faiss": lambda d: _garbage(d / "dense.faiss"),
+    "truncated dense.faiss": lambda d: _halve(d / "dense.faiss"),
+    "passages.jsonl cut mid-line": lambda d: _halve(d / "passages.jsonl"),
+    "passages.jsonl missing its last line": lambda d: _drop_last_line(d / "passages.jsonl"),
+    "empty documents.jsonl": lambda d: (d / "documents.jsonl").write_text(""),
+    "deleted manifest": lambda d: (d / "manifest.json").unlink(),
+    "garbage manifest": lambda d: _garbage(d / "manifest.json"),
+    "manifest of another format": lambda d: _rewrite_manifest(d / "manifest.json", format=99),
+    "manifest missing a field": lambda d: (d / "manifest.json").write_text('{"format": 1}'),
+    "manifest of another dimension": lambda d: _rewrite_manifest(d / "manifest.json", dimension=384),
+    "deleted sentences.npy": lambda d: (d / "sentences.npy").unlink(),
+    "truncated sentences.npy": lambda d: _halve(d / "sentences.npy"),
+    "deleted keyword index": lambda d: shutil.rmtree(d / "keyword"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_index_is_refused_with_the_command_that_fixes_it(index_dir, damage):
+    DAMAGE[damage](index_dir)
+    with pytest.raises(IndexLoadError) as e:
+        load_index(index_dir)
+    assert "assistant build" in str(e.value)
+    assert str(index_dir) in str(e.value)
+
+
+def test_a_passage_that_no_longer_matches_its_document_names_the_fix(index_dir):
+    path = index_dir / "passages.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows[0]["text"] = rows[0]["text"].upper()
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(IndexLoadError, match="assistant build"):
+        load_index(index_dir)
+
+
+def test_a_passage_of_an_unknown_document_is_refused(index_dir):
+    path = index_dir / "passages.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows[0]["doc_id"] = "no-such-document"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(IndexLoadError, match="assistant build"):
+        load_index(index_dir)
+
+
+def test_a_missing_index_names_the_build_command(tmp_path):
+    with pytest.raises(IndexLoadError, match=r"no index at .*nowhere.*assistant build --index"):
+        load_index(tmp_path / "nowhere")
+
+
+def test_a_folder_that_is_not_an_index_is_refused(tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("buy milk")
+    with pytest.raises(IndexLoadError, match=r"not an index folder.*assistant build"):
+        load_index(tmp_path / "notes")
+
+
+def test_a_changed_corpus_file_makes_the_index_stale(index_dir, small_corpus):
+    page = small_corpus / "news-listing.txt"
+    page.write_text(page.read_text(encoding="utf-8").replace("two farmers", "three farmers"), encoding="utf-8")
+    with pytest.raises(IndexLoadError, match=r"has changed since the index .* was built.*assistant build --corpus"):
+        load_index(index_dir)
+    # asked not to look at the corpus, the index itself is intact
+    assert len(load_index(index_dir, check_corpus=False).passages) == 8
+
+
+def test_a_new_corpus_file_makes_the_index_stale(index_dir, small_corpus):
+    (small_corpus / "extra.txt").write_text("A new report on forced labour was published today.\n", encoding="utf-8")
+    with pytest.raises(IndexLoadError, match="has changed"):
+        load_index(index_dir)
+
+
+def test_an_index_whose_corpus_moved_away_still_loads(index_dir, small_corpus):
+    small_corpus.rename(small_corpus.parent / "elsewhere")
+    index = load_index(index_dir)
+    assert len(index.documents) == 3
+    for p in index.passages:
+        assert index.documents[p.doc_id].text[p.start : p.end] == p.text
+
+
+# --- atomic writes ------------------------------------------------------------------
+
+
+def test_a_build_that_fails_midway_leaves_the_previous_index_unchanged(index_dir, small_corpus):
+    before = snapshot(index_dir)
+    (small_corpus / "extra.txt").write_text("Forced labour is used in the camps.\n", encoding="utf-8")
+    failing = FailingEncoder()
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build(small_corpus, index_dir, encoder=failing)
+    assert failing.calls == 2  # it did fail midway, after embedding the passages
+    assert snapshot(index_dir) == before
+    assert sorted(p.name for p in index_dir.parent.iterdir()) == ["corpus", "index"]
+    index = load_index(index_dir, check_corpus=False)
+    assert len(index.documents) == 3
+
+
+def test_a_first_build_that_fails_leaves_no_index(small_corpus, tmp_path):
+    with pytest.raises(RuntimeError):
+        build(small_corpus, tmp_path / "index", encoder=FailingEncoder())
+    assert not (tmp_path / "index").exists()
+    with pytest.raises(IndexLoadError, match="assistant build"):
+        load_index(tmp_path / "index")
+
+
+def test_rebuilding_over_an_existing_index_replaces_it(index_dir, small_corpus):
+    (small_corpus / "extra.txt").write_text(
+        "Forced labour\n\nPrisoners are made to work in mines and farms from dawn until late at night.\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(IndexLoadError, match="has changed"):
+        load_index(index_dir)
+    report = build(small_corpus, index_dir)
+    assert (report.documents, report.passages) == (4, 9)
+    index = load_index(index_dir)
+    assert "extra" in index.documents
+    assert index.manifest.corpus_fingerprint == fingerprint(read_corpus(small_corpus).documents)
+    assert sorted(p.name for p in index_dir.parent.iterdir()) == ["corpus", "index"]
+
+
+def test_an_index_left_aside_by_an_interrupted_swap_is_recovered(index_dir):
+    before = snapshot(index_dir)
+    # killed between "index -> .index.old" and ".index.tmp -> index"
+    os.replace(index_dir, index_dir.parent / ".index.old")
+    index = load_index(index_dir)
+    assert len(index.passages) == 8
+    assert snapshot(index_dir) == before
