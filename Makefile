@@ -24,8 +24,11 @@ index/manifest.json: $(STAMP) $(CORPUS_FILES)
 
 index: index/manifest.json
 
-demo: index
+ask: index
 	$(BIN)/assistant ask "What happens to North Koreans who are forcibly returned from China?"
+
+demo: ask
+	$(BIN)/assistant serve --index index
 
 # Debian's Chromium for the browser test (no browser download works here).
 browser:

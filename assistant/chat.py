@@ -1,0 +1,414 @@
+"""What the web chat says: answers as safe Markdown, the sources view, the settings.
+
+Owns the arrow ``Answer -> web chat`` without depending on Gradio, so that every
+piece is a plain function (or the small :class:`Chat` object holding an
+:class:`~assistant.service.Assistant`) that tests call directly. The Gradio
+layout lives in :mod:`assistant.ui`, the follow-up rule in :mod:`assistant.followup`.
+
+Document text is always shown as text. In the chat (Markdown) every character
+that could start markup is backslash-escaped and ``< > &`` become entities, so
+``<script>``, ``<b>`` or ``[link](http://x)`` in a document are displayed
+literally; in the sources view (HTML) the text is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from assistant.answer import NOTHING_ANSWERS, Answer, Quote, to_json
+from assistant.corpus import Document, Passage
+from assistant.errors import AssistantError, QueryError
+from assistant.followup import follow_up_query, user_messages
+from assistant.search import MODES, Filter
+
+log = logging.getLogger(__name__)
+
+MAX_QUOTES = 10
+CONTEXT_PARAGRAPHS = 2  # shown before and after a cited paragraph in the sources view
+
+EXAMPLES = (
+    "What happens to prisoners in North Korea's prison camps?",
+    "How did the food crisis affect people in North Korea?",
+    "What happens to North Koreans who are forcibly returned from China?",
+    "Which organizations signed the 2011 coalition letter to Kim Jong Il?",
+    "Are public executions carried out in North Korea?",
+    "What did the UN Commission of Inquiry find?",
+)
+
+# ---------------------------------------------------------------- escaping
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]~|$#])")
+_LINE_START = re.compile(r"^(\s*)(?:(-+|\++|=+)|(\d+)([.)]))(?=\s|$)")
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z])(://)|(?<=\bwww)(\.)|(@)")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` as Markdown that displays exactly these characters.
+
+    Backslash-escapes emphasis, code, link, table, strike-through, heading and
+    LaTeX characters, breaks the patterns that auto-link (``http://``,
+    ``www.``, ``@``), escapes list and heading markers at a line start, and
+    turns ``& < >`` into entities so no HTML tag survives. Works per line.
+    """
+    out = []
+    for line in text.split("\n"):
+        line = _MD_SPECIAL.sub(r"\\\1", line)
+        line = _AUTOLINK.sub(lambda m: "\\" + m.group(0), line)
+        line = _LINE_START.sub(_escape_marker, line)
+        out.append(line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    return "\n".join(out)
+
+
+def _escape_marker(m: re.Match) -> str:
+    # "- x" -> "\- x", "1. x" -> "1\. x": not a list item, and no stray backslash shown
+    if m.group(2):
+        return m.group(1) + "\\" + m.group(2)
+    return m.group(1) + m.group(3) + "\\" + m.group(4)
+
+
+def escape_html(text: str) -> str:
+    """``text`` as HTML that displays exactly these characters."""
+    return html.escape(text, quote=True)
+
+
+# ---------------------------------------------------------------- answers
+
+
+_ON, _OFF = "\x01", "\x02"  # emphasis markers while text is being laid out; never in shown text
+
+
+def display_lines(text: str, spans: Iterable[Sequence[int]] = (), *, keep_lines: bool = False) -> list[str]:
+    """The lines a reader sees, with ``\x01``…``\x02`` around the emphasised spans.
+
+    Whitespace runs collapse to one space; line breaks are kept only when
+    ``keep_lines`` (lists of names), and then empty lines are dropped. Markers
+    sit next to text (never next to a space) and open and close on each line,
+    so each line can be escaped and marked up on its own.
+
+    Args:
+        text: the text shown.
+        spans: (start, end) offsets into ``text`` to emphasise.
+        keep_lines: keep the text's line breaks.
+    """
+    text = text.replace(_ON, " ").replace(_OFF, " ")
+    marked, pos = [], 0
+    for a, b in sorted((max(0, int(a)), min(len(text), int(b))) for a, b in spans):
+        a = max(a, pos)
+        if b <= a:
+            continue
+        marked += [text[pos:a], _ON, text[a:b], _OFF]
+        pos = b
+    marked.append(text[pos:])
+    joined = re.sub(r"(\s+)\x02", "\x02\\1", re.sub("\x01(\\s+)", "\\1\x01", "".join(marked)))
+    out, is_open = [], False
+    for raw in joined.split("\n") if keep_lines else [joined]:
+        line = (_ON if is_open else "") + " ".join(raw.split())
+        is_open = line.rfind(_ON) > line.rfind(_OFF)
+        line = (line + _OFF if is_open else line).replace(_ON + _OFF, "")
+        if line.replace(_ON, "").replace(_OFF, "").strip():
+            out.append(line)
+    return out
+
+
+def quote_markdown(quote: Quote, *, emphasise: bool = True, keep_lines: bool = False) -> str:
+    """A quote as a Markdown block quote, its best sentences in bold, all its text escaped.
+
+    ``Quote.highlights`` are offsets into the source document; the quote starts
+    at ``quote.citation.start``.
+    """
+    base = quote.citation.start
+    spans = [(a - base, b - base) for a, b in quote.highlights] if emphasise else []
+    lines = display_lines(quote.text, spans, keep_lines=keep_lines)
+    return "\n".join("> " + escape_markdown(line).replace(_ON, "**").replace(_OFF, "**") for line in lines)
+
+
+def passage_html(text: str, spans: Iterable[Sequence[int]] = (), *, keep_lines: bool = False) -> str:
+    """Text as escaped HTML, the spans (offsets into ``text``) in ``<mark>``, lines joined by ``<br>``."""
+    lines = display_lines(text, spans, keep_lines=keep_lines)
+    return "<br>".join(escape_html(line).replace(_ON, "<mark>").replace(_OFF, "</mark>") for line in lines)
+
+
+def source_line(quote: Quote) -> str:
+    """The short attribution above a quote: [n] title · organisation · date · section · ¶."""
+    c = quote.citation
+    bits = [f"*{escape_markdown(c.title)}*" if c.title else escape_markdown(c.source)]
+    bits += [escape_markdown(x) for x in (c.organization, c.date) if x]
+    if c.section and c.section != c.title:
+        bits.append(f"section “{escape_markdown(c.section)}”")
+    bits.append(f"¶ {c.paragraph}")
+    line = f"**[{quote.rank}]** " + " · ".join(bits)
+    if quote.also_in:
+        line += " · also published in " + "; ".join(
+            f"*{escape_markdown(a.title)}* ¶ {a.paragraph}" for a in quote.also_in
+        )
+    return line
+
+
+def citation_block(quotes: Sequence[Quote]) -> str:
+    """The plain-text citation list, fenced so it shows literally and has a copy button."""
+    lines = []
+    for q in quotes:
+        lines.append(f"[{q.rank}] {q.citation.text()}")
+        lines.extend(f"    also published as: {a.text()}" for a in q.also_in)
+    body = "\n".join(lines)
+    fence = "`" * max(3, _longest_run(body, "`") + 1)
+    return f"{fence}text\n{body}\n{fence}"
+
+
+def _longest_run(text: str, ch: str) -> int:
+    runs = re.findall(f"{re.escape(ch)}+", text)
+    return max((len(r) for r in runs), default=0)
+
+
+def render_answer(
+    answer: Answer,
+    *,
+    where: Filter = Filter(),
+    documents: Mapping[str, Document] | None = None,
+    list_passages: Collection[str] = (),
+) -> str:
+    """The chat message for an answer (Markdown; all document text escaped).
+
+    Args:
+        answer: what :meth:`Assistant.ask` returned.
+        where: the filter the question was asked with, to explain an empty result.
+        documents: titles for describing the filter (doc id -> Document).
+        list_passages: passage ids whose line breaks are kept (lists of names).
+    """
+    out: list[str] = []
+    if answer.searched != answer.query:
+        searched = answer.searched if len(answer.searched) <= 300 else answer.searched[:300] + "…"
+        out.append(f"*Searched for:* “{escape_markdown(searched)}”")
+    filtered_out = where.active and not answer.quotes
+    if filtered_out:
+        out.append(
+            f"**No passage matches the filter** ({escape_markdown(describe_filter(where, documents or {}))}), "
+            "so nothing was searched. Change or clear the filter under *Settings*."
+        )
+    elif answer.abstained:
+        out.append(f"**{NOTHING_ANSWERS}**")  # first: the plain statement, then why
+    for note in answer.notes:
+        if not (filtered_out and note.startswith("No passage matches the filter")):  # said above
+            out.append(f"*Note:* {escape_markdown(note)}")
+    if filtered_out:
+        return "\n\n".join(out)
+    if answer.abstained and answer.quotes:
+        out.append("Possibly related passages (they do not answer the question):")
+    elif not answer.quotes:
+        out.append("No passages found.")
+    for q in answer.quotes:
+        keep = q.citation.passage_id in list_passages
+        out.append(source_line(q) + "\n" + quote_markdown(q, emphasise=not answer.abstained, keep_lines=keep))
+    if answer.quotes:
+        out.append("**Sources** (plain text, to copy):\n" + citation_block(answer.quotes))
+    return "\n\n".join(out)
+
+
+def describe_filter(where: Filter, documents: Mapping[str, Document]) -> str:
+    """The filter in words, e.g. 'documents: “A”; organisations: X; dated 2014 to 2015'."""
+    parts = []
+    if where.doc_ids:
+        titles = [f"“{documents[d].title}”" if d in documents else d for d in where.doc_ids]
+        parts.append("documents: " + ", ".join(titles))
+    if where.organizations:
+        parts.append("organisations: " + ", ".join(where.organizations))
+    if where.date_from and where.date_to:
+        parts.append(f"dated {where.date_from} to {where.date_to}")
+    elif where.date_from:
+        parts.append(f"dated {where.date_from} or later")
+    elif where.date_to:
+        parts.append(f"dated {where.date_to} or earlier")
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- settings
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def make_filter(
+    doc_ids: Iterable[str] | None = (),
+    organizations: Iterable[str] | None = (),
+    date_from: str | None = "",
+    date_to: str | None = "",
+) -> Filter:
+    """A :class:`Filter` from the settings panel's values.
+
+    Raises:
+        QueryError: a date is not YYYY, YYYY-MM or YYYY-MM-DD, or the range is reversed.
+    """
+    lo = _date(date_from, "Date from")
+    hi = _date(date_to, "Date to")
+    if lo and hi and lo[: min(len(lo), len(hi))] > hi[: min(len(lo), len(hi))]:
+        raise QueryError(f"the date range is reversed: {lo} is after {hi}")
+    return Filter(
+        doc_ids=tuple(d for d in (doc_ids or ()) if d),
+        organizations=tuple(o for o in (organizations or ()) if o),
+        date_from=lo,
+        date_to=hi,
+    )
+
+
+def _date(value: str | None, name: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        return ""
+    m = _DATE.match(value)
+    if not m or (m.group(2) and not 1 <= int(m.group(2)) <= 12) or (m.group(3) and not 1 <= int(m.group(3)) <= 31):
+        raise QueryError(f"{name} must look like 2014, 2014-03 or 2014-03-01, not “{value[:40]}”")
+    return value
+
+
+# ---------------------------------------------------------------- the chat
+
+
+@dataclass(frozen=True)
+class Source:
+    """A cited passage the sources view can open."""
+
+    label: str
+    passage_id: str
+    highlights: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str  # the chat message (Markdown)
+    sources: tuple[Source, ...]
+    answer: Answer | None  # None when the question could not be asked
+
+
+class Chat:
+    """The web chat's behaviour over one :class:`~assistant.service.Assistant`."""
+
+    def __init__(self, assistant) -> None:
+        self.assistant = assistant
+        index = assistant.index
+        self.documents: dict[str, Document] = index.documents
+        self._passages: dict[str, Passage] = {p.passage_id: p for p in index.passages}
+        self._siblings: dict[str, list[Passage]] = {}
+        for p in index.passages:  # passages are stored in document order
+            self._siblings.setdefault(p.doc_id, []).append(p)
+        self._position = {p.passage_id: i for ps in self._siblings.values() for i, p in enumerate(ps)}
+        self.list_passages = frozenset(p.passage_id for p in index.passages if p.kind == "list")
+
+    @property
+    def document_choices(self) -> list[tuple[str, str]]:
+        """(title, doc id) pairs for the document filter, by title."""
+        return sorted(((d.title or d.source, d.doc_id) for d in self.documents.values()), key=lambda x: x[0].lower())
+
+    @property
+    def organizations(self) -> list[str]:
+        return sorted({d.organization for d in self.documents.values() if d.organization}, key=str.lower)
+
+    def reply(
+        self,
+        message: str,
+        history: Sequence[Mapping] | None = None,
+        k: int | float | None = 5,
+        mode: str | None = "hybrid",
+        doc_ids: Iterable[str] | None = (),
+        organizations: Iterable[str] | None = (),
+        date_from: str | None = "",
+        date_to: str | None = "",
+    ) -> Reply:
+        """Answer one chat message in the context of its conversation.
+
+        Never raises: a question the assistant cannot take (empty, a bad date,
+        a bad mode) becomes a message saying why, and any other failure a
+        polite apology, its traceback going to the log.
+        """
+        try:
+            where = make_filter(doc_ids, organizations, date_from, date_to)
+            n = _quote_count(k)
+            message = message if isinstance(message, str) else ""
+            searched = follow_up_query(message, user_messages(history))
+            answer = self.assistant.ask(message, k=n, mode=mode or "hybrid", where=where, searched=searched)
+            text = render_answer(answer, where=where, documents=self.documents, list_passages=self.list_passages)
+            return Reply(text, self.sources_of(answer), answer)
+        except AssistantError as e:
+            return Reply(friendly(str(e)), (), None)
+        except Exception:
+            log.exception("answering %r failed", str(message)[:200])
+            return Reply(SORRY, (), None)
+
+    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> dict:
+        """The JSON of ``assistant ask --json`` for one question.
+
+        Raises:
+            QueryError: empty question, k out of range or unknown mode.
+        """
+        if mode not in MODES:
+            raise QueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        k = int(k)
+        if not 1 <= k <= 100:
+            raise QueryError("k must be between 1 and 100")
+        return to_json(self.assistant.ask(question, k=k, mode=mode))
+
+    def sources_of(self, answer: Answer) -> tuple[Source, ...]:
+        out = []
+        for q in answer.quotes:
+            c = q.citation
+            title = c.title if len(c.title) <= 50 else c.title[:48] + "…"
+            out.append(Source(f"[{q.rank}] ¶ {c.paragraph} · {title}", c.passage_id, q.highlights))
+        return tuple(out)
+
+    def context(self, passage_id: str, around: int = CONTEXT_PARAGRAPHS) -> list[Passage]:
+        """The cited passage with up to ``around`` passages of its document before and after it."""
+        p = self._passages[passage_id]
+        siblings = self._siblings[p.doc_id]
+        i = self._position[passage_id]
+        return siblings[max(0, i - around) : i + around + 1]
+
+    def source_html(self, passage_id: str | None, highlights: Sequence[Sequence[int]] = (), around: int = CONTEXT_PARAGRAPHS) -> str:
+        """The sources view: the cited paragraph (emphasised) among its neighbours, as HTML."""
+        if not passage_id or passage_id not in self._passages:
+            return EMPTY_SOURCE
+        cited = self._passages[passage_id]
+        doc = self.documents[cited.doc_id]
+        about = " · ".join(escape_html(x) for x in (doc.organization, cited.date or doc.date, doc.kind) if x)
+        head = (
+            f'<div class="src-head"><div class="src-title">{escape_html(doc.title or doc.source)}</div>'
+            f'<div class="src-meta">{about}</div>'
+            f'<div class="src-file">{escape_html(doc.source)}</div></div>'
+        )
+        paras = []
+        for p in self.context(passage_id, around):
+            is_cited = p.passage_id == passage_id
+            spans = [(a - p.start, b - p.start) for a, b in highlights] if is_cited else []
+            body = passage_html(p.text, spans, keep_lines=p.kind == "list")
+            where = f"¶ {p.paragraph}" + (f", part {p.part}" if p.part else "")
+            if p.section and p.section != doc.title:
+                where += f" · {escape_html(p.section)}"
+            label = where + (" · cited" if is_cited else "")
+            cls = "src-para cited" if is_cited else "src-para"
+            paras.append(f'<div class="{cls}"><div class="src-where">{label}</div><p>{body}</p></div>')
+        return f'<div class="src-view">{head}{"".join(paras)}</div>'
+
+
+EMPTY_SOURCE = '<div class="src-view src-empty">Ask a question: the passages it cites open here, in their document.</div>'
+NO_SOURCES = '<div class="src-view src-empty">The last answer cites no passage.</div>'
+
+
+def _quote_count(k: object) -> int:
+    try:
+        n = int(k if k is not None else 5)  # a slider sends 5.0
+    except (TypeError, ValueError):
+        raise QueryError(f"the number of quotes must be a whole number from 1 to {MAX_QUOTES}") from None
+    return max(1, min(MAX_QUOTES, n))
+
+
+def friendly(problem: str) -> str:
+    """A user-caused problem as a chat message."""
+    text = problem[:1].upper() + problem[1:] if problem else "That question could not be asked."
+    return f"**I could not search for that.** {escape_markdown(text)}"
+
+
+SORRY = (
+    "**Sorry, something went wrong while answering.** The problem was logged on the server. "
+    "Try again, or rephrase the question."
+)

@@ -1,0 +1,225 @@
+"""The web chat end to end: a real server, a real headless Chromium, real gradio_client calls.
+
+One server per module (``python -m assistant serve`` on a free local port) over
+a small corpus indexed with the packaged model; one of its documents holds
+``<script>``, ``<b>`` and a Markdown link, which must show as text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import main
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCRIPT = '<script>alert("x")</script>'
+BOLD = "<b>bold</b>"
+LINK = "[click](http://example.com)"
+QUESTION = "Which web page contained script tags, bold tags and a Markdown link?"
+
+DOCS = {
+    "markup.txt": f"""Markup in a report
+
+Some reports quote web pages verbatim. One web page contained {SCRIPT} inside its text, another {BOLD} tags, and a link written as {LINK} in Markdown.
+
+Prison camps hold political prisoners who are forced to work long hours with little food, according to former detainees.
+
+Food shortages have left many children malnourished, and aid agencies say rations fall short in rural provinces.
+""",
+    "camps.txt": """Prison camps
+
+Former prisoners describe beatings and forced labour in the camps, where whole families are detained for the crimes of one relative.
+
+Public executions are held in market squares to deter crimes such as stealing food, witnesses say.
+
+Those forcibly returned from China are interrogated and often sent to labour camps.
+""",
+}
+METADATA = {"documents": [
+    {"file": "markup.txt", "doc_id": "markup", "title": "Markup <i>in</i> a report", "organization": "Test & Co",
+     "date": "2015-03-01", "kind": "report"},
+    {"file": "camps.txt", "doc_id": "camps", "title": "Prison camps", "organization": "Watchers", "date": "2012",
+     "kind": "report"},
+]}
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    index: Path
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, real_encoder):
+    from assistant.index import build_index
+
+    root = tmp_path_factory.mktemp("web")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in DOCS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    (corpus / "metadata.json").write_text(json.dumps(METADATA), encoding="utf-8")
+    index = root / "index"
+    build_index(corpus, encoder=real_encoder, out_dir=index)
+
+    port = _free_port()
+    log = root / "serve.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "serve", "--index", str(index), "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text()}")
+            if f"Open {url}" in log.read_text():  # printed once the server listens
+                with urllib.request.urlopen(url, timeout=10) as r:
+                    assert r.status == 200
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server did not start within 180 s:\n{log.read_text()}")
+            time.sleep(0.5)
+        yield Server(url, index, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.browser
+@pytest.mark.model
+def test_chat_in_a_real_browser(server, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium, or make browser)")
+    from playwright.sync_api import expect, sync_playwright
+
+    dialogs: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(server.url)
+            expect(page.get_by_text("What did the UN Commission of Inquiry find?")).to_be_visible(timeout=30_000)
+            expect(page.get_by_placeholder("Ask a question about the documents…")).to_be_visible()
+            box = page.locator("#question textarea")  # Gradio drops the placeholder after the first question
+
+            box.fill(QUESTION)
+            box.press("Enter")
+            chat = page.locator("#chat")
+            first_quote = chat.locator("blockquote").first
+            expect(first_quote).to_be_visible(timeout=60_000)
+            expect(first_quote).to_contain_text(SCRIPT)  # the characters, shown as text
+            expect(first_quote).to_contain_text(BOLD)
+            expect(first_quote).to_contain_text(LINK)
+            expect(first_quote.locator("strong")).not_to_have_count(0)  # the best sentence
+            expect(chat).to_contain_text("[1] Markup <i>in</i> a report")
+            expect(chat.locator("pre")).to_contain_text("[1] “Markup <i>in</i> a report”. Test & Co, 2015-03-01.")
+            assert chat.locator("script, b, i, img").count() == 0
+            assert page.locator('a[href*="example.com"]').count() == 0
+
+            view = page.locator("#source-view")
+            cited = view.locator(".cited")
+            expect(cited).to_contain_text(SCRIPT)
+            expect(view.locator(".src-para")).to_have_count(3)  # the first paragraph and the two after it
+            assert view.locator("script, b").count() == 0
+
+            page.locator("#source-pick input").click()
+            option = page.get_by_role("option", name=re.compile(r"^\[2\] "))
+            label = option.inner_text()
+            option.click()
+            paragraph = re.search(r"¶ (\d+)", label).group(1)
+            expect(cited.locator(".src-where")).to_contain_text(f"¶ {paragraph}")
+
+            box.fill("And what about children?")
+            box.press("Enter")
+            expect(chat).to_contain_text("Searched for:", timeout=60_000)
+
+            page.get_by_text("Settings: quotes, search mode, filters").click()
+            page.get_by_label("Dated from").fill("2030")
+            box.fill("prison camps")
+            box.press("Enter")
+            expect(chat).to_contain_text("No passage matches the filter", timeout=60_000)
+
+            chat.locator("blockquote").first.scroll_into_view_if_needed()
+            shot = tmp_path / "chat.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+        finally:
+            browser.close()
+    assert dialogs == [], f"a dialog opened: {dialogs}"
+
+
+@pytest.mark.model
+def test_chat_endpoint_returns_quotes_and_citations(server):
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    text = client.predict(QUESTION, api_name="/chat")
+    assert isinstance(text, str)
+    assert text.startswith("**[1]** *Markup &lt;i&gt;in&lt;/i&gt; a report*")
+    assert "\n> " in text and "```text\n[1] “Markup <i>in</i> a report”" in text
+    assert "&lt;script&gt;alert(\"x\")&lt;/script&gt;" in text and SCRIPT not in text.split("```")[0]
+
+    filtered = client.predict("prison camps", 5, "hybrid", ["markup"], ["Watchers"], "", "", api_name="/chat")
+    assert "No passage matches the filter" in filtered and "[1]" not in filtered
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("question", ["", "x" * 100_000, "\x00\x07\x1b[2J camps", "<img src=x onerror=alert(1)>"])
+def test_chat_endpoint_takes_any_question(server, question):
+    from gradio_client import Client
+
+    text = Client(server.url, verbose=False).predict(question, api_name="/chat")
+    assert isinstance(text, str) and text and "Traceback" not in text and "<img" not in text
+
+
+@pytest.mark.model
+def test_search_endpoint_returns_the_json_of_ask(server, capsys):
+    from gradio_client import Client
+
+    got = Client(server.url, verbose=False).predict(QUESTION, 3, "dense", api_name="/search")
+    assert main(["ask", QUESTION, "-k", "3", "--mode", "dense", "--json", "--index", str(server.index)]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    assert set(got) == set(expected)
+    assert {k: v for k, v in got.items() if k != "hits"} == {k: v for k, v in expected.items() if k != "hits"}
+    assert len(got["hits"]) == len(expected["hits"]) == 3
+    for g, e in zip(got["hits"], expected["hits"]):
+        for key in ("score", "similarity"):  # another process, maybe other thread counts: last digits may differ
+            assert g.pop(key) == pytest.approx(e.pop(key), abs=1e-3)
+        assert g == e
+
+
+@pytest.mark.model
+def test_search_endpoint_refuses_an_empty_question(server):
+    from gradio_client import Client
+
+    with pytest.raises(Exception, match="question is empty"):
+        Client(server.url, verbose=False).predict("  ", api_name="/search")
