@@ -39,7 +39,8 @@ class Citation:
         who = ", ".join(x for x in (self.organization, self.date) if x)
         if who:
             bits.append(who)
-        where = ", ".join(x for x in (self.section and f"section “{self.section}”", f"paragraph {self.paragraph}") if x)
+        section = self.section if self.section and self.section != self.title else ""
+        where = ", ".join(x for x in (section and f"section “{section}”", f"paragraph {self.paragraph}") if x)
         bits.append(where)
         bits.append(f"{self.source}, characters {self.start}–{self.end}")
         return ". ".join(bits) + "."

@@ -364,8 +364,16 @@ class Chat:
         i = self._position[passage_id]
         return siblings[max(0, i - around) : i + around + 1]
 
-    def source_html(self, passage_id: str | None, highlights: Sequence[Sequence[int]] = (), around: int = CONTEXT_PARAGRAPHS) -> str:
-        """The sources view: the cited paragraph (emphasised) among its neighbours, as HTML."""
+    def source_html(
+        self, passage_id: str | None, highlights: Sequence[Sequence[int]] = (), around: int = CONTEXT_PARAGRAPHS
+    ) -> str:
+        """The sources view: the cited paragraph among its neighbours, as HTML with all text escaped.
+
+        Args:
+            passage_id: the cited passage; None or an unknown id gives the placeholder.
+            highlights: offsets into the document of the sentences to mark in it.
+            around: how many passages of the same document to show before and after it.
+        """
         if not passage_id or passage_id not in self._passages:
             return EMPTY_SOURCE
         cited = self._passages[passage_id]
@@ -390,7 +398,9 @@ class Chat:
         return f'<div class="src-view">{head}{"".join(paras)}</div>'
 
 
-EMPTY_SOURCE = '<div class="src-view src-empty">Ask a question: the passages it cites open here, in their document.</div>'
+EMPTY_SOURCE = (
+    '<div class="src-view src-empty">Ask a question: the passages it cites open here, in their document.</div>'
+)
 NO_SOURCES = '<div class="src-view src-empty">The last answer cites no passage.</div>'
 
 

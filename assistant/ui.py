@@ -198,6 +198,7 @@ def serve(
     except OSError as e:
         raise ServeError(f"cannot start the web chat on {host}:{port} ({e}); pass another --port") from None
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
-    print(f"The web chat is ready: {len(chat.documents)} documents, {len(chat.assistant.index.passages)} passages.", flush=True)
+    n_passages = len(chat.assistant.index.passages)
+    print(f"The web chat is ready: {len(chat.documents)} documents, {n_passages} passages.", flush=True)
     print(f"Open http://{shown}:{port}/ in a browser. Ctrl+C stops it.", flush=True)
     demo.block_thread()

@@ -85,7 +85,8 @@ def run(url: str, clients: int, questions: int, timeout: float) -> tuple[list[fl
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("url", help="the running chat, e.g. http://127.0.0.1:7860/")
-    p.add_argument("--clients", type=int, default=20, help=f"concurrent clients (default: %(default)s, at most {MAX_CLIENTS})")
+    p.add_argument("--clients", type=int, default=20,
+                   help=f"concurrent clients (default: %(default)s, at most {MAX_CLIENTS})")
     p.add_argument("--questions", type=int, default=10,
                    help=f"questions per client (default: %(default)s, at most {MAX_QUESTIONS})")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default: %(default)s)")

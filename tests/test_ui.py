@@ -200,6 +200,16 @@ def test_answer_numbers_quotes_and_lists_copyable_citations(chat):
     assert reply.sources[0].label == f"[1] ¶ {quotes[0].citation.paragraph} · Markup <i>in</i> a report"
 
 
+def test_a_statement_published_twice_is_quoted_once_with_both_citations(chat):
+    answer = chat.assistant.ask(MARKUP_QUESTION, k=2)
+    first, second = answer.quotes
+    merged = dataclasses.replace(answer, quotes=(dataclasses.replace(first, also_in=(second.citation,)),))
+    text = render_answer(merged)
+    assert text.count("**[") == 1
+    assert f"also published in *{escape_markdown(second.citation.title)}* ¶ {second.citation.paragraph}" in text
+    assert f"    also published as: {second.citation.text()}" in text
+
+
 def test_abstained_answer_says_so_and_offers_hits_only_as_possibly_related(chat):
     answer = dataclasses.replace(chat.assistant.ask(MARKUP_QUESTION, k=2), abstained=True)
     text = render_answer(answer)
