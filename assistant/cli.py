@@ -220,6 +220,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="CPU threads for the encoder (default: $ASSISTANT_THREADS, else 1 to answer and all cores to build)")
         sp.add_argument("--json", action="store_true", help="print JSON instead of text")
 
+    def reranker(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--reranker", metavar="NAME",
+                        help="a local sentence-transformers CrossEncoder that re-orders the top 20")
+
     b = sub.add_parser("build", help="build the index from a corpus folder")
     b.add_argument("--corpus", default=DEFAULT_CORPUS, help="folder of .txt/.md documents (default: %(default)s)")
     b.add_argument("--batch-size", type=int, default=32, help="texts per encoder call (default: %(default)s)")
@@ -236,7 +240,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--org", action="append", help="only this organisation (repeatable)")
     a.add_argument("--date-from", help="only passages dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)")
     a.add_argument("--date-to", help="only passages dated on or before")
-    a.add_argument("--reranker", metavar="NAME", help="a local sentence-transformers CrossEncoder to re-order the top 20")
+    reranker(a)
     common(a, model_default=None)
     a.set_defaults(handler=cmd_ask)
 
@@ -246,7 +250,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="modes to compare, comma-separated or repeated (default: hybrid,rrf,dense,keyword)")
     e.add_argument("--report-dir", default="eval/reports", help="where reports go (default: %(default)s)")
     e.add_argument("--name", help="report folder name (default: date and time)")
-    e.add_argument("--reranker", metavar="NAME", help="a local sentence-transformers CrossEncoder to re-order the top 20")
+    reranker(e)
     common(e, model_default=None)
     e.set_defaults(handler=cmd_eval)
 

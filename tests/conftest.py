@@ -167,3 +167,66 @@ def default_index(tmp_path_factory: pytest.TempPathFactory, real_encoder) -> Pat
     out = tmp_path_factory.mktemp("default-index") / "index"
     build_index(DEFAULT_CORPUS, encoder=real_encoder, out_dir=out)
     return out
+
+
+# Lines of site chrome seen in scraped pages: never part of a passage.
+BOILERPLATE = [
+    "Skip to main content",
+    "Facebook Share",
+    "Subscribe to North Korea",
+    "Region / Country",
+    "View latest press releases",
+    "Your tax deductible gift can help stop human rights violations and save lives around the world.",
+    "Home > Information > Releases",
+]
+
+
+# A corpus whose text holds markup that must be shown literally (web chat tests).
+SCRIPT = '<script>alert("x")</script>'
+BOLD = "<b>bold</b>"
+LINK = "[click](http://example.com)"
+
+DOCS = {
+    "markup.txt": f"""Markup in a report
+
+Some reports quote web pages verbatim. One page contained {SCRIPT} inside its text, and another {BOLD} tags, and a link written as {LINK} in Markdown.
+
+Prison camps hold political prisoners who are forced to work long hours with little food, according to former detainees.
+
+Food shortages have left many children malnourished, and aid agencies say rations fall short in rural provinces.
+""",
+    "camps.txt": """Prison camps
+
+Former prisoners describe beatings and forced labour in the camps, where whole families are detained for the crimes of one relative.
+
+Public executions are held in market squares to deter crimes such as stealing food, witnesses say.
+
+Those forcibly returned from China are interrogated and often sent to labour camps.
+""",
+    "letter.txt": """Letter on executions
+
+We urge the government to end public executions, which are held in market squares, and to let monitors visit the prisons.
+
+Yours sincerely,
+  Coalition for Prison Reform
+  Lawyers for Justice (Canada)
+""",
+}
+METADATA = {
+    "documents": [
+        {"file": "markup.txt", "doc_id": "markup", "title": "Markup <i>in</i> a report",
+         "organization": "Test & Co", "date": "2015-03-01", "kind": "report"},
+        {"file": "camps.txt", "doc_id": "camps", "title": "Prison camps", "organization": "Watchers",
+         "date": "2012", "kind": "report"},
+        {"file": "letter.txt", "doc_id": "letter", "title": "Letter on executions",
+         "organization": "Coalition for Prison Reform", "date": "2011-10-13", "kind": "open letter"},
+    ]
+}
+
+
+def write_markup_corpus(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    for name, text in DOCS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    (folder / "metadata.json").write_text(json.dumps(METADATA), encoding="utf-8")
+    return folder

@@ -10,20 +10,8 @@ import pytest
 
 from assistant.corpus import fingerprint, passages_of, read_corpus
 from assistant.errors import CorpusError
-from conftest import DEFAULT_CORPUS, PAGES, write_corpus
+from conftest import BOILERPLATE, DEFAULT_CORPUS, PAGES, write_corpus
 
-BOILERPLATE = [
-    "Skip to main content",
-    "Facebook Share",
-    "Subscribe to North Korea",
-    "Region / Country",
-    "View latest press releases",
-    "tax deductible gift",
-    "Home > Information > Releases",
-    "Select this search icon",
-    "Main menu",
-    "Log in",
-]
 
 
 def all_passages(corpus) -> list:

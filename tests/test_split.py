@@ -8,17 +8,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from conftest import BOILERPLATE
 from assistant.split import estimate_tokens, is_boilerplate, parse_date, sentence_spans, split_text
 
-BOILERPLATE = [
-    "Skip to main content",
-    "Facebook Share",
-    "Subscribe to North Korea",
-    "Region / Country",
-    "View latest press releases",
-    "Your tax deductible gift can help stop human rights violations and save lives around the world.",
-    "Home > Information > Releases",
-]
 
 
 def passages(text: str, **kw) -> list[str]:

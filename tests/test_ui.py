@@ -37,58 +37,11 @@ from assistant.followup import follow_up_query, is_follow_up, topic_question, us
 from assistant.index import build_index
 from assistant.search import Filter
 from assistant.service import Assistant
+from conftest import BOLD, DOCS, LINK, SCRIPT, write_markup_corpus
 
 MarkdownIt = pytest.importorskip("markdown_it").MarkdownIt
 
-SCRIPT = '<script>alert("x")</script>'
-BOLD = "<b>bold</b>"
-LINK = "[click](http://example.com)"
-
-DOCS = {
-    "markup.txt": f"""Markup in a report
-
-Some reports quote web pages verbatim. One page contained {SCRIPT} inside its text, and another {BOLD} tags, and a link written as {LINK} in Markdown.
-
-Prison camps hold political prisoners who are forced to work long hours with little food, according to former detainees.
-
-Food shortages have left many children malnourished, and aid agencies say rations fall short in rural provinces.
-""",
-    "camps.txt": """Prison camps
-
-Former prisoners describe beatings and forced labour in the camps, where whole families are detained for the crimes of one relative.
-
-Public executions are held in market squares to deter crimes such as stealing food, witnesses say.
-
-Those forcibly returned from China are interrogated and often sent to labour camps.
-""",
-    "letter.txt": """Letter on executions
-
-We urge the government to end public executions, which are held in market squares, and to let monitors visit the prisons.
-
-Yours sincerely,
-  Coalition for Prison Reform
-  Lawyers for Justice (Canada)
-""",
-}
-METADATA = {
-    "documents": [
-        {"file": "markup.txt", "doc_id": "markup", "title": "Markup <i>in</i> a report",
-         "organization": "Test & Co", "date": "2015-03-01", "kind": "report"},
-        {"file": "camps.txt", "doc_id": "camps", "title": "Prison camps", "organization": "Watchers",
-         "date": "2012", "kind": "report"},
-        {"file": "letter.txt", "doc_id": "letter", "title": "Letter on executions",
-         "organization": "Coalition for Prison Reform", "date": "2011-10-13", "kind": "open letter"},
-    ]
-}
 MARKUP_QUESTION = "Which page contained script tags, bold tags and a link?"
-
-
-def write_markup_corpus(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    for name, text in DOCS.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    (folder / "metadata.json").write_text(json.dumps(METADATA), encoding="utf-8")
-    return folder
 
 
 @pytest.fixture

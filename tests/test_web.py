@@ -21,39 +21,12 @@ from pathlib import Path
 import pytest
 
 from assistant.cli import main
+from conftest import BOLD, LINK, SCRIPT, write_markup_corpus
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCRIPT = '<script>alert("x")</script>'
-BOLD = "<b>bold</b>"
-LINK = "[click](http://example.com)"
 QUESTION = "Which web page contained script tags, bold tags and a Markdown link?"
-
-DOCS = {
-    "markup.txt": f"""Markup in a report
-
-Some reports quote web pages verbatim. One web page contained {SCRIPT} inside its text, another {BOLD} tags, and a link written as {LINK} in Markdown.
-
-Prison camps hold political prisoners who are forced to work long hours with little food, according to former detainees.
-
-Food shortages have left many children malnourished, and aid agencies say rations fall short in rural provinces.
-""",
-    "camps.txt": """Prison camps
-
-Former prisoners describe beatings and forced labour in the camps, where whole families are detained for the crimes of one relative.
-
-Public executions are held in market squares to deter crimes such as stealing food, witnesses say.
-
-Those forcibly returned from China are interrogated and often sent to labour camps.
-""",
-}
-METADATA = {"documents": [
-    {"file": "markup.txt", "doc_id": "markup", "title": "Markup <i>in</i> a report", "organization": "Test & Co",
-     "date": "2015-03-01", "kind": "report"},
-    {"file": "camps.txt", "doc_id": "camps", "title": "Prison camps", "organization": "Watchers", "date": "2012",
-     "kind": "report"},
-]}
 
 
 @dataclass(frozen=True)
@@ -74,11 +47,7 @@ def server(tmp_path_factory, real_encoder):
     from assistant.index import build_index
 
     root = tmp_path_factory.mktemp("web")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, text in DOCS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    (corpus / "metadata.json").write_text(json.dumps(METADATA), encoding="utf-8")
+    corpus = write_markup_corpus(root / "corpus")
     index = root / "index"
     build_index(corpus, encoder=real_encoder, out_dir=index)
 
