@@ -226,6 +226,23 @@ def summary_table(reports: list[ModeReport]) -> str:
     return "\n".join([head, rule, *rows])
 
 
+def by_tag_table(reports: list[ModeReport], k: int = 5) -> str:
+    """recall@k of each mode over the answerable questions carrying each tag."""
+    tags = sorted({t for x in reports[0].results if x.answerable for t in x.tags})
+    head = "| tag | questions | " + " | ".join(r.mode for r in reports) + " |"
+    rows = [head, "|" + "---|" * (len(reports) + 2)]
+    for tag in tags:
+        cells = []
+        n = 0
+        for r in reports:
+            sel = [x for x in r.results if x.answerable and tag in x.tags]
+            n = len(sel)
+            found = sum(1 for x in sel if x.first_relevant_rank and x.first_relevant_rank <= k)
+            cells.append(f"{found / n:.2f}" if n else "")
+        rows.append(f"| {tag} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def worst_first(report: ModeReport) -> list[QueryResult]:
     """Failures first: answerable questions not found (or found late), then wrongly handled unanswerables."""
 
@@ -258,6 +275,8 @@ def write_report(reports: list[ModeReport], out_dir: str | Path, *, queries_path
           "recall@k: share of answerable questions with a gold passage in the top k. "
           "refused_*: share of questions the assistant abstained on.\n",
           summary_table(reports), "\n![recall@k](recall.png)\n"]
+    md.append("\n## recall@5 by tag\n")
+    md.append(by_tag_table(reports))
     for r in reports:
         md.append(f"\n## Per question, worst first: {r.mode}\n")
         md.append("| id | question | expected (gold quote) | rank | abstained | top passage returned |")
