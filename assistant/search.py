@@ -19,6 +19,7 @@ from assistant.index import Index
 from assistant.corpus import Passage
 
 MODES = ("hybrid", "rrf", "dense", "keyword")
+MIN_SENTENCE_WORDS = 5
 KEYWORD_WEIGHT = 0.15  # tuned on eval/queries.jsonl; see README "How ranking works"
 MAX_QUERY_CHARS = 2000
 RRF_K = 60
@@ -100,6 +101,13 @@ class Searcher:
         self.encoder = encoder
         self.reranker = reranker  # a CrossEncoderReranker, or None
         self._orgs = np.array([index.documents[p.doc_id].organization for p in index.passages], dtype=object)
+        # A sentence of fewer than MIN_SENTENCE_WORDS words (a label such as "These include:
+        # Prison Camps", a name in a list) is too short to stand for its paragraph: it may be
+        # highlighted, but it does not score the paragraph.
+        texts = [index.documents[index.passages[r].doc_id].text for r in index.sentences.row]
+        self._sentence_scores = np.array(
+            [len(t[a:b].split()) >= MIN_SENTENCE_WORDS for t, (a, b) in zip(texts, index.sentences.spans)], dtype=bool
+        )
 
     def search(self, question: str | Query, *, k: int = 5, mode: str = "hybrid", where: Filter = Filter()) -> Retrieval:
         """The ``k`` best passages for a question.
@@ -124,7 +132,8 @@ class Searcher:
         dense = self.index.vectors @ qvec
         sent_sims = self.index.sentences.vectors @ qvec
         sentence = np.full(len(self.index.passages), -1.0, dtype=np.float32)
-        np.maximum.at(sentence, self.index.sentences.row, sent_sims)
+        ok = self._sentence_scores
+        np.maximum.at(sentence, self.index.sentences.row[ok], sent_sims[ok])
         keyword = self.index.keyword.scores(query.text)
         score = self._score(mode, dense, keyword, sentence)
         score = np.where(allowed, score, -np.inf)
