@@ -49,7 +49,8 @@ def abstain_reason(retrieval: Retrieval, vocabulary: frozenset[str]) -> str:
     # The threshold is calibrated on hybrid scores; other scores fall back to the cosine part.
     evidence = best.score if retrieval.mode == "hybrid" and not retrieval.reranked else max(best.dense, best.sentence)
     if evidence < MIN_SCORE:
-        return f"the best passage is only weakly related (score {evidence:.2f} < {MIN_SCORE})"
+        what = "hybrid score" if retrieval.mode == "hybrid" and not retrieval.reranked else "cosine similarity"
+        return f"the best passage is only weakly related ({what} {evidence:.2f} < {MIN_SCORE})"
     return ""
 
 

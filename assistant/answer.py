@@ -32,6 +32,11 @@ class Citation:
     source: str
     start: int
     end: int
+    part: int = 0  # 1.. when a long paragraph was cut into parts
+
+    @property
+    def paragraph_label(self) -> str:
+        return f"paragraph {self.paragraph}" + (f" (part {self.part})" if self.part else "")
 
     def text(self) -> str:
         """One line, easy to copy: Title. Organisation, date. Section, ¶ n. file, chars a-b."""
@@ -40,7 +45,7 @@ class Citation:
         if who:
             bits.append(who)
         section = self.section if self.section and self.section != self.title else ""
-        where = ", ".join(x for x in (section and f"section “{section}”", f"paragraph {self.paragraph}") if x)
+        where = ", ".join(x for x in (section and f"section “{section}”", self.paragraph_label) if x)
         bits.append(where)
         bits.append(f"{self.source}, characters {self.start}–{self.end}")
         return ". ".join(bits) + "."
@@ -80,6 +85,7 @@ def cite(passage: Passage, doc: Document) -> Citation:
         source=doc.source,
         start=passage.start,
         end=passage.end,
+        part=passage.part,
     )
 
 
@@ -96,7 +102,10 @@ def make_answer(
     notes = list(extra_notes)
     q = retrieval.query
     if q.truncated:
-        notes.append(f"The question was {q.original_length:,} characters long; only its first {len(q.text):,} were searched.")
+        notes.append(
+            f"The question was {q.original_length:,} characters long; only its first {len(q.text):,} characters "
+            "(up to a word boundary within the 2,000-character limit) were searched."
+        )
     if retrieval.candidates == 0:
         notes.append("No passage matches the filter; nothing was searched.")
     quotes: list[Quote] = []

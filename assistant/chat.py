@@ -139,7 +139,7 @@ def source_line(quote: Quote) -> str:
     bits += [escape_markdown(x) for x in (c.organization, c.date) if x]
     if c.section and c.section != c.title:
         bits.append(f"section “{escape_markdown(c.section)}”")
-    bits.append(f"¶ {c.paragraph}")
+    bits.append(f"¶ {c.paragraph}" + (f", part {c.part}" if c.part else ""))
     line = f"**[{quote.rank}]** " + " · ".join(bits)
     if quote.also_in:
         line += " · also published in " + "; ".join(
@@ -354,7 +354,8 @@ class Chat:
         for q in answer.quotes:
             c = q.citation
             title = c.title if len(c.title) <= 50 else c.title[:48] + "…"
-            out.append(Source(f"[{q.rank}] ¶ {c.paragraph} · {title}", c.passage_id, q.highlights))
+            label = f"¶ {c.paragraph}" + (f".{c.part}" if c.part else "")
+            out.append(Source(f"[{q.rank}] {label} · {title}", c.passage_id, q.highlights))
         return tuple(out)
 
     def context(self, passage_id: str, around: int = CONTEXT_PARAGRAPHS) -> list[Passage]:

@@ -96,6 +96,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     if args.batch is None and args.question is None:
         raise QueryError('give a question, e.g. assistant ask "What happens in prison camps?", or --batch FILE')
+    if args.batch is not None and args.question is not None:
+        raise QueryError("give either a question or --batch FILE, not both")
     if args.batch is not None:
         batch = _read_batch(args.batch)  # fail on a missing file before loading the model
     elif not args.question.strip():
@@ -203,6 +205,13 @@ def _read_batch(path: str) -> list[tuple[int, dict, str | None]]:
     return out
 
 
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="assistant",
@@ -216,7 +225,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="sentence-transformers model name or local folder"
                         + (" (default: %(default)s, shipped in a package)" if model_default else
                            " (default: the one the index was built with)"))
-        sp.add_argument("--threads", type=int, default=None,
+        sp.add_argument("--threads", type=_positive, default=None,
                         help="CPU threads for the encoder (default: $ASSISTANT_THREADS, else 1 to answer and all cores to build)")
         sp.add_argument("--json", action="store_true", help="print JSON instead of text")
 

@@ -222,7 +222,7 @@ def summary_table(reports: list[ModeReport]) -> str:
     """A Markdown table of the headline figures, one row per mode."""
     head = "| mode | " + " | ".join(SUMMARY_COLUMNS) + " |"
     rule = "|" + "---|" * (len(SUMMARY_COLUMNS) + 1)
-    rows = [f"| {r.mode} | " + " | ".join(_fmt(r.metrics.get(c)) for c in SUMMARY_COLUMNS) + " |" for r in reports]
+    rows = [f"| {r.mode} | " + " | ".join(_fmt_metric(c, r.metrics.get(c)) for c in SUMMARY_COLUMNS) + " |" for r in reports]
     return "\n".join([head, rule, *rows])
 
 
@@ -327,6 +327,12 @@ def _fmt(v) -> str:
     if v is None:
         return ""
     return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _fmt_metric(name: str, v) -> str:
+    if name.endswith("_ms") and isinstance(v, float):
+        return f"{v:.1f}"
+    return _fmt(v)
 
 
 def _cell(s: str) -> str:

@@ -34,7 +34,7 @@ from assistant.errors import CorpusError, IndexLoadError
 from assistant.keyword import KeywordIndex
 from assistant.split import sentence_spans
 
-FORMAT = 2
+FORMAT = 3
 PASSAGE_TOKENS = 200  # leaves room in the 256-token window for the title and section
 
 
@@ -182,6 +182,7 @@ def build_index(
     import faiss
 
     t0 = time.perf_counter()
+    _check_writable(Path(corpus_dir), Path(out_dir))
     corpus: Corpus = read_corpus(corpus_dir)
     docs = {d.doc_id: d for d in corpus.documents}
     passages: list[Passage] = []
@@ -212,7 +213,7 @@ def build_index(
     leads = item_leads(passages, docs)
     keyword = KeywordIndex.build([keyword_text(p, docs[p.doc_id], lead) for p, lead in zip(passages, leads)])
 
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()
     manifest = Manifest(
         format=FORMAT,
         package_version=__version__,
@@ -240,7 +241,9 @@ def build_index(
     (tmp / "sentences.json").write_text(json.dumps({"row": sent_rows, "spans": sent_spans}))
     keyword.save(tmp / "keyword")
     # The manifest goes last: a folder without one is never mistaken for an index.
-    (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2) + "\n")
+    # It records a checksum of every file, so a damaged file is refused, not half-read.
+    record = asdict(manifest) | {"checksums": _checksums(tmp)}
+    (tmp / "manifest.json").write_text(json.dumps(record, indent=2) + "\n")
     _swap_into_place(tmp, out)
     return BuildReport(str(out), len(docs), len(passages), corpus.skipped, round(time.perf_counter() - t0, 2))
 
@@ -256,6 +259,8 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
 
     path = Path(index_dir)
     rebuild = f"run: assistant build --index {path}"
+    if path.exists() and not path.is_dir():
+        raise IndexLoadError(f"{path} is a file, not an index folder; build one: assistant build --index FOLDER")
     _recover_interrupted_swap(path)
     if not (path / "manifest.json").exists():
         if path.exists() and any(path.iterdir()):
@@ -263,11 +268,16 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
         raise IndexLoadError(f"no index at {path}; build one first: assistant build --index {path}")
     try:
         raw = json.loads((path / "manifest.json").read_text())
+        if isinstance(raw, dict) and raw.get("corpus_dir"):
+            rebuild = f"run: assistant build --corpus {raw['corpus_dir']} --index {path}"
         if raw.get("format") != FORMAT:
             raise IndexLoadError(
                 f"the index at {path} has format {raw.get('format')}, this version reads {FORMAT}; {rebuild}"
             )
+        checksums = raw.pop("checksums", None)
         manifest = Manifest(**raw)
+        if not isinstance(checksums, dict) or checksums != _checksums(path):
+            raise IndexLoadError(f"the index at {path} is damaged (a file's checksum does not match); {rebuild}")
         docs = {d["doc_id"]: Document(**d) for d in _read_jsonl(path / "documents.jsonl")}
         passages = tuple(Passage(**p) for p in _read_jsonl(path / "passages.jsonl"))
         dense = faiss.read_index(str(path / "dense.faiss"))
@@ -277,7 +287,8 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
     except IndexLoadError:
         raise
     except Exception as e:  # truncated or edited files fail in many ways
-        raise IndexLoadError(f"the index at {path} is damaged ({type(e).__name__}: {str(e)[:160]}); {rebuild}") from e
+        first = (str(e).strip().splitlines() or [""])[0][:160]
+        raise IndexLoadError(f"the index at {path} is damaged ({type(e).__name__}: {first}); {rebuild}") from e
     if (
         len(passages) != manifest.passages
         or dense.ntotal != len(passages)
@@ -318,6 +329,34 @@ def _check_fresh(manifest: Manifest, path: Path) -> None:
             f"the corpus at {corpus_dir} has changed since the index at {path} was built; "
             f"rebuild it: assistant build --corpus {corpus_dir} --index {path}"
         )
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file in the index folder except the manifest."""
+    import hashlib
+
+    out = {}
+    for f in sorted(folder.rglob("*")):
+        if f.is_file() and f.name != "manifest.json":
+            out[f.relative_to(folder).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
+
+
+def _check_writable(corpus_dir: Path, out: Path) -> None:
+    """Refuse an --index that would destroy something that is not an index."""
+    out_r, corpus_r = out.resolve(), corpus_dir.resolve()
+    if out_r == Path.cwd().resolve() or out_r == Path(out_r.anchor):
+        raise CorpusError(f"refusing to build into {out}: give the index its own folder, e.g. --index index")
+    if out_r == corpus_r or out_r in corpus_r.parents or corpus_r in out_r.parents:
+        raise CorpusError(f"refusing to build into {out}: it is, holds or lies inside the corpus folder {corpus_dir}")
+    if out_r.exists():
+        if not out_r.is_dir():
+            raise CorpusError(f"refusing to build into {out}: it is a file")
+        if any(out_r.iterdir()) and not (out_r / "manifest.json").exists():
+            raise CorpusError(
+                f"refusing to build into {out}: the folder holds files and is not an index (no manifest.json); "
+                "choose an empty or new folder"
+            )
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:

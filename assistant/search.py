@@ -23,6 +23,7 @@ MIN_SENTENCE_WORDS = 5
 KEYWORD_WEIGHT = 0.15  # tuned on eval/queries.jsonl; see README "How ranking works"
 MAX_QUERY_CHARS = 2000
 RRF_K = 60
+_ISO_PREFIX = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -124,6 +125,7 @@ class Searcher:
         if k < 1:
             raise QueryError("k must be at least 1")
         query = question if isinstance(question, Query) else clean_query(question)
+        self.check(where)
         allowed = self.allowed(where)
         n_allowed = int(allowed.sum())
         if n_allowed == 0:
@@ -159,8 +161,31 @@ class Searcher:
             ]
         return Retrieval(query, mode, hits, n_allowed, self.reranker is not None, best)
 
+    def check(self, where: Filter) -> None:
+        """Refuse a filter that cannot mean anything: unknown ids or names, bad dates.
+
+        Raises:
+            QueryError: naming what is known instead.
+        """
+        unknown = [d for d in where.doc_ids if d not in self.index.documents]
+        if unknown:
+            raise QueryError(f"unknown document {unknown[0]!r}; known: {', '.join(sorted(self.index.documents))}")
+        orgs = sorted({d.organization for d in self.index.documents.values() if d.organization})
+        for o in where.organizations:
+            if not any(o.casefold() in known.casefold() for known in orgs):
+                raise QueryError(f"no document is from an organisation matching {o!r}; known: {'; '.join(orgs)}")
+        for name, value in (("--date-from", where.date_from), ("--date-to", where.date_to)):
+            if value and not _ISO_PREFIX.match(value):
+                raise QueryError(f"{name} {value!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
+        if where.date_from and where.date_to and where.date_from[:len(where.date_to)] > where.date_to:
+            raise QueryError(f"the date range is empty: {where.date_from} is after {where.date_to}")
+
     def allowed(self, where: Filter) -> np.ndarray:
-        """Boolean mask of the passages a filter lets through."""
+        """Boolean mask of the passages a filter lets through.
+
+        Organisations match by case-insensitive substring, so "Amnesty International"
+        includes "Amnesty International UK".
+        """
         n = len(self.index.passages)
         mask = np.ones(n, dtype=bool)
         if where.doc_ids:
@@ -168,7 +193,7 @@ class Searcher:
             mask &= np.array([p.doc_id in wanted for p in self.index.passages])
         if where.organizations:
             wanted_orgs = {o.casefold() for o in where.organizations}
-            mask &= np.array([str(o).casefold() in wanted_orgs for o in self._orgs])
+            mask &= np.array([any(w in str(o).casefold() for w in wanted_orgs) for o in self._orgs])
         if where.date_from or where.date_to:
             lo, hi = where.date_from, where.date_to
             mask &= np.array([_date_in(p.date, lo, hi) for p in self.index.passages])

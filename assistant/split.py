@@ -145,7 +145,7 @@ def first_heading(text: str) -> str:
     for line in _lines(text):
         if line.text and not is_boilerplate(line.text) and not parse_date(line.text):
             if len(line.text.split()) <= _SHORT_MAX_WORDS:
-                return line.text
+                return line.text.lstrip("#").strip()
             return ""
     return ""
 
@@ -193,7 +193,7 @@ def split_text(
                 j += 1
         if len(group) == 1 and u.is_short and not u.is_bullet:
             if u.words <= _HEADING_MAX_WORDS and not _DATE_ANYWHERE.search(u.text):
-                section = u.text
+                section = u.text.lstrip("#").strip()  # a Markdown heading's "#" is not its name
             # longer short lines without a full stop are captions or bylines: not passages
             i += 1
             continue

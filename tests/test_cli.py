@@ -220,3 +220,42 @@ def test_build_of_a_missing_corpus_fails_with_a_message(capsys, tmp_path):
     assert code == 1
     assert "corpus folder not found" in err
 
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--doc", "no-such-doc"], "unknown document 'no-such-doc'; known: ai-1997"),
+        (["--org", "Nobody Org"], "no document is from an organisation matching 'Nobody Org'"),
+        (["--date-from", "yesterday"], "--date-from 'yesterday' is not a date"),
+        (["--date-from", "2018", "--date-to", "2011"], "the date range is empty"),
+    ],
+)
+def test_filters_that_cannot_mean_anything_are_refused(default_index, capsys, args, message):
+    code = main(["ask", "prison camps", "--index", str(default_index), *args])
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and "Traceback" not in err
+
+
+def test_an_organisation_filter_matches_by_name_part(default_index, capsys):
+    code = main(["ask", "public executions", "--index", str(default_index), "--json", "-k", "10",
+                 "--org", "Amnesty International"])
+    assert code == 0
+    orgs = {h["organization"] for h in json.loads(capsys.readouterr().out)["hits"]}
+    assert orgs <= {"Amnesty International", "Amnesty International UK"} and "Amnesty International UK" in orgs
+
+
+def test_a_question_and_a_batch_together_are_refused(default_index, capsys, tmp_path):
+    batch = tmp_path / "b.jsonl"
+    batch.write_text('{"id": "1", "query": "prison camps"}\n')
+    assert main(["ask", "prison camps", "--batch", str(batch), "--index", str(default_index)]) == 1
+    assert "not both" in capsys.readouterr().err
+
+
+def test_build_will_not_overwrite_its_own_corpus(capsys, tmp_path):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Prison camps hold many people, former detainees say.\n")
+    assert main(["build", "--corpus", str(corpus), "--index", str(corpus)]) == 1
+    assert "corpus folder" in capsys.readouterr().err
+    assert (corpus / "a.txt").exists()

@@ -293,3 +293,37 @@ def test_an_index_left_aside_by_an_interrupted_swap_is_recovered(index_dir):
     index = load_index(index_dir)
     assert len(index.passages) == 8
     assert snapshot(index_dir) == before
+
+
+def test_build_refuses_to_overwrite_the_corpus_or_a_folder_that_is_not_an_index(small_corpus, tmp_path, monkeypatch):
+    before = snapshot(small_corpus)
+    with pytest.raises(CorpusError, match="corpus folder"):
+        build(small_corpus, small_corpus)
+    with pytest.raises(CorpusError, match="corpus folder"):
+        build(small_corpus, small_corpus / "index")
+    assert snapshot(small_corpus) == before
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "important.txt").write_text("keep me")
+    with pytest.raises(CorpusError, match="not an index"):
+        build(small_corpus, other)
+    assert (other / "important.txt").read_text() == "keep me"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CorpusError, match="its own folder"):
+        build(small_corpus, Path("."))
+
+
+def test_a_flipped_byte_in_any_index_file_is_refused(index_dir):
+    target = index_dir / "sentences.npy"
+    data = bytearray(target.read_bytes())
+    data[-10] ^= 0xFF  # same size, still a valid .npy: only the checksum can tell
+    target.write_bytes(bytes(data))
+    with pytest.raises(IndexLoadError, match="checksum.*assistant build"):
+        load_index(index_dir)
+
+
+def test_an_index_path_that_is_a_file_is_a_clear_error(tmp_path):
+    f = tmp_path / "queries.jsonl"
+    f.write_text("{}\n")
+    with pytest.raises(IndexLoadError, match="is a file, not an index folder"):
+        load_index(f)
