@@ -33,6 +33,7 @@ class Citation:
     start: int
     end: int
     part: int = 0  # 1.. when a long paragraph was cut into parts
+    path: str = ""  # absolute path of the source file at build time
 
     @property
     def paragraph_label(self) -> str:
@@ -86,6 +87,7 @@ def cite(passage: Passage, doc: Document) -> Citation:
         start=passage.start,
         end=passage.end,
         part=passage.part,
+        path=doc.path,
     )
 
 
@@ -159,6 +161,7 @@ def to_json(answer: Answer) -> dict:
                 "section": c.section,
                 "paragraph": c.paragraph,
                 "source": c.source,
+                "path": c.path,
                 "start": c.start,
                 "end": c.end,
                 "text": q.text,
