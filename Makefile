@@ -19,7 +19,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-index/manifest.json: $(STAMP) $(CORPUS_FILES)
+# Rebuilt when the corpus or the code that shapes the index changes.
+INDEX_CODE := assistant/split.py assistant/corpus.py assistant/index.py assistant/keyword.py assistant/embed.py
+
+index/manifest.json: $(STAMP) $(CORPUS_FILES) $(INDEX_CODE)
 	$(BIN)/assistant build --corpus corpus --index index
 
 index: index/manifest.json
