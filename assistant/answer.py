@@ -161,7 +161,7 @@ def to_json(answer: Answer) -> dict:
                 "section": c.section,
                 "paragraph": c.paragraph,
                 "source": c.source,
-                "path": c.path,
+                "source_path": c.path,
                 "start": c.start,
                 "end": c.end,
                 "text": q.text,
