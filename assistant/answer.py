@@ -143,31 +143,37 @@ def make_answer(
     )
 
 
+def citation_json(c: Citation) -> dict:
+    """A citation's JSON fields (no key is named "path": Gradio would serve it as a file)."""
+    return {
+        "passage_id": c.passage_id,
+        "doc_id": c.doc_id,
+        "title": c.title,
+        "organization": c.organization,
+        "date": c.date,
+        "section": c.section,
+        "paragraph": c.paragraph,
+        "part": c.part,
+        "source": c.source,
+        "source_path": c.path,
+        "start": c.start,
+        "end": c.end,
+        "citation": c.text(),
+    }
+
+
 def to_json(answer: Answer) -> dict:
     """The documented JSON shape of ``assistant ask --json`` (fields may be added, never renamed)."""
     hits = []
     for q in answer.quotes:
         c = q.citation
         hits.append(
-            {
-                "rank": q.rank,
-                "score": q.score,
-                "similarity": q.similarity,
-                "passage_id": c.passage_id,
-                "doc_id": c.doc_id,
-                "title": c.title,
-                "organization": c.organization,
-                "date": c.date,
-                "section": c.section,
-                "paragraph": c.paragraph,
-                "source": c.source,
-                "source_path": c.path,
-                "start": c.start,
-                "end": c.end,
+            {"rank": q.rank, "score": q.score, "similarity": q.similarity}
+            | citation_json(c)
+            | {
                 "text": q.text,
                 "highlights": [list(h) for h in q.highlights],
-                "citation": c.text(),
-                "also_in": [asdict(a) | {"citation": a.text()} for a in q.also_in],
+                "also_in": [citation_json(a) for a in q.also_in],
             }
         )
     return {

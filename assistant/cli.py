@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    _prepare_runtime(args)
     try:
+        _prepare_runtime(args)
         return int(args.handler(args) or 0)
     except AssistantError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -47,10 +47,17 @@ def _prepare_runtime(args: argparse.Namespace) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    threads = getattr(args, "threads", None) or os.environ.get("ASSISTANT_THREADS")
+    threads = getattr(args, "threads", None)
+    if threads is None and os.environ.get("ASSISTANT_THREADS"):
+        try:
+            threads = _positive(os.environ["ASSISTANT_THREADS"])
+        except (ValueError, argparse.ArgumentTypeError):
+            raise AssistantError(
+                f"ASSISTANT_THREADS={os.environ['ASSISTANT_THREADS']!r} is not a positive whole number"
+            ) from None
     if not threads and args.handler is not cmd_build:
         # One question at a time is fastest on one thread: measured p50 33 ms / p95 45 ms
-        # against 66 / 450 ms with two (scripts/bench_ask.py). Builds batch, so they keep two.
+        # against 66 / 450 ms with two (scripts/bench_ask.py). Builds batch, so they keep torch's default.
         threads = 1
     if threads:
         os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -63,11 +70,11 @@ def _encoder(args: argparse.Namespace):
     return SentenceTransformerEncoder(args.model, threads=args.threads)
 
 
-def _open(args: argparse.Namespace):
+def _open(args: argparse.Namespace, index=None):
     from assistant.service import Assistant
 
     return Assistant.open(
-        args.index, model=args.model, threads=args.threads, reranker=getattr(args, "reranker", None)
+        args.index, model=args.model, threads=args.threads, reranker=getattr(args, "reranker", None), index=index
     )
 
 
@@ -112,6 +119,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         else:
             print(to_text(answer, color=sys.stdout.isatty()))
         return 0
+    assistant.searcher.check(where)  # a bad filter is one error, not one per line
     failures = 0
     for lineno, item, problem in batch:
         if problem is None:
@@ -135,13 +143,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from assistant.search import MODES
 
     modes = tuple(m.strip() for m in ",".join(args.mode or ["hybrid,rrf,dense,keyword"]).split(",") if m.strip())
+    if not modes:
+        raise QueryError("--mode names no mode; choose from " + ", ".join(MODES))
     bad = [m for m in modes if m not in MODES]
     if bad:
         raise QueryError(f"unknown mode {bad[0]!r}; choose from {', '.join(MODES)}")
     from assistant.index import load_index
 
-    queries = load_queries(args.queries, load_index(args.index).documents)  # bad query sets fail before the model loads
-    assistant = _open(args)
+    index = load_index(args.index)
+    queries = load_queries(args.queries, index.documents)  # bad query sets fail before the model loads
+    assistant = _open(args, index=index)
     from assistant.evaluate import unreachable
 
     for qid in unreachable(queries, assistant.index):
@@ -182,7 +193,7 @@ def _read_batch(path: str) -> list[tuple[int, dict, str | None]]:
         text = src.read() if src else Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise QueryError(f"batch file not found: {path}") from None
-    except (UnicodeDecodeError, IsADirectoryError) as e:
+    except (UnicodeDecodeError, OSError) as e:
         raise QueryError(f"cannot read batch file {path}: {e}") from None
     out: list[tuple[int, dict, str | None]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -219,7 +230,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(metavar="COMMAND")
 
-    def common(sp: argparse.ArgumentParser, *, model_default: str | None) -> None:
+    def common(sp: argparse.ArgumentParser, *, model_default: str | None, json_output: bool = True) -> None:
         sp.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: %(default)s)")
         sp.add_argument("--model", default=model_default,
                         help="sentence-transformers model name or local folder"
@@ -227,7 +238,8 @@ def _parser() -> argparse.ArgumentParser:
                            " (default: the one the index was built with)"))
         sp.add_argument("--threads", type=_positive, default=None,
                         help="CPU threads for the encoder (default: $ASSISTANT_THREADS, else 1 to answer and all cores to build)")
-        sp.add_argument("--json", action="store_true", help="print JSON instead of text")
+        if json_output:
+            sp.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     def reranker(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--reranker", metavar="NAME",
@@ -235,13 +247,13 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="build the index from a corpus folder")
     b.add_argument("--corpus", default=DEFAULT_CORPUS, help="folder of .txt/.md documents (default: %(default)s)")
-    b.add_argument("--batch-size", type=int, default=32, help="texts per encoder call (default: %(default)s)")
+    b.add_argument("--batch-size", type=_positive, default=32, help="texts per encoder call (default: %(default)s)")
     common(b, model_default="all-MiniLM-L6-v2")
     b.set_defaults(handler=cmd_build)
 
     a = sub.add_parser("ask", help="answer a question with quoted, cited passages")
     a.add_argument("question", nargs="?", help="the question")
-    a.add_argument("-k", type=int, default=5, help="number of quotes (default: %(default)s)")
+    a.add_argument("-k", type=_positive, default=5, help="number of quotes (default: %(default)s)")
     a.add_argument("--mode", default="hybrid", choices=["hybrid", "rrf", "dense", "keyword"],
                    help="retrieval mode (default: %(default)s)")
     a.add_argument("--batch", metavar="FILE", help='JSON lines {"id": ..., "query": ...}; "-" reads stdin')
@@ -264,12 +276,10 @@ def _parser() -> argparse.ArgumentParser:
     e.set_defaults(handler=cmd_eval)
 
     s = sub.add_parser("serve", help="start the web chat")
-    s.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: %(default)s)")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     s.add_argument("--port", type=int, default=7860, help="port to listen on (default: %(default)s)")
-    s.add_argument("--model", default=None, help="sentence-transformers model (default: the one the index was built with)")
-    s.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for the encoder (default: $ASSISTANT_THREADS, else 1 to answer and all cores to build)")
+    reranker(s)
+    common(s, model_default=None, json_output=False)
     s.set_defaults(handler=cmd_serve)
     return p
 

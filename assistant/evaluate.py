@@ -86,6 +86,8 @@ def load_queries(path: str | Path, documents: dict[str, Document]) -> list[EvalQ
         raise QueryError(f"query set not found: {p}") from None
     except UnicodeDecodeError as e:
         raise QueryError(f"{p} is not UTF-8 text ({e})") from None
+    except OSError as e:
+        raise QueryError(f"cannot read the query set {p}: {e.strerror or e}") from None
     by_name = _document_names(documents)
     out: list[EvalQuery] = []
     seen: set[str] = set()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.embed import Encoder
-from assistant.errors import QueryError
+from assistant.errors import IndexLoadError, QueryError
 from assistant.index import Index
 from assistant.corpus import Passage
 
@@ -94,7 +94,7 @@ class Searcher:
 
     def __init__(self, index: Index, encoder: Encoder, *, reranker: object | None = None) -> None:
         if encoder.dimension != index.manifest.dimension:
-            raise QueryError(
+            raise IndexLoadError(
                 f"the index was built with {index.manifest.model} ({index.manifest.dimension} dimensions), "
                 f"not {encoder.name} ({encoder.dimension}); rebuild it or use that model"
             )

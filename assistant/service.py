@@ -27,6 +27,7 @@ class Assistant:
     def open(
         cls, index_dir: str | Path, *, model: str | None = None, encoder: Encoder | None = None, threads: int | None = None,
         reranker: str | None = None,
+        index: Index | None = None,
     ) -> Assistant:
         """Load an index and the model it was built with.
 
@@ -34,7 +35,7 @@ class Assistant:
             IndexLoadError: the index is missing, damaged or stale, or ``model``
                 differs from the one that built it.
         """
-        index = load_index(index_dir)
+        index = index if index is not None else load_index(index_dir)
         if model and model != index.manifest.model and encoder is None:
             raise IndexLoadError(
                 f"the index at {index_dir} was built with {index.manifest.model}, not {model}; "

@@ -212,7 +212,7 @@ Yours sincerely,
   Lawyers for Justice (Canada)
 """,
 }
-METADATA = {
+MARKUP_METADATA = {
     "documents": [
         {"file": "markup.txt", "doc_id": "markup", "title": "Markup <i>in</i> a report",
          "organization": "Test & Co", "date": "2015-03-01", "kind": "report"},
@@ -228,5 +228,5 @@ def write_markup_corpus(folder: Path) -> Path:
     folder.mkdir(parents=True)
     for name, text in DOCS.items():
         (folder / name).write_text(text, encoding="utf-8")
-    (folder / "metadata.json").write_text(json.dumps(METADATA), encoding="utf-8")
+    (folder / "metadata.json").write_text(json.dumps(MARKUP_METADATA), encoding="utf-8")
     return folder

@@ -87,9 +87,12 @@ def test_k_is_the_number_of_passages_returned(default_index, capsys, k):
 
 
 def test_k_below_one_is_refused(default_index, capsys):
-    code, out, err = ask(capsys, "--index", str(default_index), "-k", "0", QUESTION)
-    assert code == 1 and out == ""
-    assert "k must be at least 1" in err
+    # a usage error: argparse's exit code 2 and its one-line message
+    with pytest.raises(SystemExit) as e:
+        main(["ask", "--index", str(default_index), "-k", "0", QUESTION])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument -k: must be at least 1" in err and "Traceback" not in err
 
 
 def test_batch_answers_good_lines_and_names_the_bad_one(default_index, capsys, tmp_path):
