@@ -174,9 +174,9 @@ class Searcher:
         for o in where.organizations:
             if not any(o.casefold() in known.casefold() for known in orgs):
                 raise QueryError(f"no document is from an organisation matching {o!r}; known: {'; '.join(orgs)}")
-        for name, value in (("--date-from", where.date_from), ("--date-to", where.date_to)):
+        for name, value in (("start date", where.date_from), ("end date", where.date_to)):
             if value and not _ISO_PREFIX.match(value):
-                raise QueryError(f"{name} {value!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
+                raise QueryError(f"the {name} {value!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
         if where.date_from and where.date_to and where.date_from[:len(where.date_to)] > where.date_to:
             raise QueryError(f"the date range is empty: {where.date_from} is after {where.date_to}")
 

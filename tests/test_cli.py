@@ -230,7 +230,7 @@ def test_build_of_a_missing_corpus_fails_with_a_message(capsys, tmp_path):
     [
         (["--doc", "no-such-doc"], "unknown document 'no-such-doc'; known: ai-1997"),
         (["--org", "Nobody Org"], "no document is from an organisation matching 'Nobody Org'"),
-        (["--date-from", "yesterday"], "--date-from 'yesterday' is not a date"),
+        (["--date-from", "yesterday"], "the start date 'yesterday' is not a date"),
         (["--date-from", "2018", "--date-to", "2011"], "the date range is empty"),
     ],
 )
