@@ -49,6 +49,10 @@ _BOILERPLATE = [
 ]
 _BOILERPLATE_RE = re.compile(r"^(?:" + "|".join(_BOILERPLATE) + r")$", re.I)
 
+_CLOSING = re.compile(
+    r"^(yours (sincerely|faithfully|truly)|sincerely( yours)?|respectfully( yours)?|kind regards|signed|signatories)\b",
+    re.I,
+)
 _BULLET = re.compile(r"^\s*([•·▪◦‣\-–*]|\d{1,2}[.)])\s+")
 _TERMINAL_RE = re.compile(r"[.!?;…][\"”’')\]]*$")
 _LEAD_IN = (":", ",")
@@ -199,9 +203,11 @@ def split_text(
             continue
         paragraph += 1
         kind = "list" if len(group) > 2 or any(g.is_bullet for g in group) else "paragraph"
+        # A list under a letter's closing ("Yours sincerely,") names who signed it.
+        group_section = "Signatories" if kind == "list" and _CLOSING.match(u.text) else section
         pieces = _fit(text, group, max_tokens, count)
         for part, (start, end) in enumerate(pieces, start=1 if len(pieces) > 1 else 0):
-            spans.append(Span(start, end, paragraph, part, section, u.date, kind))
+            spans.append(Span(start, end, paragraph, part, group_section, u.date, kind))
         i = j
     return spans
 

@@ -438,3 +438,13 @@ def test_no_word_of_a_sentence_line_is_lost(text):
 @example(text="Skip to main content\nCourt ruling\nThe court upheld the sentence.\nHis lawyers will appeal\n")
 def test_no_word_of_a_sentence_line_is_lost_on_pages_of_short_lines(text):
     _assert_no_word_lost(text)
+
+
+def test_a_list_under_a_letters_closing_is_the_signatories():
+    text = ("Open letter\n\nWe urge you to release all prisoners now.\n"
+            "Yours sincerely,\n  Group One (USA)\n  Group Two (Japan)\n  Group Three\n")
+    spans = split_text(text)
+    signed = [s for s in spans if "Group One" in text[s.start:s.end]]
+    assert len(signed) == 1 and signed[0].section == "Signatories" and signed[0].kind == "list"
+    other = [s for s in spans if "release all prisoners" in text[s.start:s.end]]
+    assert other[0].section == "Open letter"
