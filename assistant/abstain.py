@@ -47,9 +47,11 @@ def abstain_reason(retrieval: Retrieval, vocabulary: frozenset[str]) -> str:
         return f"the collection never mentions {', '.join(names)}"
     best = retrieval.hits[0]
     # The threshold is calibrated on hybrid scores; other scores fall back to the cosine part.
-    evidence = best.score if retrieval.mode == "hybrid" and not retrieval.reranked else max(best.dense, best.sentence)
+    if retrieval.mode == "hybrid" and not retrieval.reranked:
+        what, evidence = "hybrid score", best.score
+    else:
+        what, evidence = "cosine similarity", max(best.dense, best.sentence)
     if evidence < MIN_SCORE:
-        what = "hybrid score" if retrieval.mode == "hybrid" and not retrieval.reranked else "cosine similarity"
         return f"the best passage is only weakly related ({what} {evidence:.2f} < {MIN_SCORE})"
     return ""
 

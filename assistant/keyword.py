@@ -6,19 +6,30 @@ passages and questions are tokenised the same way.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
 
 
+_local = threading.local()
+
+
+def _stemmer():
+    # One per thread: a PyStemmer object must not be shared by threads (the web chat
+    # answers two questions at once), and making one per call costs ~0.5 ms.
+    if not hasattr(_local, "stemmer"):
+        import Stemmer
+
+        _local.stemmer = Stemmer.Stemmer("english")
+    return _local.stemmer
+
+
 def tokenize(texts: list[str]) -> list[list[str]]:
     """Stemmed tokens without stop words, one list per text."""
     import bm25s
-    import Stemmer
 
-    return bm25s.tokenize(
-        texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
-    )
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
 class KeywordIndex:
