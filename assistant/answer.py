@@ -9,7 +9,7 @@ collection answers, the answer says so and the hits become "possibly related".
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from assistant.corpus import Document, Passage
 from assistant.search import Hit, Retrieval

@@ -272,7 +272,7 @@ def write_report(reports: list[ModeReport], out_dir: str | Path, *, queries_path
             "per_query": {r.mode: [asdict(x) for x in r.results] for r in reports}}
     (out / "report.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     _plot(reports, out / "recall.png")
-    md = [f"# Retrieval evaluation\n", f"Query set `{queries_path}`, index `{index.path}` "
+    md = ["# Retrieval evaluation\n", f"Query set `{queries_path}`, index `{index.path}` "
           f"({index.manifest.passages} passages, model {index.manifest.model}), {meta['written_at']}.\n",
           "recall@k: share of answerable questions with a gold passage in the top k. "
           "refused_*: share of questions the assistant abstained on.\n",

@@ -37,7 +37,7 @@ from assistant.followup import follow_up_query, is_follow_up, topic_question, us
 from assistant.index import build_index
 from assistant.search import Filter
 from assistant.service import Assistant
-from conftest import BOLD, DOCS, LINK, SCRIPT, write_markup_corpus
+from conftest import BOLD, LINK, SCRIPT, write_markup_corpus
 
 MarkdownIt = pytest.importorskip("markdown_it").MarkdownIt
 
