@@ -210,11 +210,17 @@ def to_text(answer: Answer, *, color: bool = False) -> str:
     if answer.quotes:
         out.append("")
         out.append("Sources:")
-        for q in answer.quotes:
-            out.append(f"[{q.rank}] {q.citation.text()}")
-            for other in q.also_in:
-                out.append(f"    also published as: {other.text()}")
+        out.extend(source_lines(answer.quotes))
     return "\n".join(out)
+
+
+def source_lines(quotes: tuple[Quote, ...] | list[Quote]) -> list[str]:
+    """The numbered plain-text citations of some quotes, with their other publications."""
+    lines = []
+    for q in quotes:
+        lines.append(f"[{q.rank}] {q.citation.text()}")
+        lines.extend(f"    also published as: {a.text()}" for a in q.also_in)
+    return lines
 
 
 def _emphasise(q: Quote, on: str, off: str, *, mark: bool) -> str:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant.answer import NOTHING_ANSWERS, Answer, Quote, to_json
+from assistant.answer import NOTHING_ANSWERS, Answer, Quote, source_lines, to_json
 from assistant.corpus import Document, Passage
 from assistant.errors import AssistantError, QueryError
 from assistant.followup import follow_up_query, user_messages
@@ -150,11 +150,7 @@ def source_line(quote: Quote) -> str:
 
 def citation_block(quotes: Sequence[Quote]) -> str:
     """The plain-text citation list, fenced so it shows literally and has a copy button."""
-    lines = []
-    for q in quotes:
-        lines.append(f"[{q.rank}] {q.citation.text()}")
-        lines.extend(f"    also published as: {a.text()}" for a in q.also_in)
-    body = "\n".join(lines)
+    body = "\n".join(source_lines(list(quotes)))
     fence = "`" * max(3, _longest_run(body, "`") + 1)
     return f"{fence}text\n{body}\n{fence}"
 

@@ -32,7 +32,7 @@ from assistant.corpus import Corpus, Document, Passage, Skipped, fingerprint, pa
 from assistant.embed import Encoder
 from assistant.errors import CorpusError, IndexLoadError
 from assistant.keyword import KeywordIndex
-from assistant.split import sentence_spans
+from assistant.split import MONTHS, sentence_spans
 
 FORMAT = 3
 PASSAGE_TOKENS = 200  # leaves room in the 256-token window for the title and section
@@ -87,9 +87,6 @@ class BuildReport:
     seconds: float
 
 
-MONTHS = "January February March April May June July August September October November December".split()
-
-
 def date_words(date: str) -> str:
     """An ISO date as words a question would use: "2014-03-28" -> "28 March 2014"."""
     if not date or "/" in date:
@@ -98,7 +95,7 @@ def date_words(date: str) -> str:
     try:
         words = [parts[0]]
         if len(parts) > 1:
-            words.insert(0, MONTHS[int(parts[1]) - 1])
+            words.insert(0, MONTHS[int(parts[1]) - 1].capitalize())
         if len(parts) > 2:
             words.insert(0, str(int(parts[2])))
     except (ValueError, IndexError):

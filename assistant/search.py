@@ -106,6 +106,8 @@ class Searcher:
         # Prison Camps", a name in a list) is too short to stand for its paragraph: it may be
         # highlighted, but it does not score the paragraph.
         texts = [index.documents[index.passages[r].doc_id].text for r in index.sentences.row]
+        # Sentences are stored in passage order: passage i owns rows first[i]:first[i + 1].
+        self._first_sentence = np.searchsorted(index.sentences.row, np.arange(len(index.passages) + 1))
         self._sentence_scores = np.array(
             [len(t[a:b].split()) >= MIN_SENTENCE_WORDS for t, (a, b) in zip(texts, index.sentences.spans)], dtype=bool
         )
@@ -154,7 +156,7 @@ class Searcher:
         )
         best: dict[str, list[tuple[int, int, float]]] = {}
         for i in order:
-            rows = np.flatnonzero(self.index.sentences.row == i)
+            rows = range(self._first_sentence[i], self._first_sentence[i + 1])
             best[self.index.passages[i].passage_id] = [
                 (int(self.index.sentences.spans[r][0]), int(self.index.sentences.spans[r][1]), float(sent_sims[r]))
                 for r in rows
