@@ -142,7 +142,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from assistant.errors import QueryError
     from assistant.search import MODES
 
-    modes = tuple(m.strip() for m in ",".join(args.mode or ["hybrid,rrf,dense,keyword"]).split(",") if m.strip())
+    modes = tuple(m.strip() for m in ",".join(args.mode or ["hybrid,tokens,rrf,dense,keyword"]).split(",") if m.strip())
     if not modes:
         raise QueryError("--mode names no mode; choose from " + ", ".join(MODES))
     bad = [m for m in modes if m not in MODES]
@@ -254,7 +254,7 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("ask", help="answer a question with quoted, cited passages")
     a.add_argument("question", nargs="?", help="the question")
     a.add_argument("-k", type=_positive, default=5, help="number of quotes (default: %(default)s)")
-    a.add_argument("--mode", default="hybrid", choices=["hybrid", "rrf", "dense", "keyword"],
+    a.add_argument("--mode", default="hybrid", choices=["hybrid", "tokens", "rrf", "dense", "keyword"],
                    help="retrieval mode (default: %(default)s)")
     a.add_argument("--batch", metavar="FILE", help='JSON lines {"id": ..., "query": ...}; "-" reads stdin')
     a.add_argument("--doc", action="append", help="only this document id (repeatable)")
@@ -268,7 +268,7 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluate retrieval on a query set with gold quotes")
     e.add_argument("--queries", default=DEFAULT_QUERIES, help="JSON-lines query set (default: %(default)s)")
     e.add_argument("--mode", action="append",
-                   help="modes to compare, comma-separated or repeated (default: hybrid,rrf,dense,keyword)")
+                   help="modes to compare, comma-separated or repeated (default: hybrid,tokens,rrf,dense,keyword)")
     e.add_argument("--report-dir", default="eval/reports", help="where reports go (default: %(default)s)")
     e.add_argument("--name", help="report folder name (default: date and time)")
     reranker(e)

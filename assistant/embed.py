@@ -8,6 +8,7 @@ model is loaded.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -30,9 +31,24 @@ class Encoder(Protocol):
         """Unit-length float32 vectors, one row per text."""
         ...
 
+    def encode_tokens(
+        self, texts: list[str], *, batch_size: int = 32, progress: bool = False
+    ) -> tuple[np.ndarray, list[Tokens]]:
+        """The same vectors as ``encode``, and from the same pass each text's
+        contextual token vectors (special tokens left out)."""
+        ...
+
     def count_tokens(self, text: str) -> int:
         """Word-piece tokens the model would see (including special tokens)."""
         ...
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """One text's tokens as the model saw them, each with its unit-length vector."""
+
+    pieces: tuple[str, ...]  # word pieces, e.g. ("pen", "##al", "institutions")
+    vectors: np.ndarray  # (len(pieces), d) float32
 
 
 class SentenceTransformerEncoder:
@@ -74,8 +90,34 @@ class SentenceTransformerEncoder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_tokens(
+        self, texts: list[str], *, batch_size: int = 32, progress: bool = False
+    ) -> tuple[np.ndarray, list[Tokens]]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        outputs = self._model.encode(
+            list(texts), batch_size=batch_size, show_progress_bar=progress, output_value=None
+        )
+        special = set(self._tokenizer.all_special_ids)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        tokens: list[Tokens] = []
+        for row, out in enumerate(outputs):
+            vectors[row] = _unit(out["sentence_embedding"].float().numpy())
+            ids = out["input_ids"].tolist()
+            keep = [i for i, t in enumerate(ids) if t not in special]
+            tv = out["token_embeddings"].float().numpy()[keep]
+            tv /= np.maximum(np.linalg.norm(tv, axis=1, keepdims=True), 1e-12)
+            pieces = tuple(self._tokenizer.convert_ids_to_tokens([ids[i] for i in keep]))
+            tokens.append(Tokens(pieces, np.ascontiguousarray(tv, dtype=np.float32)))
+        return vectors, tokens
+
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
 
 
 def resolve_model(model: str) -> str:

@@ -8,6 +8,8 @@ Owns the arrow ``Passage -> index/``. One folder of plain files:
     dense.faiss        normalised passage embeddings, inner-product index
     sentences.npy      sentence embeddings (for highlights and sentence scoring)
     sentences.json     sentence spans and the passage row each belongs to
+    tokens.npz         every passage's contextual token vectors (float16) and pieces
+    tokens.json        the distinct word pieces
     keyword/           the BM25 index (bm25s)
 
 A build writes a temporary folder and renames it into place, so an interrupted
@@ -33,8 +35,9 @@ from assistant.embed import Encoder
 from assistant.errors import CorpusError, IndexLoadError
 from assistant.keyword import KeywordIndex
 from assistant.split import MONTHS, sentence_spans
+from assistant.tokens import TokenVectors
 
-FORMAT = 3
+FORMAT = 4
 PASSAGE_TOKENS = 200  # leaves room in the 256-token window for the title and section
 
 
@@ -75,6 +78,7 @@ class Index:
     dense: Any  # faiss.IndexFlatIP
     keyword: KeywordIndex
     sentences: Sentences
+    tokens: TokenVectors
     vocabulary: frozenset[str]  # every lower-cased word of every document
 
 
@@ -189,9 +193,10 @@ def build_index(
         )
     if not passages:
         raise CorpusError(f"the documents in {corpus_dir} contain no passages of text")
-    vectors = encoder.encode(
+    vectors, per_passage = encoder.encode_tokens(
         [embedding_text(p, docs[p.doc_id]) for p in passages], batch_size=batch_size, progress=progress
     )
+    tokens = TokenVectors.of(per_passage, encoder.dimension)
     sent_rows: list[int] = []
     sent_spans: list[tuple[int, int]] = []
     for row, p in enumerate(passages):
@@ -237,6 +242,8 @@ def build_index(
     np.save(tmp / "sentences.npy", sent_vectors)
     (tmp / "sentences.json").write_text(json.dumps({"row": sent_rows, "spans": sent_spans}))
     keyword.save(tmp / "keyword")
+    np.savez(tmp / "tokens.npz", vectors=tokens.vectors.astype(np.float16), piece=tokens.piece, first=tokens.first)
+    (tmp / "tokens.json").write_text(json.dumps({"pieces": tokens.pieces}, ensure_ascii=False))
     # The manifest goes last: a folder without one is never mistaken for an index.
     # It records a checksum of every file, so a damaged file is refused, not half-read.
     record = asdict(manifest) | {"checksums": _checksums(tmp)}
@@ -281,6 +288,11 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
         sent = json.loads((path / "sentences.json").read_text())
         sent_vectors = np.load(path / "sentences.npy")
         keyword = KeywordIndex.load(path / "keyword")
+        with np.load(path / "tokens.npz") as z:
+            tokens = TokenVectors(
+                z["vectors"].astype(np.float32), z["piece"], z["first"],
+                tuple(json.loads((path / "tokens.json").read_text())["pieces"]),
+            )
     except IndexLoadError:
         raise
     except Exception as e:  # truncated or edited files fail in many ways
@@ -293,6 +305,9 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
         or len(docs) != manifest.documents
         or sent_vectors.shape != (manifest.sentences, manifest.dimension)
         or keyword.size != len(passages)
+        or tokens.passages != len(passages)
+        or tokens.vectors.shape != (int(tokens.first[-1]), manifest.dimension)
+        or len(tokens.piece) != len(tokens.vectors)
     ):
         raise IndexLoadError(f"the index at {path} is damaged (its files disagree on sizes); {rebuild}")
     for p in passages:
@@ -310,7 +325,7 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
         vectors=sent_vectors.astype(np.float32),
     )
     vocabulary = frozenset(w.lower() for d in docs.values() for w in re.findall(r"\w+", d.text))
-    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, vocabulary)
+    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary)
 
 
 def _check_fresh(manifest: Manifest, path: Path) -> None:

@@ -25,6 +25,13 @@ def _stemmer():
     return _local.stemmer
 
 
+def stopwords() -> frozenset[str]:
+    """The English stop words the keyword index leaves out."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
 def tokenize(texts: list[str]) -> list[list[str]]:
     """Stemmed tokens without stop words, one list per text."""
     import bm25s

@@ -13,18 +13,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.embed import Encoder
+from assistant.embed import Encoder, Tokens
 from assistant.errors import IndexLoadError, QueryError
 from assistant.index import Index
 from assistant.corpus import Passage
+from assistant.keyword import stopwords
+from assistant.tokens import late_scores, query_weights
 
-MODES = ("hybrid", "rrf", "dense", "keyword")
+MODES = ("hybrid", "tokens", "rrf", "dense", "keyword")
 MIN_SENTENCE_WORDS = 5
-KEYWORD_WEIGHT = 0.15  # tuned on eval/queries.jsonl; see README "How ranking works"
+# hybrid = token match + DENSE_WEIGHT * best of paragraph and sentence cosine
+#          + KEYWORD_WEIGHT * BM25 / best BM25 + YEAR_WEIGHT * (a year the question names is the passage's)
+# Chosen on eval/queries.jsonl; every weight in a wide range around these gives
+# the same ranking quality (README "How ranking works").
+DENSE_WEIGHT = 0.5
+KEYWORD_WEIGHT = 0.1
+YEAR_WEIGHT = 0.05
+TOKEN_POOL = 300  # larger collections: token matching re-scores only this many best candidates
 MAX_QUERY_CHARS = 2000
 RRF_K = 60
 _ISO_PREFIX = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class Hit:
     dense: float  # cosine similarity of question and passage
     keyword: float  # BM25 score
     sentence: float  # best cosine similarity of the question with one of the passage's sentences
+    tokens: float = 0.0  # token match: mean best similarity of the question's words in the passage
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,9 @@ class Searcher:
         self._sentence_scores = np.array(
             [len(t[a:b].split()) >= MIN_SENTENCE_WORDS for t, (a, b) in zip(texts, index.sentences.spans)], dtype=bool
         )
+        self._piece_counts = index.tokens.passage_counts()
+        self._stopwords = stopwords()
+        self._years = [_passage_years(p) for p in index.passages]
 
     def search(self, question: str | Query, *, k: int = 5, mode: str = "hybrid", where: Filter = Filter()) -> Retrieval:
         """The ``k`` best passages for a question.
@@ -118,7 +132,8 @@ class Searcher:
         Args:
             question: the question (cleaned here if it is a plain string).
             k: how many hits to return.
-            mode: "hybrid" (dense, sentence and keyword scores combined), "rrf"
+            mode: "hybrid" (token, dense, sentence, keyword and year signals
+                combined), "tokens" (token match alone), "rrf"
                 (reciprocal rank fusion of dense and keyword), "dense" or "keyword".
             where: restrict to documents, organisations or dates.
         """
@@ -132,14 +147,19 @@ class Searcher:
         n_allowed = int(allowed.sum())
         if n_allowed == 0:
             return Retrieval(query, mode, (), 0)
-        qvec = self.encoder.encode([query.text])[0]
+        qvecs, qtokens = self.encoder.encode_tokens([query.text])
+        qvec = qvecs[0]
         dense = self.index.vectors @ qvec
         sent_sims = self.index.sentences.vectors @ qvec
         sentence = np.full(len(self.index.passages), -1.0, dtype=np.float32)
         ok = self._sentence_scores
         np.maximum.at(sentence, self.index.sentences.row[ok], sent_sims[ok])
         keyword = self.index.keyword.scores(query.text)
-        score = self._score(mode, dense, keyword, sentence)
+        tokens = np.zeros(len(self.index.passages), dtype=np.float32)
+        if mode in ("hybrid", "tokens"):
+            score, tokens = self._token_score(mode, query.text, qtokens[0], allowed, k, dense, keyword, sentence)
+        else:
+            score = self._score(mode, dense, keyword, sentence)
         score = np.where(allowed, score, -np.inf)
         order = np.argsort(-score, kind="stable")[: min(k, n_allowed)]
         if self.reranker is not None:
@@ -151,7 +171,10 @@ class Searcher:
             score[pool] = rescored
             order = pool[np.argsort(-rescored, kind="stable")][: min(k, n_allowed)]
         hits = tuple(
-            Hit(self.index.passages[i], float(score[i]), r, float(dense[i]), float(keyword[i]), float(sentence[i]))
+            Hit(
+                self.index.passages[i], float(score[i]), r, float(dense[i]), float(keyword[i]), float(sentence[i]),
+                float(tokens[i]),
+            )
             for r, i in enumerate(order, start=1)
         )
         best: dict[str, list[tuple[int, int, float]]] = {}
@@ -206,13 +229,35 @@ class Searcher:
             return dense
         if mode == "keyword":
             return keyword
-        if mode == "rrf":
-            return _rrf(dense, keyword)
-        # hybrid: the best of the paragraph's and its best sentence's similarity (a long
-        # paragraph's mean embedding blurs its topics), plus BM25 scaled to [0, 1] per question.
+        return _rrf(dense, keyword)
+
+    def _token_score(
+        self, mode: str, text: str, qtokens: Tokens, allowed: np.ndarray, k: int,
+        dense: np.ndarray, keyword: np.ndarray, sentence: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Hybrid (or token-only) scores, and the token match of each passage.
+
+        hybrid = token match + the better of the paragraph's and its best sentence's
+        cosine (a long paragraph's mean vector blurs its topics) + BM25 scaled to
+        [0, 1] per question + a small bonus when a year the question names is one
+        the passage speaks of or is dated in. Token matching is exact for every
+        allowed passage up to TOKEN_POOL of them; past that, for the TOKEN_POOL best
+        by the other signals.
+        """
         top = float(keyword.max())
         kw = keyword / top if top > 0 else keyword
-        return np.maximum(dense, sentence) + KEYWORD_WEIGHT * kw
+        asked = set(_YEAR.findall(text))
+        year = np.array([1.0 if asked & y else 0.0 for y in self._years], dtype=np.float32)
+        cheap = DENSE_WEIGHT * np.maximum(dense, sentence) + KEYWORD_WEIGHT * kw + YEAR_WEIGHT * year
+        rows = np.flatnonzero(allowed)
+        if len(rows) > max(TOKEN_POOL, k):
+            rows = rows[np.argsort(-cheap[rows], kind="stable")[: max(TOKEN_POOL, k)]]
+        weights = query_weights(qtokens.pieces, self._piece_counts, len(self.index.passages), self._stopwords)
+        tokens = np.zeros(len(dense), dtype=np.float32)
+        tokens[rows] = late_scores(qtokens, weights, self.index.tokens, rows)
+        score = np.full(len(dense), -np.inf, dtype=np.float32)
+        score[rows] = tokens[rows] if mode == "tokens" else tokens[rows] + cheap[rows]
+        return score, tokens
 
 
 def _rrf(*scores: np.ndarray) -> np.ndarray:
@@ -223,6 +268,16 @@ def _rrf(*scores: np.ndarray) -> np.ndarray:
         ranks[np.argsort(-s, kind="stable")] = np.arange(1, len(s) + 1)
         total += 1.0 / (RRF_K + ranks)
     return total.astype(np.float32)
+
+
+def _passage_years(p: Passage) -> frozenset[str]:
+    """Years a passage speaks of or is dated in (a dated range counts every year in it)."""
+    years = set(_YEAR.findall(p.text))
+    if p.date:
+        first, _, last = p.date.partition("/")
+        lo, hi = int(first[:4]), int((last or first)[:4])
+        years.update(str(y) for y in range(lo, min(hi, lo + 100) + 1))
+    return frozenset(years)
 
 
 def _date_in(date: str, lo: str, hi: str) -> bool:

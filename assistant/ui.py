@@ -25,7 +25,8 @@ CONCURRENCY = 2
 QUEUE_SIZE = 200
 
 MODE_HELP = {
-    "hybrid": "meaning and keywords",
+    "hybrid": "meaning, word by word and keywords",
+    "tokens": "meaning, word by word",
     "rrf": "meaning and keywords, fused by rank",
     "dense": "meaning only",
     "keyword": "the exact words (BM25)",

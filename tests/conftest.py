@@ -47,6 +47,18 @@ class TinyEncoder:
                 out[row] /= norm
         return out
 
+    def encode_tokens(self, texts: list[str], *, batch_size: int = 32, progress: bool = False):
+        """Each word is a token whose vector is the encoding of the word alone, so
+        token matching with this encoder is exact word matching."""
+        from assistant.embed import Tokens
+
+        vectors = self.encode(texts, batch_size=batch_size, progress=progress)
+        tokens = []
+        for text in texts:
+            pieces = tuple(_PIECE.findall(text.lower())) or ("[empty]",)
+            tokens.append(Tokens(pieces, self.encode(list(pieces))))
+        return vectors, tokens
+
     def count_tokens(self, text: str) -> int:
         return len(_PIECE.findall(text)) + 2  # + [CLS] and [SEP], like a word-piece model
 

@@ -16,7 +16,10 @@ from assistant.errors import CorpusError, IndexLoadError
 from assistant.index import build_index, embedding_text, load_index
 from conftest import TinyEncoder, write_corpus
 
-FILES = {"manifest.json", "documents.jsonl", "passages.jsonl", "dense.faiss", "sentences.npy", "sentences.json", "keyword"}
+FILES = {
+    "manifest.json", "documents.jsonl", "passages.jsonl", "dense.faiss", "sentences.npy", "sentences.json", "keyword",
+    "tokens.npz", "tokens.json",
+}
 
 
 def build(corpus: Path, out: Path, encoder=None):

@@ -1,0 +1,157 @@
+"""Token-level matching: the scores, which question words count, the stored token
+vectors, the year bonus, and the real encoder's token output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assistant.corpus import Passage
+from assistant.embed import Tokens
+from assistant.index import build_index, embedding_text, load_index
+from assistant.search import Searcher, _passage_years
+from assistant.tokens import MIN_PASSAGES_FOR_COMMON, TokenVectors, late_scores, query_weights
+from conftest import TinyEncoder, write_corpus
+
+
+def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    v = rng.normal(size=(n, d)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _brute(query: Tokens, weights: np.ndarray, passages: list[Tokens]) -> np.ndarray:
+    out = []
+    for p in passages:
+        best = [max(float(q @ t) for t in p.vectors) for q in query.vectors]
+        out.append(sum(w * b for w, b in zip(weights, best)) / weights.sum())
+    return np.array(out)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 7), min_size=1, max_size=8),
+    q=st.integers(1, 6),
+    seed=st.integers(0, 2**16),
+    data=st.data(),
+)
+def test_late_scores_equal_a_brute_force_maxsim(sizes, q, seed, data):
+    rng = np.random.default_rng(seed)
+    d = 8
+    passages = [Tokens(tuple(f"w{i}" for i in range(n)), _unit(rng, n, d)) for n in sizes]
+    tv = TokenVectors.of(passages, d)
+    query = Tokens(tuple(f"q{i}" for i in range(q)), _unit(rng, q, d))
+    weights = np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=q, max_size=q)), dtype=np.float32)
+    if weights.sum() == 0:
+        weights[0] = 1.0
+    rows = np.array(sorted(data.draw(st.sets(st.integers(0, len(sizes) - 1), min_size=1))), dtype=np.int64)
+    expected = _brute(query, weights, [passages[r] for r in rows])
+    np.testing.assert_allclose(late_scores(query, weights, tv, rows), expected, atol=1e-5)
+    # every passage at once takes the no-copy path and must agree
+    everything = late_scores(query, weights, tv, np.arange(len(sizes)))
+    np.testing.assert_allclose(everything[rows], expected, atol=1e-5)
+
+
+def test_token_vectors_keep_passage_boundaries_and_count_pieces_per_passage():
+    rng = np.random.default_rng(0)
+    a = Tokens(("red", "cross", "red"), _unit(rng, 3, 4))
+    b = Tokens(("penal",), _unit(rng, 1, 4))
+    c = Tokens(("red", "camp"), _unit(rng, 2, 4))
+    tv = TokenVectors.of([a, b, c], 4)
+    assert tv.first.tolist() == [0, 3, 4, 6]
+    assert tv.passages == 3
+    np.testing.assert_array_equal(tv.vectors[3], b.vectors[0])
+    assert [tv.pieces[i] for i in tv.piece] == ["red", "cross", "red", "penal", "red", "camp"]
+    # "red" twice in one passage counts once for that passage
+    assert tv.passage_counts() == {"red": 2, "cross": 1, "penal": 1, "camp": 1}
+    with pytest.raises(ValueError):
+        TokenVectors.of([a, Tokens((), np.zeros((0, 4), np.float32))], 4)
+
+
+def test_only_topic_words_of_the_question_count():
+    stop = frozenset({"the", "of"})
+    n = MIN_PASSAGES_FOR_COMMON
+    counts = {"korea": n, "camp": 2, "abuse": n // 2}  # "korea" is in every passage
+    pieces = ("what", "of", "the", "camp", "##s", "?", "korea", "abuse")
+    w = query_weights(pieces, counts, n, stop)
+    assert dict(zip(pieces, w.tolist())) == {
+        "what": 1.0, "of": 0.0, "the": 0.0, "camp": 1.0, "##s": 0.0, "?": 0.0, "korea": 0.0, "abuse": 1.0,
+    }
+    # in a small collection shares say little: only stop words and punctuation drop
+    small = query_weights(pieces, {"korea": 3}, 3, stop)
+    assert small[pieces.index("korea")] == 1.0
+    # a question of nothing but stop words still counts every piece
+    assert query_weights(("the", "of"), counts, n, stop).tolist() == [1.0, 1.0]
+
+
+def test_the_index_stores_each_passages_tokens(small_corpus, tmp_path):
+    encoder = TinyEncoder()
+    build_index(small_corpus, encoder=encoder, out_dir=tmp_path / "index")
+    index = load_index(tmp_path / "index")
+    tv = index.tokens
+    assert tv.passages == len(index.passages)
+    for row, p in enumerate(index.passages):
+        _, (expected,) = encoder.encode_tokens([embedding_text(p, index.documents[p.doc_id])])
+        got = slice(tv.first[row], tv.first[row + 1])
+        assert tuple(tv.pieces[i] for i in tv.piece[got]) == expected.pieces
+        np.testing.assert_allclose(tv.vectors[got], expected.vectors, atol=1e-3)  # stored as float16
+
+
+def test_a_passage_years_are_its_own_and_its_dates(small_corpus):
+    def p(text: str, date: str) -> Passage:
+        return Passage("d#p1", "d", 1, 0, "", date, "paragraph", 0, len(text), text)
+
+    assert _passage_years(p("In 2014 and again in 1997 the camp grew.", "")) == {"2014", "1997"}
+    assert _passage_years(p("No year here; 120,000 people.", "2016-03-01")) == {"2016"}
+    assert _passage_years(p("A listing.", "2013-06-21/2015-01-01")) == {"2013", "2014", "2015"}
+
+
+def test_a_question_naming_a_year_prefers_the_passage_of_that_year(tmp_path):
+    text = "Prisoners were released after a long appeal by their families.\n"
+    meta = {"documents": [
+        {"file": "a.txt", "title": "Appeal", "date": "2014"},
+        {"file": "b.txt", "title": "Appeal", "date": "2016"},
+    ]}
+    corpus = write_corpus(tmp_path / "corpus", {"a.txt": text, "b.txt": text}, meta)
+    encoder = TinyEncoder()
+    build_index(corpus, encoder=encoder, out_dir=tmp_path / "index")
+    searcher = Searcher(load_index(tmp_path / "index"), encoder)
+    for year, doc in (("2014", "a"), ("2016", "b")):
+        hits = searcher.search(f"Which prisoners were released in {year}?", k=2).hits
+        assert hits[0].passage.doc_id == doc
+        assert hits[0].score > hits[1].score
+
+
+def test_tokens_mode_ranks_every_passage_by_its_token_match(index_dir_tiny):
+    searcher, index = index_dir_tiny
+    n = len(index.passages)
+    r = searcher.search("satellite images of the camps", k=n, mode="tokens")
+    assert [h.score for h in r.hits] == [h.tokens for h in r.hits]
+    _, (q,) = searcher.encoder.encode_tokens(["satellite images of the camps"])
+    weights = query_weights(q.pieces, index.tokens.passage_counts(), n, frozenset({"of", "the"}))
+    expected = late_scores(q, weights, index.tokens, np.arange(n))
+    by_id = {p.passage_id: s for p, s in zip(index.passages, expected)}
+    for h in r.hits:
+        assert h.score == pytest.approx(by_id[h.passage.passage_id], abs=1e-5)
+    assert "satellite images" in r.hits[0].passage.text
+
+
+@pytest.fixture
+def index_dir_tiny(small_corpus, tmp_path):
+    encoder = TinyEncoder()
+    build_index(small_corpus, encoder=encoder, out_dir=tmp_path / "index")
+    index = load_index(tmp_path / "index")
+    return Searcher(index, encoder), index
+
+
+@pytest.mark.model
+def test_the_real_encoders_tokens_come_from_the_same_pass_as_its_vectors(real_encoder):
+    texts = ["Prison camps hold up to 120,000 people.", "Food", "The ICRC should visit all penal institutions, including the kwan-li-so."]
+    vectors, tokens = real_encoder.encode_tokens(texts)
+    np.testing.assert_allclose(vectors, real_encoder.encode(texts), atol=1e-5)
+    tok = real_encoder._tokenizer
+    for text, t in zip(texts, tokens):  # in input order, although the model sorts by length
+        assert t.pieces == tuple(tok.tokenize(text))
+        assert t.vectors.shape == (len(t.pieces), real_encoder.dimension)
+        np.testing.assert_allclose(np.linalg.norm(t.vectors, axis=1), 1.0, atol=1e-5)
