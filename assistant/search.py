@@ -149,7 +149,7 @@ class Searcher:
             return Retrieval(query, mode, (), 0)
         qvecs, qtokens = self.encoder.encode_tokens([query.text])
         qvec = qvecs[0]
-        dense = self.index.vectors @ qvec
+        dense = self._dense_scores(qvec)
         sent_sims = self.index.sentences.vectors @ qvec
         sentence = np.full(len(self.index.passages), -1.0, dtype=np.float32)
         ok = self._sentence_scores
@@ -223,6 +223,15 @@ class Searcher:
             lo, hi = where.date_from, where.date_to
             mask &= np.array([_date_in(p.date, lo, hi) for p in self.index.passages])
         return mask
+
+    def _dense_scores(self, qvec: np.ndarray) -> np.ndarray:
+        """Cosine similarity of the question with every passage, from the FAISS index
+        (exact inner product over unit vectors), in passage order."""
+        n = self.index.dense.ntotal
+        sims, rows = self.index.dense.search(qvec.reshape(1, -1).astype(np.float32), n)
+        dense = np.empty(n, dtype=np.float32)
+        dense[rows[0]] = sims[0]
+        return dense
 
     def _score(self, mode: str, dense: np.ndarray, keyword: np.ndarray, sentence: np.ndarray) -> np.ndarray:
         if mode == "dense":
