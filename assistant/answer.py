@@ -61,6 +61,7 @@ class Quote:
     highlights: tuple[tuple[int, int], ...]  # offsets into the source
     citation: Citation
     also_in: tuple[Citation, ...]  # the same statement published elsewhere
+    signals: tuple[tuple[str, float], ...] = ()  # what the score is made of, for engineers
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,12 @@ def make_answer(
                 highlights=_highlights(retrieval, hit),
                 citation=cite(hit.passage, doc),
                 also_in=(),
+                signals=(
+                    ("token_match", round(hit.tokens, 4)),
+                    ("paragraph_cosine", round(hit.dense, 4)),
+                    ("sentence_cosine", round(hit.sentence, 4)),
+                    ("bm25", round(hit.keyword, 4)),
+                ),
             )
         )
     return Answer(
@@ -174,6 +181,7 @@ def to_json(answer: Answer) -> dict:
                 "text": q.text,
                 "highlights": [list(h) for h in q.highlights],
                 "also_in": [citation_json(a) for a in q.also_in],
+                "signals": dict(q.signals),
             }
         )
     return {

@@ -155,3 +155,38 @@ def test_the_real_encoders_tokens_come_from_the_same_pass_as_its_vectors(real_en
         assert t.pieces == tuple(tok.tokenize(text))
         assert t.vectors.shape == (len(t.pieces), real_encoder.dimension)
         np.testing.assert_allclose(np.linalg.norm(t.vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_hybrid_score_is_the_sum_of_its_documented_signals(index_dir_tiny):
+    from assistant.search import DENSE_WEIGHT, KEYWORD_WEIGHT, YEAR_WEIGHT
+
+    searcher, index = index_dir_tiny
+    question = "Were prisoners held without trial in 2019?"
+    hits = searcher.search(question, k=len(index.passages)).hits
+    top_bm25 = max(h.keyword for h in hits)
+    for h in hits:
+        year = 1.0 if "2019" in _passage_years(h.passage) else 0.0
+        expected = (
+            h.tokens + DENSE_WEIGHT * max(h.dense, h.sentence) + KEYWORD_WEIGHT * h.keyword / top_bm25 + YEAR_WEIGHT * year
+        )
+        assert h.score == pytest.approx(expected, abs=1e-5)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_past_the_pool_size_only_the_best_candidates_are_token_matched(index_dir_tiny, monkeypatch):
+    import assistant.search as search
+
+    searcher, index = index_dir_tiny
+    question = "Were prisoners held without trial?"
+    full = searcher.search(question, k=len(index.passages))
+    monkeypatch.setattr(search, "TOKEN_POOL", 3)
+    pooled = searcher.search(question, k=2)
+    assert len(pooled.hits) == 2
+    # the pool is the 3 best by the other signals; within it the scores are unchanged
+    cheap = {h.passage.passage_id: h.score - h.tokens for h in full.hits}
+    pool = sorted(cheap, key=lambda p: -cheap[p])[:3]
+    best_in_pool = sorted((h for h in full.hits if h.passage.passage_id in pool), key=lambda h: -h.score)[:2]
+    assert [h.passage.passage_id for h in pooled.hits] == [h.passage.passage_id for h in best_in_pool]
+    assert [h.score for h in pooled.hits] == pytest.approx([h.score for h in best_in_pool])
+    # asking for more than the pool widens it to k
+    assert len(searcher.search(question, k=5).hits) == 5
