@@ -13,7 +13,7 @@ questions:
    "cellphones") score lower than questions, and a threshold at the limit
    refused them although the collection answers them.
 2. An unknown name: the question names something (a capitalised word that is
-   not its first word) that occurs nowhere in the collection, e.g. "Myanmar",
+   not its first word) that occurs nowhere in the collection, in any inflection, e.g. "Myanmar",
    "Singapore", "Otto Warmbier". A collection that never mentions a thing cannot
    answer a question about it. Acronyms are exempt: "ICCPR" is often spelled
    out in full in the text.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 
+from assistant.keyword import stems
 from assistant.search import Retrieval
 
 MIN_SCORE = 0.70
@@ -38,8 +39,9 @@ def unknown_names(question: str, vocabulary: frozenset[str]) -> list[str]:
     for m in words:
         if m.start() == 0 or question[: m.start()].rstrip().endswith((".", "?", "!")):
             continue  # sentence-initial capitals are not names
-        parts = [w.lower() for w in _WORD.findall(m.group())]
-        if not any(p in vocabulary for p in parts if len(p) > 1):
+        parts = [w.lower() for w in _WORD.findall(m.group()) if len(w) > 1]
+        # "Americans" is known when the collection says "American": compare stems too
+        if not any(p in vocabulary or s in vocabulary for p, s in zip(parts, stems(parts))):
             out.append(m.group())
     return out
 

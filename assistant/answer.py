@@ -9,10 +9,10 @@ collection answers, the answer says so and the hits become "possibly related".
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 from assistant.corpus import Document, Passage
-from assistant.search import Hit, Retrieval
+from assistant.search import Hit, Retrieval, Signals
 
 NOTHING_ANSWERS = "No passage in the collection answers this."
 DUPLICATE_JACCARD = 0.8
@@ -61,7 +61,7 @@ class Quote:
     highlights: tuple[tuple[int, int], ...]  # offsets into the source
     citation: Citation
     also_in: tuple[Citation, ...]  # the same statement published elsewhere
-    signals: tuple[tuple[str, float], ...] = ()  # what the score is made of, for engineers
+    signals: Signals = field(default_factory=Signals)  # what the score is made of, for engineers
 
 
 @dataclass(frozen=True)
@@ -131,12 +131,7 @@ def make_answer(
                 highlights=_highlights(retrieval, hit),
                 citation=cite(hit.passage, doc),
                 also_in=(),
-                signals=(
-                    ("token_match", round(hit.tokens, 4)),
-                    ("paragraph_cosine", round(hit.dense, 4)),
-                    ("sentence_cosine", round(hit.sentence, 4)),
-                    ("bm25", round(hit.keyword, 4)),
-                ),
+                signals=hit.signals,
             )
         )
     return Answer(
@@ -181,7 +176,7 @@ def to_json(answer: Answer) -> dict:
                 "text": q.text,
                 "highlights": [list(h) for h in q.highlights],
                 "also_in": [citation_json(a) for a in q.also_in],
-                "signals": dict(q.signals),
+                "signals": {k: round(v, 4) for k, v in asdict(q.signals).items() if v is not None},
             }
         )
     return {

@@ -98,7 +98,10 @@ class SentenceTransformerEncoder:
         outputs = self._model.encode(
             list(texts), batch_size=batch_size, show_progress_bar=progress, output_value=None
         )
-        special = set(self._tokenizer.all_special_ids)
+        tok = self._tokenizer
+        # [CLS], [SEP] and padding are not text; [UNK] stays (it stands for characters
+        # the vocabulary lacks, and a passage of only those still has tokens).
+        special = {t for t in (tok.cls_token_id, tok.sep_token_id, tok.pad_token_id) if t is not None}
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         tokens: list[Tokens] = []
         for row, out in enumerate(outputs):

@@ -33,7 +33,7 @@ from assistant import __version__
 from assistant.corpus import Corpus, Document, Passage, Skipped, fingerprint, passages_of, read_corpus
 from assistant.embed import Encoder
 from assistant.errors import CorpusError, IndexLoadError
-from assistant.keyword import KeywordIndex
+from assistant.keyword import KeywordIndex, stems
 from assistant.split import MONTHS, sentence_spans
 from assistant.tokens import TokenVectors
 
@@ -79,7 +79,7 @@ class Index:
     keyword: KeywordIndex
     sentences: Sentences
     tokens: TokenVectors
-    vocabulary: frozenset[str]  # every lower-cased word of every document
+    vocabulary: frozenset[str]  # every lower-cased word of every document, and its stem
 
 
 @dataclass(frozen=True)
@@ -196,6 +196,9 @@ def build_index(
     vectors, per_passage = encoder.encode_tokens(
         [embedding_text(p, docs[p.doc_id]) for p in passages], batch_size=batch_size, progress=progress
     )
+    empty = [p.passage_id for p, t in zip(passages, per_passage) if not t.pieces]
+    if empty:
+        raise CorpusError(f"the encoder sees no tokens in passage {empty[0]}; check that file's encoding")
     tokens = TokenVectors.of(per_passage, encoder.dimension)
     sent_rows: list[int] = []
     sent_spans: list[tuple[int, int]] = []
@@ -324,7 +327,8 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
         spans=np.asarray(sent["spans"], dtype=np.int64).reshape(-1, 2),
         vectors=sent_vectors.astype(np.float32),
     )
-    vocabulary = frozenset(w.lower() for d in docs.values() for w in re.findall(r"\w+", d.text))
+    words = {w.lower() for d in docs.values() for w in re.findall(r"\w+", d.text)}
+    vocabulary = frozenset(words | set(stems(sorted(words))))
     return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary)
 
 

@@ -25,6 +25,11 @@ def _stemmer():
     return _local.stemmer
 
 
+def stems(words: list[str]) -> list[str]:
+    """The English (Snowball) stems of lower-cased words, as the keyword index uses them."""
+    return list(_stemmer().stemWords(words))
+
+
 def stopwords() -> frozenset[str]:
     """The English stop words the keyword index leaves out."""
     from bm25s.stopwords import STOPWORDS_EN

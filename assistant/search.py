@@ -9,7 +9,7 @@ small enough that a flat index is fast), so fusion sees complete rankings.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -61,6 +61,28 @@ class Filter:
 
 
 @dataclass(frozen=True)
+class Signals:
+    """What a hit's score is made of; None for what its mode does not use."""
+
+    token_match: float | None = None
+    paragraph_cosine: float | None = None
+    sentence_cosine: float | None = None  # None also when no sentence has five words
+    bm25: float | None = None
+    bm25_scaled: float | None = None  # BM25 / the best BM25 among the allowed passages
+    year: float | None = None  # 1.0 when the question names a year the passage is of
+
+
+# Which signals each mode's score uses.
+_MODE_SIGNALS = {
+    "hybrid": frozenset(f.name for f in fields(Signals)),
+    "tokens": frozenset({"token_match"}),
+    "dense": frozenset({"paragraph_cosine"}),
+    "keyword": frozenset({"bm25"}),
+    "rrf": frozenset({"paragraph_cosine", "bm25"}),
+}
+
+
+@dataclass(frozen=True)
 class Hit:
     passage: Passage
     score: float  # the ranking score of the mode used
@@ -69,6 +91,7 @@ class Hit:
     keyword: float  # BM25 score
     sentence: float  # best cosine similarity of the question with one of the passage's sentences
     tokens: float = 0.0  # token match: mean best similarity of the question's words in the passage
+    signals: Signals = field(default_factory=lambda: Signals())
 
 
 @dataclass(frozen=True)
@@ -155,9 +178,14 @@ class Searcher:
         ok = self._sentence_scores
         np.maximum.at(sentence, self.index.sentences.row[ok], sent_sims[ok])
         keyword = self.index.keyword.scores(query.text)
+        top = float(keyword[allowed].max())
+        scaled = keyword / top if top > 0 else keyword
+        asked = set(_YEAR.findall(query.text))
+        year = np.array([1.0 if asked & y else 0.0 for y in self._years], dtype=np.float32)
         tokens = np.zeros(len(self.index.passages), dtype=np.float32)
         if mode in ("hybrid", "tokens"):
-            score, tokens = self._token_score(mode, query.text, qtokens[0], allowed, k, dense, keyword, sentence)
+            cheap = DENSE_WEIGHT * np.maximum(dense, sentence) + KEYWORD_WEIGHT * scaled + YEAR_WEIGHT * year
+            score, tokens = self._token_score(mode, qtokens[0], allowed, k, cheap)
         else:
             score = self._score(mode, dense, keyword, sentence)
         score = np.where(allowed, score, -np.inf)
@@ -170,10 +198,23 @@ class Searcher:
             score = score.copy()
             score[pool] = rescored
             order = pool[np.argsort(-rescored, kind="stable")][: min(k, n_allowed)]
+        used = _MODE_SIGNALS[mode]
+
+        def signals(i: int) -> Signals:
+            found = {
+                "token_match": float(tokens[i]),
+                "paragraph_cosine": float(dense[i]),
+                "sentence_cosine": float(sentence[i]) if sentence[i] > -1.0 else None,
+                "bm25": float(keyword[i]),
+                "bm25_scaled": float(scaled[i]),
+                "year": float(year[i]),
+            }
+            return Signals(**{name: (v if name in used else None) for name, v in found.items()})
+
         hits = tuple(
             Hit(
                 self.index.passages[i], float(score[i]), r, float(dense[i]), float(keyword[i]), float(sentence[i]),
-                float(tokens[i]),
+                float(tokens[i]), signals(i),
             )
             for r, i in enumerate(order, start=1)
         )
@@ -241,30 +282,24 @@ class Searcher:
         return _rrf(dense, keyword)
 
     def _token_score(
-        self, mode: str, text: str, qtokens: Tokens, allowed: np.ndarray, k: int,
-        dense: np.ndarray, keyword: np.ndarray, sentence: np.ndarray,
+        self, mode: str, qtokens: Tokens, allowed: np.ndarray, k: int, cheap: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Hybrid (or token-only) scores, and the token match of each passage.
 
-        hybrid = token match + the better of the paragraph's and its best sentence's
-        cosine (a long paragraph's mean vector blurs its topics) + BM25 scaled to
-        [0, 1] per question + a small bonus when a year the question names is one
-        the passage speaks of or is dated in. Token matching is exact for every
-        allowed passage up to TOKEN_POOL of them; past that, for the TOKEN_POOL best
-        by the other signals.
+        hybrid = token match + ``cheap``: the better of the paragraph's and its best
+        sentence's cosine (a long paragraph's mean vector blurs its topics), BM25
+        scaled to [0, 1] among the allowed passages, and a small bonus when a year
+        the question names is one the passage speaks of or is dated in. Token
+        matching is exact for every allowed passage up to TOKEN_POOL of them; past
+        that, for the TOKEN_POOL best by ``cheap`` (also in "tokens" mode).
         """
-        top = float(keyword.max())
-        kw = keyword / top if top > 0 else keyword
-        asked = set(_YEAR.findall(text))
-        year = np.array([1.0 if asked & y else 0.0 for y in self._years], dtype=np.float32)
-        cheap = DENSE_WEIGHT * np.maximum(dense, sentence) + KEYWORD_WEIGHT * kw + YEAR_WEIGHT * year
         rows = np.flatnonzero(allowed)
         if len(rows) > max(TOKEN_POOL, k):
             rows = rows[np.argsort(-cheap[rows], kind="stable")[: max(TOKEN_POOL, k)]]
         weights = query_weights(qtokens.pieces, self._piece_counts, len(self.index.passages), self._stopwords)
-        tokens = np.zeros(len(dense), dtype=np.float32)
+        tokens = np.zeros(len(cheap), dtype=np.float32)
         tokens[rows] = late_scores(qtokens, weights, self.index.tokens, rows)
-        score = np.full(len(dense), -np.inf, dtype=np.float32)
+        score = np.full(len(cheap), -np.inf, dtype=np.float32)
         score[rows] = tokens[rows] if mode == "tokens" else tokens[rows] + cheap[rows]
         return score, tokens
 
@@ -280,11 +315,15 @@ def _rrf(*scores: np.ndarray) -> np.ndarray:
 
 
 def _passage_years(p: Passage) -> frozenset[str]:
-    """Years a passage speaks of or is dated in (a dated range counts every year in it)."""
+    """Years a passage speaks of or is dated in (a dated range counts every year in it).
+
+    Dates come from metadata.json and may be free text ("Spring 2014", "n.d."):
+    only the years found in them count.
+    """
     years = set(_YEAR.findall(p.text))
-    if p.date:
-        first, _, last = p.date.partition("/")
-        lo, hi = int(first[:4]), int((last or first)[:4])
+    ends = [int(y) for y in _YEAR.findall(p.date or "")]
+    if ends:
+        lo, hi = min(ends), max(ends)
         years.update(str(y) for y in range(lo, min(hi, lo + 100) + 1))
     return frozenset(years)
 

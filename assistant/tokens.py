@@ -9,9 +9,10 @@ token vectors are the encoder's own contextual outputs (the same forward pass
 that makes the paragraph vector), stored with the index.
 
 Question words that carry no topic are left out of the average: stop words,
-punctuation, word-piece continuations, and pieces found in more than half of
-the collection's passages (in the default corpus "north", "korea", "human",
-"rights"), which match every passage equally.
+punctuation, word-piece continuations, and (in collections of at least
+MIN_PASSAGES_FOR_COMMON passages) pieces found in more than half of the
+passages (in the default corpus "north", "korea", "human", "rights"), which
+match every passage equally.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from assistant.embed import Tokens
 
 COMMON_SHARE = 0.5  # a piece in more than this share of passages carries no topic
-MIN_PASSAGES_FOR_COMMON = 20  # below this, shares say little: only stop words are dropped
+MIN_PASSAGES_FOR_COMMON = 20  # below this, shares say little and common pieces count
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ class TokenVectors:
 def query_weights(pieces: tuple[str, ...], counts: dict[str, int], passages: int, stopwords: frozenset[str]) -> np.ndarray:
     """1 for each question piece that names a topic, 0 for the others.
 
-    When every piece is left out (a question of stop words only), all count.
+    A question without any such piece ("what is it?", "???") gets all zeros: it
+    names nothing to match, and its token match is 0.
     """
     common = passages >= MIN_PASSAGES_FOR_COMMON
     w = np.array(
@@ -74,16 +76,16 @@ def query_weights(pieces: tuple[str, ...], counts: dict[str, int], passages: int
         ],
         dtype=np.float32,
     )
-    return w if w.sum() > 0 else np.ones(len(pieces), dtype=np.float32)
+    return w
 
 
 def late_scores(query: Tokens, weights: np.ndarray, tv: TokenVectors, rows: np.ndarray) -> np.ndarray:
     """The weighted mean, over question pieces, of each piece's best cosine
     similarity with a token of the passage; one score per row in ``rows``."""
     out = np.zeros(len(rows), dtype=np.float32)
-    if len(rows) == 0 or len(query.pieces) == 0:
-        return out
     used = weights > 0  # pieces that do not count need no similarities
+    if len(rows) == 0 or not used.any():
+        return out
     q, w = query.vectors[used], weights[used]
     starts, ends = tv.first[rows], tv.first[rows + 1]
     if len(rows) == tv.passages and np.array_equal(rows, np.arange(tv.passages)):

@@ -81,8 +81,14 @@ def test_only_topic_words_of_the_question_count():
     # in a small collection shares say little: only stop words and punctuation drop
     small = query_weights(pieces, {"korea": 3}, 3, stop)
     assert small[pieces.index("korea")] == 1.0
-    # a question of nothing but stop words still counts every piece
-    assert query_weights(("the", "of"), counts, n, stop).tolist() == [1.0, 1.0]
+    # a question of nothing but stop words and punctuation names nothing: no piece counts,
+    # and its token match is 0 everywhere
+    nothing = query_weights(("the", "of", "?"), counts, n, stop)
+    assert nothing.tolist() == [0.0, 0.0, 0.0]
+    rng = np.random.default_rng(1)
+    tv = TokenVectors.of([Tokens(("the", "camp"), _unit(rng, 2, 4))], 4)
+    q = Tokens(("the", "of", "?"), _unit(rng, 3, 4))
+    assert late_scores(q, nothing, tv, np.arange(1)).tolist() == [0.0]
 
 
 def test_the_index_stores_each_passages_tokens(small_corpus, tmp_path):
@@ -105,9 +111,28 @@ def test_a_passage_years_are_its_own_and_its_dates(small_corpus):
     assert _passage_years(p("In 2014 and again in 1997 the camp grew.", "")) == {"2014", "1997"}
     assert _passage_years(p("No year here; 120,000 people.", "2016-03-01")) == {"2016"}
     assert _passage_years(p("A listing.", "2013-06-21/2015-01-01")) == {"2013", "2014", "2015"}
+    # metadata dates are free text when a user writes them so: only their years count
+    assert _passage_years(p("Undated.", "Spring 2014")) == {"2014"}
+    assert _passage_years(p("Undated.", "n.d.")) == frozenset()
 
 
-def test_a_question_naming_a_year_prefers_the_passage_of_that_year(tmp_path):
+def test_a_collection_with_free_text_dates_is_searchable(tmp_path):
+    meta = {"documents": [{"file": "a.txt", "title": "Appeal", "date": "n.d."}, {"file": "b.txt", "date": "Spring 2014"}]}
+    corpus = write_corpus(
+        tmp_path / "corpus",
+        {"a.txt": "Prisoners were released after an appeal.\n", "b.txt": "Families waited for news in 2014.\n"},
+        meta,
+    )
+    encoder = TinyEncoder()
+    build_index(corpus, encoder=encoder, out_dir=tmp_path / "index")
+    hits = Searcher(load_index(tmp_path / "index"), encoder).search("What happened in 2014?", k=2).hits
+    assert {h.passage.doc_id for h in hits} == {"a", "b"}
+    assert {h.passage.doc_id: h.signals.year for h in hits} == {"a": 0.0, "b": 1.0}
+
+
+def test_a_named_year_adds_exactly_the_year_weight(tmp_path, monkeypatch):
+    import assistant.search as search
+
     text = "Prisoners were released after a long appeal by their families.\n"
     meta = {"documents": [
         {"file": "a.txt", "title": "Appeal", "date": "2014"},
@@ -117,10 +142,17 @@ def test_a_question_naming_a_year_prefers_the_passage_of_that_year(tmp_path):
     encoder = TinyEncoder()
     build_index(corpus, encoder=encoder, out_dir=tmp_path / "index")
     searcher = Searcher(load_index(tmp_path / "index"), encoder)
-    for year, doc in (("2014", "a"), ("2016", "b")):
-        hits = searcher.search(f"Which prisoners were released in {year}?", k=2).hits
-        assert hits[0].passage.doc_id == doc
-        assert hits[0].score > hits[1].score
+
+    def gap(year: str) -> float:  # score of the passage of that year minus the other's
+        hits = {h.passage.doc_id: h.score for h in searcher.search(f"Which prisoners were released in {year}?", k=2).hits}
+        return hits["a"] - hits["b"] if year == "2014" else hits["b"] - hits["a"]
+
+    weight = search.YEAR_WEIGHT
+    with_year = {y: gap(y) for y in ("2014", "2016")}
+    monkeypatch.setattr(search, "YEAR_WEIGHT", 0.0)
+    without = {y: gap(y) for y in ("2014", "2016")}
+    for y in with_year:
+        assert with_year[y] == pytest.approx(without[y] + weight, abs=1e-5)
 
 
 def test_tokens_mode_ranks_every_passage_by_its_token_match(index_dir_tiny):
@@ -188,5 +220,49 @@ def test_past_the_pool_size_only_the_best_candidates_are_token_matched(index_dir
     best_in_pool = sorted((h for h in full.hits if h.passage.passage_id in pool), key=lambda h: -h.score)[:2]
     assert [h.passage.passage_id for h in pooled.hits] == [h.passage.passage_id for h in best_in_pool]
     assert [h.score for h in pooled.hits] == pytest.approx([h.score for h in best_in_pool])
-    # asking for more than the pool widens it to k
-    assert len(searcher.search(question, k=5).hits) == 5
+    # asking for more than the pool widens it to k: every hit is really scored
+    wide = searcher.search(question, k=5).hits
+    assert len(wide) == 5 and all(np.isfinite(h.score) for h in wide)
+    full_tokens = {h.passage.passage_id: h.tokens for h in full.hits}
+    for h in wide:
+        assert h.tokens == pytest.approx(full_tokens[h.passage.passage_id])
+
+
+def test_signals_are_those_the_mode_uses_and_add_up_to_the_hybrid_score(index_dir_tiny):
+    from dataclasses import asdict
+
+    from assistant.search import DENSE_WEIGHT, KEYWORD_WEIGHT, YEAR_WEIGHT
+
+    searcher, _ = index_dir_tiny
+    question = "Were prisoners held without trial?"
+    for mode, expected in (
+        ("dense", {"paragraph_cosine"}),
+        ("keyword", {"bm25"}),
+        ("rrf", {"paragraph_cosine", "bm25"}),
+        ("tokens", {"token_match"}),
+    ):
+        for h in searcher.search(question, k=3, mode=mode).hits:
+            assert {k for k, v in asdict(h.signals).items() if v is not None} == expected, mode
+    for h in searcher.search(question, k=3).hits:
+        s = h.signals
+        cosine = max(s.paragraph_cosine, s.sentence_cosine if s.sentence_cosine is not None else -1.0)
+        total = s.token_match + DENSE_WEIGHT * cosine + KEYWORD_WEIGHT * s.bm25_scaled + YEAR_WEIGHT * s.year
+        assert h.score == pytest.approx(total, abs=1e-5)
+        assert s.bm25 == pytest.approx(h.keyword)
+
+
+@pytest.mark.model
+def test_a_question_that_names_nothing_is_refused(default_index, real_encoder):
+    from assistant.service import Assistant
+
+    assistant = Assistant.open(default_index, encoder=real_encoder)
+    for question in ("???", "?!", "what is it?", "Is there any?"):
+        assert assistant.ask(question).abstained, question
+    # punctuation names nothing: no token of any passage matches it
+    assert all(q.signals.token_match == 0.0 for q in assistant.ask("???").quotes)
+
+
+@pytest.mark.model
+def test_text_the_vocabulary_lacks_still_has_tokens(real_encoder):
+    _, (t,) = real_encoder.encode_tokens(["\u2603\u2603 \U0001F600"])
+    assert t.pieces and set(t.pieces) == {"[UNK]"}
