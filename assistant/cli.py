@@ -18,6 +18,7 @@ from assistant.errors import AssistantError
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = "index"
 DEFAULT_QUERIES = "eval/queries.jsonl"
+BATCH_ENCODE = 32  # ask --batch: questions per encoder call
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,17 +122,25 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     assistant.searcher.check(where)  # a bad filter is one error, not one per line
     failures = 0
-    for lineno, item, problem in batch:
-        if problem is None:
-            try:
-                answer = assistant.ask(item["query"], k=args.k, mode=args.mode, where=where, qid=item.get("id"))
-            except QueryError as e:
-                problem = str(e)
-            else:
-                print(json.dumps(to_json(answer), ensure_ascii=False), flush=True)
-                continue
-        failures += 1
-        print(f"error: {args.batch}: line {lineno}: {problem}", file=sys.stderr)
+    # Questions are encoded BATCH_ENCODE at a time (one model call each, much faster
+    # than one call per question) and answered in file order as each group is ready.
+    for first in range(0, len(batch), BATCH_ENCODE):
+        group = batch[first : first + BATCH_ENCODE]
+        ahead = _encode_ahead(assistant, [item["query"] for _, item, problem in group if problem is None])
+        for lineno, item, problem in group:
+            if problem is None:
+                try:
+                    answer = assistant.ask(
+                        item["query"], k=args.k, mode=args.mode, where=where, qid=item.get("id"),
+                        encoded=ahead.get(item["query"]),
+                    )
+                except QueryError as e:
+                    problem = str(e)
+                else:
+                    print(json.dumps(to_json(answer), ensure_ascii=False), flush=True)
+                    continue
+            failures += 1
+            print(f"error: {args.batch}: line {lineno}: {problem}", file=sys.stderr)
     if failures:
         print(f"error: {failures} of {len(batch)} lines could not be answered", file=sys.stderr)
     return 1 if failures else 0
@@ -183,6 +192,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     serve(_open(args), host=args.host, port=args.port)  # model and index load once, here
     return 0
+
+
+def _encode_ahead(assistant, questions: list[str]) -> dict:
+    """Encodings of the questions that clean to something, keyed by the raw question;
+    those that do not are left to ``ask``, which reports them."""
+    from assistant.errors import QueryError
+    from assistant.search import clean_query
+
+    cleaned = {}
+    for q in questions:
+        try:
+            cleaned[q] = clean_query(q).text
+        except QueryError:
+            continue
+    texts = sorted(set(cleaned.values()))
+    encoded = dict(zip(texts, assistant.searcher.encode(texts, batch_size=BATCH_ENCODE))) if texts else {}
+    return {q: encoded[t] for q, t in cleaned.items()}
 
 
 def _read_batch(path: str) -> list[tuple[int, dict, str | None]]:

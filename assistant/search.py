@@ -95,6 +95,16 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class EncodedQuestion:
+    """A cleaned question's vector and token vectors, computed ahead (``--batch``
+    encodes many questions per model call)."""
+
+    text: str
+    vector: np.ndarray
+    tokens: Tokens
+
+
+@dataclass(frozen=True)
 class Retrieval:
     query: Query
     mode: str
@@ -149,7 +159,15 @@ class Searcher:
         self._stopwords = stopwords()
         self._years = [_passage_years(p) for p in index.passages]
 
-    def search(self, question: str | Query, *, k: int = 5, mode: str = "hybrid", where: Filter = Filter()) -> Retrieval:
+    def encode(self, questions: list[str], *, batch_size: int = 32) -> list[EncodedQuestion]:
+        """Encode cleaned questions in batches, for ``search(..., encoded=...)``."""
+        vectors, tokens = self.encoder.encode_tokens(list(questions), batch_size=batch_size)
+        return [EncodedQuestion(q, v, t) for q, v, t in zip(questions, vectors, tokens)]
+
+    def search(
+        self, question: str | Query, *, k: int = 5, mode: str = "hybrid", where: Filter = Filter(),
+        encoded: EncodedQuestion | None = None,
+    ) -> Retrieval:
         """The ``k`` best passages for a question.
 
         Args:
@@ -159,6 +177,8 @@ class Searcher:
                 combined), "tokens" (token match alone), "rrf"
                 (reciprocal rank fusion of dense and keyword), "dense" or "keyword".
             where: restrict to documents, organisations or dates.
+            encoded: the question's encoding from ``encode``; used when its text is
+                the cleaned question's, otherwise the question is encoded here.
         """
         if mode not in MODES:
             raise QueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -170,8 +190,9 @@ class Searcher:
         n_allowed = int(allowed.sum())
         if n_allowed == 0:
             return Retrieval(query, mode, (), 0)
-        qvecs, qtokens = self.encoder.encode_tokens([query.text])
-        qvec = qvecs[0]
+        if encoded is None or encoded.text != query.text:
+            encoded = self.encode([query.text])[0]
+        qvec = encoded.vector
         dense = self._dense_scores(qvec)
         sent_sims = self.index.sentences.vectors @ qvec
         sentence = np.full(len(self.index.passages), -1.0, dtype=np.float32)
@@ -185,7 +206,7 @@ class Searcher:
         tokens = np.zeros(len(self.index.passages), dtype=np.float32)
         if mode in ("hybrid", "tokens"):
             cheap = DENSE_WEIGHT * np.maximum(dense, sentence) + KEYWORD_WEIGHT * scaled + YEAR_WEIGHT * year
-            score, tokens = self._token_score(mode, qtokens[0], allowed, k, cheap)
+            score, tokens = self._token_score(mode, encoded.tokens, allowed, k, cheap)
         else:
             score = self._score(mode, dense, keyword, sentence)
         score = np.where(allowed, score, -np.inf)

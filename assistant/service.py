@@ -13,7 +13,7 @@ from assistant.answer import Answer, make_answer
 from assistant.embed import Encoder, SentenceTransformerEncoder
 from assistant.errors import IndexLoadError
 from assistant.index import Index, load_index
-from assistant.search import Filter, Query, Retrieval, Searcher, clean_query
+from assistant.search import EncodedQuestion, Filter, Query, Retrieval, Searcher, clean_query
 from assistant.abstain import abstain_reason
 
 
@@ -49,8 +49,11 @@ class Assistant:
             rr = CrossEncoderReranker(reranker)
         return cls(index, enc, Searcher(index, enc, reranker=rr))
 
-    def retrieve(self, question: str | Query, *, k: int = 5, mode: str = "hybrid", where: Filter = Filter()) -> Retrieval:
-        return self.searcher.search(question, k=k, mode=mode, where=where)
+    def retrieve(
+        self, question: str | Query, *, k: int = 5, mode: str = "hybrid", where: Filter = Filter(),
+        encoded: EncodedQuestion | None = None,
+    ) -> Retrieval:
+        return self.searcher.search(question, k=k, mode=mode, where=where, encoded=encoded)
 
     def ask(
         self,
@@ -61,6 +64,7 @@ class Assistant:
         where: Filter = Filter(),
         searched: str | None = None,
         qid: str | None = None,
+        encoded: EncodedQuestion | None = None,
     ) -> Answer:
         """Answer a question with quotes and citations.
 
@@ -72,13 +76,14 @@ class Assistant:
             searched: the query to search instead of ``question`` (a follow-up
                 rewritten with its conversation's context).
             qid: an id echoed in the answer.
+            encoded: the searched text's encoding, made ahead by ``searcher.encode``.
 
         Raises:
             QueryError: the question is empty, or k or mode is invalid.
         """
         asked = clean_query(question)
         query = clean_query(searched) if searched else asked
-        retrieval = self.retrieve(query, k=k, mode=mode, where=where)
+        retrieval = self.retrieve(query, k=k, mode=mode, where=where, encoded=encoded)
         reason = abstain_reason(retrieval, self.index.vocabulary)
         notes = (f"Not answered: {reason}.",) if reason and retrieval.hits else ()
         return make_answer(

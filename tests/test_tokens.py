@@ -266,3 +266,31 @@ def test_a_question_that_names_nothing_is_refused(default_index, real_encoder):
 def test_text_the_vocabulary_lacks_still_has_tokens(real_encoder):
     _, (t,) = real_encoder.encode_tokens(["\u2603\u2603 \U0001F600"])
     assert t.pieces and set(t.pieces) == {"[UNK]"}
+
+
+def test_a_question_encoded_ahead_gives_the_same_hits(index_dir_tiny):
+    searcher, _ = index_dir_tiny
+    questions = ["Were prisoners held without trial?", "satellite images of the camps"]
+    ahead = searcher.encode(questions)
+    for q, enc in zip(questions, ahead):
+        plain = searcher.search(q, k=4)
+        reused = searcher.search(q, k=4, encoded=enc)
+        assert [(h.passage.passage_id, h.score) for h in reused.hits] == [(h.passage.passage_id, h.score) for h in plain.hits]
+    # an encoding of other text is not used for this question
+    other = searcher.search(questions[0], k=4, encoded=ahead[1])
+    assert [h.passage.passage_id for h in other.hits] == [h.passage.passage_id for h in searcher.search(questions[0], k=4).hits]
+
+
+@pytest.mark.model
+def test_batch_encoding_answers_as_one_by_one(default_index, real_encoder):
+    from assistant.service import Assistant
+
+    assistant = Assistant.open(default_index, encoder=real_encoder)
+    questions = ["hunger", "Who signed the 2011 letter?", "What happens to people sent back from China?"]
+    ahead = assistant.searcher.encode(questions)
+    for q, enc in zip(questions, ahead):
+        one = assistant.ask(q)
+        batched = assistant.ask(q, encoded=enc)
+        assert [x.citation.passage_id for x in batched.quotes] == [x.citation.passage_id for x in one.quotes]
+        assert [x.score for x in batched.quotes] == pytest.approx([x.score for x in one.quotes], abs=1e-3)
+        assert batched.abstained == one.abstained
