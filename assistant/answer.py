@@ -39,6 +39,10 @@ class Citation:
     def paragraph_label(self) -> str:
         return f"paragraph {self.paragraph}" + (f" (part {self.part})" if self.part else "")
 
+    @property
+    def paragraph_mark(self) -> str:
+        return paragraph_mark(self.paragraph, self.part)
+
     def text(self) -> str:
         """One line, easy to copy: Title. Organisation, date. Section, ¶ n. file, chars a-b."""
         bits = [f"“{self.title}”"]
@@ -73,6 +77,11 @@ class Answer:
     quotes: tuple[Quote, ...]
     notes: tuple[str, ...]
     id: str | None = None
+
+
+def paragraph_mark(paragraph: int, part: int = 0) -> str:
+    """The short paragraph label the chat shows: "¶ 12", "¶ 13, part 2"."""
+    return f"¶ {paragraph}" + (f", part {part}" if part else "")
 
 
 def cite(passage: Passage, doc: Document) -> Citation:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant.answer import NOTHING_ANSWERS, Answer, Quote, source_lines, to_json
+from assistant.answer import NOTHING_ANSWERS, Answer, Quote, paragraph_mark, source_lines, to_json
 from assistant.corpus import Document, Passage
 from assistant.errors import AssistantError, QueryError
 from assistant.followup import follow_up_query, user_messages
@@ -139,11 +139,11 @@ def source_line(quote: Quote) -> str:
     bits += [escape_markdown(x) for x in (c.organization, c.date) if x]
     if c.section and c.section != c.title:
         bits.append(f"section “{escape_markdown(c.section)}”")
-    bits.append(f"¶ {c.paragraph}" + (f", part {c.part}" if c.part else ""))
+    bits.append(c.paragraph_mark)
     line = f"**[{quote.rank}]** " + " · ".join(bits)
     if quote.also_in:
         line += " · also published in " + "; ".join(
-            f"*{escape_markdown(a.title)}* ¶ {a.paragraph}" for a in quote.also_in
+            f"*{escape_markdown(a.title)}* {a.paragraph_mark}" for a in quote.also_in
         )
     return line
 
@@ -350,8 +350,7 @@ class Chat:
         for q in answer.quotes:
             c = q.citation
             title = c.title if len(c.title) <= 50 else c.title[:48] + "…"
-            label = f"¶ {c.paragraph}" + (f".{c.part}" if c.part else "")
-            out.append(Source(f"[{q.rank}] {label} · {title}", c.passage_id, q.highlights))
+            out.append(Source(f"[{q.rank}] {c.paragraph_mark} · {title}", c.passage_id, q.highlights))
         return tuple(out)
 
     def context(self, passage_id: str, around: int = CONTEXT_PARAGRAPHS) -> list[Passage]:
@@ -386,7 +385,7 @@ class Chat:
             is_cited = p.passage_id == passage_id
             spans = [(a - p.start, b - p.start) for a, b in highlights] if is_cited else []
             body = passage_html(p.text, spans, keep_lines=p.kind == "list")
-            where = f"¶ {p.paragraph}" + (f", part {p.part}" if p.part else "")
+            where = paragraph_mark(p.paragraph, p.part)
             if p.section and p.section != doc.title:
                 where += f" · {escape_html(p.section)}"
             label = where + (" · cited" if is_cited else "")

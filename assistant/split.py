@@ -88,6 +88,7 @@ class _Unit:
     lines: list[_Line]
     date: str
     after_blank: bool
+    item_start: bool = False  # a date line of a listing: a new dated item begins after it
 
     @property
     def start(self) -> int:
@@ -179,7 +180,7 @@ def split_text(
     i = 0
     while i < len(units):
         u = units[i]
-        if u.date == "RESET":  # a date line: a new item of a listing begins
+        if u.item_start:  # a date line: a new item of a listing begins
             section = ""
             i += 1
             continue
@@ -187,7 +188,7 @@ def split_text(
         group = [u]
         j = i + 1
         if u.is_lead_in or u.is_bullet or (u.is_short and _run_length(units, i) >= 3):
-            while j < len(units) and units[j].date != "RESET" and (
+            while j < len(units) and not units[j].item_start and (
                 units[j].is_bullet
                 or (units[j].is_short and not units[j].after_blank and (group[-1].is_short or group[-1].is_bullet))
                 or (units[j].is_short and group[-1].is_lead_in)
@@ -288,10 +289,10 @@ def _units(text: str) -> list[_Unit]:
         d = parse_date(t)
         if d:
             date = d
-            units.append(_Unit([line], "RESET", True))
+            units.append(_Unit([line], date, True, item_start=True))
             gap, joinable = 99, False
             continue
-        prev = units[-1] if units and units[-1].date != "RESET" else None
+        prev = units[-1] if units and not units[-1].item_start else None
         if prev is not None and joinable and _continues(prev, line, gap, wrap_gap):
             prev.lines.append(line)
         else:
@@ -348,7 +349,7 @@ def _wrap_gap(lines: list[_Line]) -> int | None:
 
 def _run_length(units: list[_Unit], i: int) -> int:
     n = 0
-    while i + n < len(units) and units[i + n].date != "RESET" and (
+    while i + n < len(units) and not units[i + n].item_start and (
         units[i + n].is_short or units[i + n].is_bullet
     ) and (n == 0 or not units[i + n].after_blank):
         n += 1
