@@ -3,9 +3,10 @@
 Owns the abstention rule. Two signals, each a principle rather than a list of
 questions:
 
-1. Weak evidence: the best hit's hybrid score (token match, plus half the
-   better of the paragraph's and its best sentence's cosine similarity, plus
-   the scaled BM25 share and year bonus; see ``assistant.search``) is below
+1. Weak evidence: the best hit's hybrid score (token match of the passage and
+   of its best sentence, half the better of the paragraph's and its best
+   sentence's cosine similarity, the scaled BM25 share and the year bonus; see
+   ``assistant.search``) is below
    ``MIN_SCORE``. Other modes and reranked hits are judged by the cosine part
    alone against ``MIN_COSINE``. Both are calibrated on ``eval/queries.jsonl``:
    each sits where the answerable questions' scores begin (1% of them fall
@@ -26,7 +27,7 @@ import re
 from assistant.keyword import stems
 from assistant.search import Retrieval
 
-MIN_SCORE = 0.70
+MIN_SCORE = 0.95
 MIN_COSINE = 0.28
 _NAME = re.compile(r"\b[A-Z][a-z]{2,}(?:[-'’][A-Za-z]+)?\b")
 _WORD = re.compile(r"\w+")

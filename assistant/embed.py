@@ -49,6 +49,7 @@ class Tokens:
 
     pieces: tuple[str, ...]  # word pieces, e.g. ("pen", "##al", "institutions")
     vectors: np.ndarray  # (len(pieces), d) float32
+    spans: tuple[tuple[int, int], ...] = ()  # each piece's characters in the text, when known
 
 
 class SentenceTransformerEncoder:
@@ -111,8 +112,19 @@ class SentenceTransformerEncoder:
             tv = out["token_embeddings"].float().numpy()[keep]
             tv /= np.maximum(np.linalg.norm(tv, axis=1, keepdims=True), 1e-12)
             pieces = tuple(self._tokenizer.convert_ids_to_tokens([ids[i] for i in keep]))
-            tokens.append(Tokens(pieces, np.ascontiguousarray(tv, dtype=np.float32)))
+            tokens.append(Tokens(pieces, np.ascontiguousarray(tv, dtype=np.float32), self._spans(texts[row], ids, keep)))
         return vectors, tokens
+
+    def _spans(self, text: str, ids: list[int], keep: list[int]) -> tuple[tuple[int, int], ...]:
+        """Character span of each kept token in ``text`` (the tokenizer's offsets);
+        empty if the tokenizer cannot give them or they do not line up."""
+        try:
+            enc = self._tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=self.max_tokens)
+        except (NotImplementedError, ValueError):  # a slow tokenizer has no offsets
+            return ()
+        if enc["input_ids"] != ids[: len(enc["input_ids"])] or any(i >= len(enc["input_ids"]) for i in keep):
+            return ()  # (``ids`` may go on with padding when texts were encoded together)
+        return tuple((int(enc["offset_mapping"][i][0]), int(enc["offset_mapping"][i][1])) for i in keep)
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])

@@ -160,28 +160,36 @@ def evaluate(assistant, queries: list[EvalQuery], *, modes: tuple[str, ...]) -> 
 
     index: Index = assistant.index
     qrels = {q.qid: relevant_passages(q, index) for q in queries}
-    reports = []
     assistant.retrieve("warm up", k=1, mode=modes[0])
-    for mode in modes:
-        results: list[QueryResult] = []
-        run: dict[str, dict[str, float]] = {}
-        for q in queries:
+    results: dict[str, list[QueryResult]] = {m: [] for m in modes}
+    runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in modes}
+    # Each question is asked in every mode before the next question, so that the
+    # machine's load drifts alike for all modes and latencies compare fairly.
+    for q in queries:
+        for mode in modes:
             t0 = time.perf_counter()
             r = assistant.retrieve(q.query, k=DEPTH, mode=mode)
             abstained = should_abstain(r, index.vocabulary)
             ms = (time.perf_counter() - t0) * 1000
             ids = tuple(h.passage.passage_id for h in r.hits)
-            # ranx ranks by score: give strictly decreasing scores in our rank order.
-            run[q.qid] = {pid: float(DEPTH - i) for i, pid in enumerate(ids)}
+            # trec_eval ranks by score: give strictly decreasing scores in our rank order.
+            runs[mode][q.qid] = {pid: float(DEPTH - i) for i, pid in enumerate(ids)}
             rank = next((i for i, pid in enumerate(ids, start=1) if pid in qrels[q.qid]), None)
-            results.append(
+            results[mode].append(
                 QueryResult(
                     q.qid, q.query, q.answerable, rank, abstained, round(ms, 2), ids,
                     " ".join(r.hits[0].passage.text.split())[:300] if r.hits else "",
                     q.gold[0].quote if q.gold else "", q.tags,
                 )
             )
-        reports.append(ModeReport(mode, _metrics(queries, qrels, run, results), tuple(results)))
+    reports = []
+    for mode in modes:
+        metrics = _metrics(queries, qrels, runs[mode], results[mode])
+        if "dense" in modes:
+            # median over questions of this mode's time / dense's time for the same question
+            ratios = [a.latency_ms / b.latency_ms for a, b in zip(results[mode], results["dense"]) if b.latency_ms > 0]
+            metrics["latency_vs_dense"] = float(np.median(ratios)) if ratios else float("nan")
+        reports.append(ModeReport(mode, metrics, tuple(results[mode])))
     return reports
 
 
@@ -217,7 +225,7 @@ def _metrics(queries, qrels, run, results: list[QueryResult]) -> dict[str, float
 
 
 SUMMARY_COLUMNS = ("recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10",
-                   "refused_unanswerable", "refused_answerable", "latency_p50_ms", "latency_p95_ms")
+                   "refused_unanswerable", "refused_answerable", "latency_p50_ms", "latency_p95_ms", "latency_vs_dense")
 
 
 def summary_table(reports: list[ModeReport]) -> str:
@@ -275,7 +283,9 @@ def write_report(reports: list[ModeReport], out_dir: str | Path, *, queries_path
     md = ["# Retrieval evaluation\n", f"Query set `{queries_path}`, index `{index.path}` "
           f"({index.manifest.passages} passages, model {index.manifest.model}), {meta['written_at']}.\n",
           "recall@k: share of answerable questions with a gold passage in the top k. "
-          "refused_*: share of questions the assistant abstained on.\n",
+          "refused_*: share of questions the assistant abstained on. latency_vs_dense: median over "
+          "questions of the mode's time over dense's for the same question (each question is asked "
+          "in every mode in turn, so load drifts alike).\n",
           summary_table(reports), "\n![recall@k](recall.png)\n"]
     md.append("\n## recall@5 by tag\n")
     md.append(by_tag_table(reports))

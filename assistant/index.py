@@ -31,13 +31,13 @@ import numpy as np
 
 from assistant import __version__
 from assistant.corpus import Corpus, Document, Passage, Skipped, fingerprint, passages_of, read_corpus
-from assistant.embed import Encoder
+from assistant.embed import Encoder, Tokens
 from assistant.errors import CorpusError, IndexLoadError
 from assistant.keyword import KeywordIndex, stems
 from assistant.split import MONTHS, sentence_spans
-from assistant.tokens import TokenVectors
+from assistant.tokens import CONTEXT, NO_SENTENCE, TokenVectors
 
-FORMAT = 4
+FORMAT = 5
 PASSAGE_TOKENS = 200  # leaves room in the 256-token window for the title and section
 
 
@@ -122,6 +122,31 @@ def embedding_text(passage: Passage, doc: Document) -> str:
     return f"{head}. {body}" if head else body
 
 
+def token_sentences(
+    passage: Passage, doc: Document, tokens: Tokens, mine: list[tuple[int, tuple[int, int]]]
+) -> list[int]:
+    """For each token of a passage's embedding text, the row of the sentence it
+    lies in (``mine``: the passage's sentences as (row, source span)), CONTEXT for
+    the title/section/metadata before the passage's text, or NO_SENTENCE (between
+    sentences, or offsets unknown)."""
+    if len(tokens.spans) != len(tokens.pieces):
+        return [NO_SENTENCE] * len(tokens.pieces)
+    text = embedding_text(passage, doc)
+    body_start = len(text) - len(" ".join(passage.text.split()))
+    # where each word of the normalised text starts, in the text and in the source
+    words = list(re.finditer(r"\S+", passage.text))
+    body_pos = np.cumsum([0] + [len(m.group()) + 1 for m in words[:-1]]) + body_start
+    out = []
+    for a, _ in tokens.spans:
+        if a < body_start:
+            out.append(CONTEXT)
+            continue
+        w = int(np.searchsorted(body_pos, a, side="right")) - 1
+        src = passage.start + words[w].start() + (a - int(body_pos[w]))
+        out.append(next((i for i, (x, y) in mine if x <= src < y), NO_SENTENCE))
+    return out
+
+
 def keyword_text(passage: Passage, doc: Document, lead: str) -> str:
     """What BM25 indexes for a passage: its text, its document's metadata, and the
     opening sentence of the item it belongs to (which names what it is about)."""
@@ -199,13 +224,20 @@ def build_index(
     empty = [p.passage_id for p, t in zip(passages, per_passage) if not t.pieces]
     if empty:
         raise CorpusError(f"the encoder sees no tokens in passage {empty[0]}; check that file's encoding")
-    tokens = TokenVectors.of(per_passage, encoder.dimension)
     sent_rows: list[int] = []
     sent_spans: list[tuple[int, int]] = []
     for row, p in enumerate(passages):
         for span in passage_sentences(p, docs[p.doc_id]):
             sent_rows.append(row)
             sent_spans.append(span)
+    by_passage: dict[int, list[tuple[int, tuple[int, int]]]] = {}
+    for i, (r, span) in enumerate(zip(sent_rows, sent_spans)):
+        by_passage.setdefault(r, []).append((i, span))
+    tokens = TokenVectors.of(
+        per_passage,
+        encoder.dimension,
+        [token_sentences(p, docs[p.doc_id], t, by_passage.get(row, [])) for row, (p, t) in enumerate(zip(passages, per_passage))],
+    )
     # A sentence is embedded with its document's title, so "the 1997 statement" can find it.
     sent_texts = [
         f"{docs[passages[r].doc_id].title}. " + " ".join(docs[passages[r].doc_id].text[a:b].split())
@@ -245,7 +277,10 @@ def build_index(
     np.save(tmp / "sentences.npy", sent_vectors)
     (tmp / "sentences.json").write_text(json.dumps({"row": sent_rows, "spans": sent_spans}))
     keyword.save(tmp / "keyword")
-    np.savez(tmp / "tokens.npz", vectors=tokens.vectors.astype(np.float16), piece=tokens.piece, first=tokens.first)
+    np.savez(
+        tmp / "tokens.npz",
+        vectors=tokens.vectors.astype(np.float16), piece=tokens.piece, first=tokens.first, sentence=tokens.sentence,
+    )
     (tmp / "tokens.json").write_text(json.dumps({"pieces": tokens.pieces}, ensure_ascii=False))
     # The manifest goes last: a folder without one is never mistaken for an index.
     # It records a checksum of every file, so a damaged file is refused, not half-read.
@@ -294,7 +329,7 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
         with np.load(path / "tokens.npz") as z:
             tokens = TokenVectors(
                 z["vectors"].astype(np.float32), z["piece"], z["first"],
-                tuple(json.loads((path / "tokens.json").read_text())["pieces"]),
+                tuple(json.loads((path / "tokens.json").read_text())["pieces"]), z["sentence"],
             )
     except IndexLoadError:
         raise
@@ -311,6 +346,8 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
         or tokens.passages != len(passages)
         or tokens.vectors.shape != (int(tokens.first[-1]), manifest.dimension)
         or len(tokens.piece) != len(tokens.vectors)
+        or len(tokens.sentence) != len(tokens.vectors)
+        or int(tokens.sentence.max(initial=-1)) >= manifest.sentences
     ):
         raise IndexLoadError(f"the index at {path} is damaged (its files disagree on sizes); {rebuild}")
     for p in passages:

@@ -18,18 +18,20 @@ from assistant.errors import IndexLoadError, QueryError
 from assistant.index import Index
 from assistant.corpus import Passage
 from assistant.keyword import stopwords
-from assistant.tokens import late_scores, query_weights
+from assistant.tokens import late_interaction, query_weights
 
 MODES = ("hybrid", "tokens", "rrf", "dense", "keyword")
 MIN_SENTENCE_WORDS = 5
-# hybrid = token match + DENSE_WEIGHT * best of paragraph and sentence cosine
+# hybrid = token match + SENTENCE_TOKEN_WEIGHT * token match of the best sentence
+#          + DENSE_WEIGHT * best of paragraph and sentence cosine
 #          + KEYWORD_WEIGHT * BM25 / best BM25 + YEAR_WEIGHT * (a year the question names is the passage's)
 # Chosen on eval/queries.jsonl; every weight in a wide range around these gives
 # the same ranking quality (README "How ranking works").
+SENTENCE_TOKEN_WEIGHT = 0.5
 DENSE_WEIGHT = 0.5
 KEYWORD_WEIGHT = 0.1
 YEAR_WEIGHT = 0.05
-TOKEN_POOL = 300  # larger collections: token matching re-scores only this many best candidates
+TOKEN_POOL = 40  # token matching re-scores this many best candidates by the other signals
 MAX_QUERY_CHARS = 2000
 RRF_K = 60
 _ISO_PREFIX = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
@@ -65,6 +67,7 @@ class Signals:
     """What a hit's score is made of; None for what its mode does not use."""
 
     token_match: float | None = None
+    sentence_token_match: float | None = None  # token match within the passage's best sentence
     paragraph_cosine: float | None = None
     sentence_cosine: float | None = None  # None also when no sentence has five words
     bm25: float | None = None
@@ -75,7 +78,7 @@ class Signals:
 # Which signals each mode's score uses.
 _MODE_SIGNALS = {
     "hybrid": frozenset(f.name for f in fields(Signals)),
-    "tokens": frozenset({"token_match"}),
+    "tokens": frozenset({"token_match", "sentence_token_match"}),
     "dense": frozenset({"paragraph_cosine"}),
     "keyword": frozenset({"bm25"}),
     "rrf": frozenset({"paragraph_cosine", "bm25"}),
@@ -204,9 +207,10 @@ class Searcher:
         asked = set(_YEAR.findall(query.text))
         year = np.array([1.0 if asked & y else 0.0 for y in self._years], dtype=np.float32)
         tokens = np.zeros(len(self.index.passages), dtype=np.float32)
+        sentence_tokens = tokens.copy()
         if mode in ("hybrid", "tokens"):
             cheap = DENSE_WEIGHT * np.maximum(dense, sentence) + KEYWORD_WEIGHT * scaled + YEAR_WEIGHT * year
-            score, tokens = self._token_score(mode, encoded.tokens, allowed, k, cheap)
+            score, tokens, sentence_tokens = self._token_score(mode, encoded.tokens, allowed, k, cheap)
         else:
             score = self._score(mode, dense, keyword, sentence)
         score = np.where(allowed, score, -np.inf)
@@ -224,6 +228,7 @@ class Searcher:
         def signals(i: int) -> Signals:
             found = {
                 "token_match": float(tokens[i]),
+                "sentence_token_match": float(sentence_tokens[i]),
                 "paragraph_cosine": float(dense[i]),
                 "sentence_cosine": float(sentence[i]) if sentence[i] > -1.0 else None,
                 "bm25": float(keyword[i]),
@@ -304,10 +309,14 @@ class Searcher:
 
     def _token_score(
         self, mode: str, qtokens: Tokens, allowed: np.ndarray, k: int, cheap: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Hybrid (or token-only) scores, and the token match of each passage.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Hybrid (or token-only) scores, and each passage's token match, whole and
+        by its best sentence.
 
-        hybrid = token match + ``cheap``: the better of the paragraph's and its best
+        token signal = token match + SENTENCE_TOKEN_WEIGHT * token match of the best
+        sentence (a question is usually answered by one sentence: its words found
+        together there are stronger evidence than words scattered over a paragraph).
+        hybrid = token signal + ``cheap``: the better of the paragraph's and its best
         sentence's cosine (a long paragraph's mean vector blurs its topics), BM25
         scaled to [0, 1] among the allowed passages, and a small bonus when a year
         the question names is one the passage speaks of or is dated in. Token
@@ -318,11 +327,16 @@ class Searcher:
         if len(rows) > max(TOKEN_POOL, k):
             rows = rows[np.argsort(-cheap[rows], kind="stable")[: max(TOKEN_POOL, k)]]
         weights = query_weights(qtokens.pieces, self._piece_counts, len(self.index.passages), self._stopwords)
+        whole, best = late_interaction(
+            qtokens, weights, self.index.tokens, rows, self.index.sentences.row, self._sentence_scores
+        )
         tokens = np.zeros(len(cheap), dtype=np.float32)
-        tokens[rows] = late_scores(qtokens, weights, self.index.tokens, rows)
+        sentence_tokens = tokens.copy()
+        tokens[rows], sentence_tokens[rows] = whole, best
+        signal = tokens[rows] + SENTENCE_TOKEN_WEIGHT * sentence_tokens[rows]
         score = np.full(len(cheap), -np.inf, dtype=np.float32)
-        score[rows] = tokens[rows] if mode == "tokens" else tokens[rows] + cheap[rows]
-        return score, tokens
+        score[rows] = signal if mode == "tokens" else signal + cheap[rows]
+        return score, tokens, sentence_tokens
 
 
 def _rrf(*scores: np.ndarray) -> np.ndarray:

@@ -23,6 +23,8 @@ import numpy as np
 
 from assistant.embed import Tokens
 
+CONTEXT = -1  # a token of the title, section and metadata the passage is embedded with
+NO_SENTENCE = -2  # a token outside any sentence (a bullet, or offsets unknown)
 COMMON_SHARE = 0.5  # a piece in more than this share of passages carries no topic
 MIN_PASSAGES_FOR_COMMON = 20  # below this, shares say little and common pieces count
 
@@ -35,10 +37,15 @@ class TokenVectors:
     piece: np.ndarray  # (t,) int32: index into ``pieces`` of each token
     first: np.ndarray  # (n + 1,) int64: passage i owns rows first[i]:first[i + 1]
     pieces: tuple[str, ...]  # the distinct word pieces
+    sentence: np.ndarray  # (t,) int32: the sentence row a token lies in; CONTEXT or NO_SENTENCE
 
     @classmethod
-    def of(cls, tokens: list[Tokens], dimension: int) -> TokenVectors:
-        """Concatenate per-passage tokens; a passage without tokens is refused."""
+    def of(cls, tokens: list[Tokens], dimension: int, sentence: list[list[int]] | None = None) -> TokenVectors:
+        """Concatenate per-passage tokens; a passage without tokens is refused.
+
+        ``sentence`` gives, per passage, each token's sentence row (or CONTEXT /
+        NO_SENTENCE); without it no token belongs to a sentence.
+        """
         if any(not t.pieces for t in tokens):
             raise ValueError("every passage needs at least one token")
         lookup: dict[str, int] = {}
@@ -46,7 +53,13 @@ class TokenVectors:
         first = np.zeros(len(tokens) + 1, dtype=np.int64)
         first[1:] = np.cumsum([len(t.pieces) for t in tokens])
         vectors = np.concatenate([t.vectors for t in tokens]) if tokens else np.zeros((0, dimension), np.float32)
-        return cls(vectors.astype(np.float32), piece, first, tuple(lookup))
+        if sentence is None:
+            rows = np.full(len(piece), NO_SENTENCE, dtype=np.int32)
+        else:
+            rows = np.array([r for s in sentence for r in s], dtype=np.int32)
+            if len(rows) != len(piece):
+                raise ValueError("one sentence row per token")
+        return cls(vectors.astype(np.float32), piece, first, tuple(lookup), rows)
 
     @property
     def passages(self) -> int:
@@ -82,17 +95,73 @@ def query_weights(pieces: tuple[str, ...], counts: dict[str, int], passages: int
 def late_scores(query: Tokens, weights: np.ndarray, tv: TokenVectors, rows: np.ndarray) -> np.ndarray:
     """The weighted mean, over question pieces, of each piece's best cosine
     similarity with a token of the passage; one score per row in ``rows``."""
-    out = np.zeros(len(rows), dtype=np.float32)
+    return late_interaction(query, weights, tv, rows)[0]
+
+
+def late_interaction(
+    query: Tokens,
+    weights: np.ndarray,
+    tv: TokenVectors,
+    rows: np.ndarray,
+    sentence_row: np.ndarray | None = None,
+    sentence_ok: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Token match of each passage in ``rows``, whole and by its best sentence.
+
+    The passage score is the weighted mean, over question pieces, of each piece's
+    best cosine similarity with any token of the passage. The sentence score does
+    the same within one sentence and the passage's title/metadata context, and
+    takes the passage's best sentence (only sentences with ``sentence_ok``); a
+    passage without such a sentence gets its passage score. ``sentence_row[s]``
+    is the passage row of sentence s.
+    """
+    n = len(rows)
+    whole = np.zeros(n, dtype=np.float32)
     used = weights > 0  # pieces that do not count need no similarities
-    if len(rows) == 0 or not used.any():
-        return out
+    if n == 0 or not used.any():
+        return whole, whole.copy()
     q, w = query.vectors[used], weights[used]
-    starts, ends = tv.first[rows], tv.first[rows + 1]
-    if len(rows) == tv.passages and np.array_equal(rows, np.arange(tv.passages)):
-        sims = q @ tv.vectors.T  # every passage: no copy
+    order = np.argsort(rows, kind="stable")  # work in passage order, answer in the caller's
+    srows = rows[order]
+    starts, ends = tv.first[srows], tv.first[srows + 1]
+    if n == tv.passages and np.array_equal(srows, np.arange(tv.passages)):
+        take = slice(None)  # every passage: no copy
     else:
         take = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-        sims = q @ tv.vectors[take].T  # (pieces, tokens of the chosen passages)
+    sims = q @ tv.vectors[take].T  # (pieces, tokens of the chosen passages)
     offsets = np.concatenate([[0], np.cumsum(ends - starts)[:-1]])
-    best = np.maximum.reduceat(sims, offsets, axis=1)  # (pieces, len(rows))
-    return (w @ best) / float(w.sum())
+    whole_sorted = (w @ np.maximum.reduceat(sims, offsets, axis=1)) / float(w.sum())
+    best_sorted = whole_sorted.copy()
+    if sentence_row is not None and sentence_ok is not None:
+        best_sorted = _best_sentence(sims, w, tv.sentence[take], np.repeat(np.arange(n), ends - starts),
+                                     srows, sentence_row, sentence_ok, whole_sorted)
+    whole[order] = whole_sorted
+    best = np.empty(n, dtype=np.float32)
+    best[order] = best_sorted
+    return whole, best
+
+
+def _group_max(sims: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column-wise max of ``sims`` per run of equal ``keys`` (non-decreasing)."""
+    if len(keys) == 0:
+        return np.zeros(0, dtype=keys.dtype), np.zeros((sims.shape[0], 0), dtype=sims.dtype)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return keys[starts], np.maximum.reduceat(sims, starts, axis=1)
+
+
+def _best_sentence(
+    sims: np.ndarray, w: np.ndarray, token_sentence: np.ndarray, token_pos: np.ndarray, srows: np.ndarray,
+    sentence_row: np.ndarray, sentence_ok: np.ndarray, fallback: np.ndarray,
+) -> np.ndarray:
+    in_sentence = token_sentence >= 0
+    sent_ids, sent_max = _group_max(sims[:, in_sentence], token_sentence[in_sentence])
+    context = token_sentence == CONTEXT
+    ctx_pos, ctx_max = _group_max(sims[:, context], token_pos[context])
+    pos = np.searchsorted(srows, sentence_row[sent_ids])  # each sentence's place among the rows
+    ctx = np.full((sims.shape[0], len(srows)), -np.inf, dtype=sims.dtype)
+    ctx[:, ctx_pos] = ctx_max
+    per_sentence = (w @ np.maximum(sent_max, ctx[:, pos])) / float(w.sum())
+    best = np.full(len(srows), -np.inf, dtype=np.float32)
+    ok = sentence_ok[sent_ids]
+    np.maximum.at(best, pos[ok], per_sentence[ok])
+    return np.where(np.isfinite(best), best, fallback).astype(np.float32)

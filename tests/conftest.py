@@ -55,8 +55,12 @@ class TinyEncoder:
         vectors = self.encode(texts, batch_size=batch_size, progress=progress)
         tokens = []
         for text in texts:
-            pieces = tuple(_PIECE.findall(text.lower())) or ("[empty]",)
-            tokens.append(Tokens(pieces, self.encode(list(pieces))))
+            found = list(_PIECE.finditer(text.lower()))
+            if not found:
+                tokens.append(Tokens(("[empty]",), self.encode(["[empty]"])))
+                continue
+            pieces = tuple(m.group() for m in found)
+            tokens.append(Tokens(pieces, self.encode(list(pieces)), tuple(m.span() for m in found)))
         return vectors, tokens
 
     def count_tokens(self, text: str) -> int:

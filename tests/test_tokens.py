@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from assistant.corpus import Passage
 from assistant.embed import Tokens
 from assistant.index import build_index, embedding_text, load_index
-from assistant.search import Searcher, _passage_years
-from assistant.tokens import MIN_PASSAGES_FOR_COMMON, TokenVectors, late_scores, query_weights
+from assistant.search import SENTENCE_TOKEN_WEIGHT, Searcher, _passage_years
+from assistant.tokens import CONTEXT, MIN_PASSAGES_FOR_COMMON, NO_SENTENCE, TokenVectors, late_interaction, late_scores, query_weights
 from conftest import TinyEncoder, write_corpus
 
 
@@ -51,6 +51,57 @@ def test_late_scores_equal_a_brute_force_maxsim(sizes, q, seed, data):
     # every passage at once takes the no-copy path and must agree
     everything = late_scores(query, weights, tv, np.arange(len(sizes)))
     np.testing.assert_allclose(everything[rows], expected, atol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(layout=st.lists(st.tuples(st.integers(0, 3), st.lists(st.integers(1, 4), max_size=3)), min_size=1, max_size=6),
+       q=st.integers(1, 4), seed=st.integers(0, 2**16), data=st.data())
+def test_the_best_sentence_score_equals_a_brute_force_one(layout, q, seed, data):
+    # each passage: some context tokens, then sentences of some tokens each
+    rng = np.random.default_rng(seed)
+    d = 6
+    passages, sentence_of, sentence_row, ok = [], [], [], []
+    for row, (n_ctx, sentences) in enumerate(layout):
+        rows = [CONTEXT] * n_ctx
+        for n in sentences:
+            rows += [len(sentence_row)] * n
+            sentence_row.append(row)
+            ok.append(data.draw(st.booleans()))
+        if not rows:
+            rows = [NO_SENTENCE]
+        passages.append(Tokens(tuple("w" for _ in rows), _unit(rng, len(rows), d)))
+        sentence_of.append(rows)
+    tv = TokenVectors.of(passages, d, sentence_of)
+    query = Tokens(tuple(f"q{i}" for i in range(q)), _unit(rng, q, d))
+    weights = np.ones(q, dtype=np.float32)
+    rows = np.array(sorted(data.draw(st.sets(st.integers(0, len(layout) - 1), min_size=1))), dtype=np.int64)[::-1]
+    whole, best = late_interaction(query, weights, tv, rows, np.array(sentence_row, dtype=np.int64), np.array(ok, dtype=bool))
+    for got_whole, got_best, r in zip(whole, best, rows):
+        v, kinds = passages[r].vectors, np.array(sentence_of[r])
+        def score(mask):
+            return float(np.mean([max(float(qv @ t) for t in v[mask]) for qv in query.vectors]))
+        assert got_whole == pytest.approx(score(np.ones(len(kinds), bool)), abs=1e-5)
+        candidates = [score((kinds == s) | (kinds == CONTEXT)) for s in set(kinds[kinds >= 0].tolist()) if ok[s]]
+        assert got_best == pytest.approx(max(candidates) if candidates else got_whole, abs=1e-5)
+
+
+def test_tokens_are_assigned_to_the_sentence_they_lie_in(small_corpus, tmp_path):
+    build_index(small_corpus, encoder=TinyEncoder(), out_dir=tmp_path / "index")
+    index = load_index(tmp_path / "index")
+    tv, sents = index.tokens, index.sentences
+    for row, p in enumerate(index.passages):
+        doc = index.documents[p.doc_id]
+        text = embedding_text(p, doc)
+        body_start = len(text) - len(" ".join(p.text.split()))
+        got = tv.sentence[tv.first[row] : tv.first[row + 1]]
+        pieces = [tv.pieces[i] for i in tv.piece[tv.first[row] : tv.first[row + 1]]]
+        assert (got[: 1] == CONTEXT).all() or body_start == 0  # the title comes first
+        for piece, s in zip(pieces, got):
+            if s >= 0:
+                assert sents.row[s] == row
+                a, b = sents.spans[s]
+                assert piece in doc.text[a:b].lower()  # the word is in that sentence's text
+        assert (got >= 0).any()
 
 
 def test_token_vectors_keep_passage_boundaries_and_count_pieces_per_passage():
@@ -159,13 +210,14 @@ def test_tokens_mode_ranks_every_passage_by_its_token_match(index_dir_tiny):
     searcher, index = index_dir_tiny
     n = len(index.passages)
     r = searcher.search("satellite images of the camps", k=n, mode="tokens")
-    assert [h.score for h in r.hits] == [h.tokens for h in r.hits]
+    for h in r.hits:
+        assert h.score == pytest.approx(h.signals.token_match + SENTENCE_TOKEN_WEIGHT * h.signals.sentence_token_match)
     _, (q,) = searcher.encoder.encode_tokens(["satellite images of the camps"])
     weights = query_weights(q.pieces, index.tokens.passage_counts(), n, frozenset({"of", "the"}))
     expected = late_scores(q, weights, index.tokens, np.arange(n))
     by_id = {p.passage_id: s for p, s in zip(index.passages, expected)}
     for h in r.hits:
-        assert h.score == pytest.approx(by_id[h.passage.passage_id], abs=1e-5)
+        assert h.tokens == pytest.approx(by_id[h.passage.passage_id], abs=1e-5)
     assert "satellite images" in r.hits[0].passage.text
 
 
@@ -190,7 +242,7 @@ def test_the_real_encoders_tokens_come_from_the_same_pass_as_its_vectors(real_en
 
 
 def test_the_hybrid_score_is_the_sum_of_its_documented_signals(index_dir_tiny):
-    from assistant.search import DENSE_WEIGHT, KEYWORD_WEIGHT, YEAR_WEIGHT
+    from assistant.search import DENSE_WEIGHT, KEYWORD_WEIGHT, SENTENCE_TOKEN_WEIGHT, YEAR_WEIGHT
 
     searcher, index = index_dir_tiny
     question = "Were prisoners held without trial in 2019?"
@@ -199,7 +251,8 @@ def test_the_hybrid_score_is_the_sum_of_its_documented_signals(index_dir_tiny):
     for h in hits:
         year = 1.0 if "2019" in _passage_years(h.passage) else 0.0
         expected = (
-            h.tokens + DENSE_WEIGHT * max(h.dense, h.sentence) + KEYWORD_WEIGHT * h.keyword / top_bm25 + YEAR_WEIGHT * year
+            h.tokens + SENTENCE_TOKEN_WEIGHT * h.signals.sentence_token_match
+            + DENSE_WEIGHT * max(h.dense, h.sentence) + KEYWORD_WEIGHT * h.keyword / top_bm25 + YEAR_WEIGHT * year
         )
         assert h.score == pytest.approx(expected, abs=1e-5)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
@@ -231,7 +284,7 @@ def test_past_the_pool_size_only_the_best_candidates_are_token_matched(index_dir
 def test_signals_are_those_the_mode_uses_and_add_up_to_the_hybrid_score(index_dir_tiny):
     from dataclasses import asdict
 
-    from assistant.search import DENSE_WEIGHT, KEYWORD_WEIGHT, YEAR_WEIGHT
+    from assistant.search import DENSE_WEIGHT, KEYWORD_WEIGHT, SENTENCE_TOKEN_WEIGHT, YEAR_WEIGHT
 
     searcher, _ = index_dir_tiny
     question = "Were prisoners held without trial?"
@@ -239,14 +292,17 @@ def test_signals_are_those_the_mode_uses_and_add_up_to_the_hybrid_score(index_di
         ("dense", {"paragraph_cosine"}),
         ("keyword", {"bm25"}),
         ("rrf", {"paragraph_cosine", "bm25"}),
-        ("tokens", {"token_match"}),
+        ("tokens", {"token_match", "sentence_token_match"}),
     ):
         for h in searcher.search(question, k=3, mode=mode).hits:
             assert {k for k, v in asdict(h.signals).items() if v is not None} == expected, mode
     for h in searcher.search(question, k=3).hits:
         s = h.signals
         cosine = max(s.paragraph_cosine, s.sentence_cosine if s.sentence_cosine is not None else -1.0)
-        total = s.token_match + DENSE_WEIGHT * cosine + KEYWORD_WEIGHT * s.bm25_scaled + YEAR_WEIGHT * s.year
+        total = (
+            s.token_match + SENTENCE_TOKEN_WEIGHT * s.sentence_token_match
+            + DENSE_WEIGHT * cosine + KEYWORD_WEIGHT * s.bm25_scaled + YEAR_WEIGHT * s.year
+        )
         assert h.score == pytest.approx(total, abs=1e-5)
         assert s.bm25 == pytest.approx(h.keyword)
 
