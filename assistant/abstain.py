@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 
+from assistant.followup import STOP_WORDS
 from assistant.keyword import stems
 from assistant.search import Retrieval
 
@@ -40,6 +41,8 @@ def unknown_names(question: str, vocabulary: frozenset[str]) -> list[str]:
     for m in words:
         if m.start() == 0 or question[: m.start()].rstrip().endswith((".", "?", "!")):
             continue  # sentence-initial capitals are not names
+        if m.group().lower() in STOP_WORDS:
+            continue  # "Why" inside a follow-up's searched text is not a name
         parts = [w.lower() for w in _WORD.findall(m.group()) if len(w) > 1]
         # "Americans" is known when the collection says "American": compare stems too
         if not any(p in vocabulary or s in vocabulary for p, s in zip(parts, stems(parts))):

@@ -221,7 +221,7 @@ def to_text(answer: Answer, *, color: bool = False) -> str:
         out.append(f"    {dim}score {q.score:.3f} · similarity {q.similarity:.3f}{reset}")
     if answer.quotes:
         out.append("")
-        out.append("Sources:")
+        out.append("Sources of the possibly related passages:" if answer.abstained else "Sources:")
         out.extend(source_lines(answer.quotes))
     return "\n".join(out)
 

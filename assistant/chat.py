@@ -200,7 +200,8 @@ def render_answer(
         keep = q.citation.passage_id in list_passages
         out.append(source_line(q) + "\n" + quote_markdown(q, emphasise=not answer.abstained, keep_lines=keep))
     if answer.quotes:
-        out.append("**Sources** (plain text, to copy):\n" + citation_block(answer.quotes))
+        what = "Sources of the possibly related passages" if answer.abstained else "Sources"
+        out.append(f"**{what}** (plain text, to copy):\n" + citation_block(answer.quotes))
     return "\n\n".join(out)
 
 
@@ -269,6 +270,7 @@ class Source:
     label: str
     passage_id: str
     highlights: tuple[tuple[int, int], ...]
+    marker: str = "cited"  # "possibly related" when the answer was declined
 
 
 @dataclass(frozen=True)
@@ -350,7 +352,8 @@ class Chat:
         for q in answer.quotes:
             c = q.citation
             title = c.title if len(c.title) <= 50 else c.title[:48] + "…"
-            out.append(Source(f"[{q.rank}] {c.paragraph_mark} · {title}", c.passage_id, q.highlights))
+            marker = "possibly related" if answer.abstained else "cited"
+            out.append(Source(f"[{q.rank}] {c.paragraph_mark} · {title}", c.passage_id, q.highlights, marker))
         return tuple(out)
 
     def context(self, passage_id: str, around: int = CONTEXT_PARAGRAPHS) -> list[Passage]:
@@ -361,7 +364,8 @@ class Chat:
         return siblings[max(0, i - around) : i + around + 1]
 
     def source_html(
-        self, passage_id: str | None, highlights: Sequence[Sequence[int]] = (), around: int = CONTEXT_PARAGRAPHS
+        self, passage_id: str | None, highlights: Sequence[Sequence[int]] = (), around: int = CONTEXT_PARAGRAPHS,
+        marker: str = "cited",
     ) -> str:
         """The sources view: the cited paragraph among its neighbours, as HTML with all text escaped.
 
@@ -369,6 +373,8 @@ class Chat:
             passage_id: the cited passage; None or an unknown id gives the placeholder.
             highlights: offsets into the document of the sentences to mark in it.
             around: how many passages of the same document to show before and after it.
+            marker: what the opened passage is called ("cited", or "possibly related"
+                for a declined answer's passages).
         """
         if not passage_id or passage_id not in self._passages:
             return EMPTY_SOURCE
@@ -388,7 +394,7 @@ class Chat:
             where = paragraph_mark(p.paragraph, p.part)
             if p.section and p.section != doc.title:
                 where += f" · {escape_html(p.section)}"
-            label = where + (" · cited" if is_cited else "")
+            label = where + (f" · {escape_html(marker)}" if is_cited else "")
             cls = "src-para cited" if is_cited else "src-para"
             paras.append(f'<div class="{cls}"><div class="src-where">{label}</div><p>{body}</p></div>')
         return f'<div class="src-view">{head}{"".join(paras)}</div>'

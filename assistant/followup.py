@@ -46,7 +46,7 @@ def is_follow_up(message: str) -> bool:
         return True
     if any(w in PRONOUNS for w in words) and len(own) <= 2:
         return True
-    return len(own) <= 1
+    return not own
 
 
 def follow_up_query(message: str, earlier: Sequence[str]) -> str | None:
@@ -60,7 +60,8 @@ def follow_up_query(message: str, earlier: Sequence[str]) -> str | None:
     2. refers back with a pronoun (it, its, they, them, their, those, these,
        that, this, he, him, his, she, her) and names at most two words of its
        own (e.g. "Who signed it?", "What happened to them in 2011?"); or
-    3. names at most one word of its own (e.g. "Why?", "Children?").
+    3. names no word of its own (e.g. "Why?", "How many?"). A keyword ("hunger",
+       "Children?") is a new search: researchers type keywords as questions.
 
     "Words of its own" are content words: not stop words, pronouns or question
     words. A follow-up is searched as the content words of the topic question,

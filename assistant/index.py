@@ -307,7 +307,8 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
     if not (path / "manifest.json").exists():
         if path.exists() and any(path.iterdir()):
             raise IndexLoadError(f"{path} is not an index folder (no manifest.json); {rebuild}")
-        raise IndexLoadError(f"no index at {path}; build one first: assistant build --index {path}")
+        corpus = "" if Path("corpus").is_dir() else "--corpus FOLDER "  # build's default corpus is ./corpus
+        raise IndexLoadError(f"no index at {path.resolve()}; build one first: assistant build {corpus}--index {path}")
     try:
         raw = json.loads((path / "manifest.json").read_text())
         if isinstance(raw, dict) and raw.get("corpus_dir"):

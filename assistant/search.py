@@ -368,6 +368,8 @@ def _date_in(date: str, lo: str, hi: str) -> bool:
         return False  # an undated passage cannot be said to fall in a range
     first, _, last = date.partition("/")
     last = last or first
+    if not (_ISO_PREFIX.match(first) and _ISO_PREFIX.match(last)):
+        return False  # a free-text date ("Spring 2014") cannot be placed in a range: undated
     if lo and last[: len(lo)] < lo:
         return False
     if hi and first[: len(hi)] > hi:

@@ -85,7 +85,7 @@ def build_app(chat: Chat) -> Any:
             except Exception:  # a bug or a broken index: the person gets a message, the log the trace
                 log.exception("answering %r failed", str(message)[:200])
                 return SORRY, []
-            return reply.text, [[s.label, s.passage_id, [list(h) for h in s.highlights]] for s in reply.sources]
+            return reply.text, [[s.label, s.passage_id, [list(h) for h in s.highlights], s.marker] for s in reply.sources]
 
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=360):
@@ -121,15 +121,15 @@ def build_app(chat: Chat) -> Any:
                 view = gr.HTML(EMPTY_SOURCE, elem_id="source-view")
 
         def show_sources(items):
-            choices = [(label, pid) for label, pid, _ in items or []]
+            choices = [(label, pid) for label, pid, *_ in items or []]
             first = items[0] if items else None
-            html = chat.source_html(first[1], first[2]) if first else NO_SOURCES
+            html = chat.source_html(first[1], first[2], marker=first[3]) if first else NO_SOURCES
             return gr.Dropdown(choices=choices, value=choices[0][1] if choices else None), html
 
         def show_source(passage_id, items):
             try:
-                marks = next((h for _, pid, h in items or [] if pid == passage_id), [])
-                return chat.source_html(passage_id, marks)
+                marks, marker = next(((h, m) for _, pid, h, m in items or [] if pid == passage_id), ([], "cited"))
+                return chat.source_html(passage_id, marks, marker=marker)
             except Exception:
                 log.exception("showing source %r failed", passage_id)
                 return EMPTY_SOURCE

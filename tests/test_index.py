@@ -216,7 +216,7 @@ def test_a_passage_of_an_unknown_document_is_refused(index_dir):
 
 
 def test_a_missing_index_names_the_build_command(tmp_path):
-    with pytest.raises(IndexLoadError, match=r"no index at .*nowhere.*assistant build --index"):
+    with pytest.raises(IndexLoadError, match=r"no index at .*nowhere.*assistant build (--corpus FOLDER )?--index"):
         load_index(tmp_path / "nowhere")
 
 

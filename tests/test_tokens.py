@@ -350,3 +350,20 @@ def test_batch_encoding_answers_as_one_by_one(default_index, real_encoder):
         assert [x.citation.passage_id for x in batched.quotes] == [x.citation.passage_id for x in one.quotes]
         assert [x.score for x in batched.quotes] == pytest.approx([x.score for x in one.quotes], abs=1e-3)
         assert batched.abstained == one.abstained
+
+
+def test_a_free_text_date_never_falls_in_a_date_range():
+    from assistant.search import _date_in
+
+    assert not _date_in("Spring 2014", "2015", "")
+    assert not _date_in("Spring 2014", "2014", "2014")
+    assert _date_in("2014-03", "2014", "2014")
+    assert _date_in("2013-06-21/2018-06-08", "2015", "2016")
+
+
+def test_question_words_inside_a_searched_follow_up_are_not_names():
+    from assistant.abstain import unknown_names
+
+    vocabulary = frozenset({"commission", "inquiry", "un"})
+    assert unknown_names("chaired UN Commission Inquiry Why?", vocabulary) == []
+    assert unknown_names("What did the Commission say about Myanmar?", vocabulary) == ["Myanmar"]

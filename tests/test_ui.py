@@ -170,6 +170,13 @@ def test_abstained_answer_says_so_and_offers_hits_only_as_possibly_related(chat)
     assert text.index(NOTHING_ANSWERS) < text.index("Possibly related") < text.index("[1]")
     quotes = re.findall(r"<blockquote>(.*?)</blockquote>", rendered(text), flags=re.S)
     assert len(quotes) == 2 and not any("<strong>" in q for q in quotes)
+    # nothing of a declined answer is presented as cited
+    assert "**Sources of the possibly related passages** (plain text, to copy)" in text
+    sources = chat.sources_of(answer)
+    assert {s.marker for s in sources} == {"possibly related"}
+    page = chat.source_html(sources[0].passage_id, sources[0].highlights, marker=sources[0].marker)
+    assert "· possibly related</div>" in page and "· cited" not in page
+    assert {s.marker for s in chat.sources_of(dataclasses.replace(answer, abstained=False))} == {"cited"}
 
 
 def test_notes_and_rewritten_query_are_shown(chat):
@@ -339,7 +346,9 @@ FOOD = "How has the food crisis affected North Korea?"
         ("Who signed it?", True),
         ("What happened to them in 2011?", True),
         ("Why?", True),
-        ("Children?", True),
+        ("How many?", True),
+        ("Children?", False),  # a keyword is a new search
+        ("hunger", False),
         ("Who signed the 2011 coalition letter?", False),
         ("What are public executions?", False),
         ("Is there torture in the prison camps?", False),
