@@ -352,8 +352,10 @@ class Chat:
         for q in answer.quotes:
             c = q.citation
             title = c.title if len(c.title) <= 50 else c.title[:48] + "…"
-            marker = "possibly related" if answer.abstained else "cited"
-            out.append(Source(f"[{q.rank}] {c.paragraph_mark} · {title}", c.passage_id, q.highlights, marker))
+            if answer.abstained:  # nothing answers: no sentence is marked as if it did
+                out.append(Source(f"[{q.rank}] {c.paragraph_mark} · {title}", c.passage_id, (), "possibly related"))
+            else:
+                out.append(Source(f"[{q.rank}] {c.paragraph_mark} · {title}", c.passage_id, q.highlights))
         return tuple(out)
 
     def context(self, passage_id: str, around: int = CONTEXT_PARAGRAPHS) -> list[Passage]:

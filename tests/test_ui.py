@@ -174,6 +174,7 @@ def test_abstained_answer_says_so_and_offers_hits_only_as_possibly_related(chat)
     assert "**Sources of the possibly related passages** (plain text, to copy)" in text
     sources = chat.sources_of(answer)
     assert {s.marker for s in sources} == {"possibly related"}
+    assert all(s.highlights == () for s in sources)  # no sentence is marked as answering
     page = chat.source_html(sources[0].passage_id, sources[0].highlights, marker=sources[0].marker)
     assert "· possibly related</div>" in page and "· cited" not in page
     assert {s.marker for s in chat.sources_of(dataclasses.replace(answer, abstained=False))} == {"cited"}
