@@ -94,7 +94,7 @@ class Hit:
     keyword: float  # BM25 score
     sentence: float  # best cosine similarity of the question with one of the passage's sentences
     tokens: float = 0.0  # token match: mean best similarity of the question's words in the passage
-    signals: Signals = field(default_factory=lambda: Signals())
+    signals: Signals = field(default_factory=Signals)
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ class Searcher:
             question: the question (cleaned here if it is a plain string).
             k: how many hits to return.
             mode: "hybrid" (token, dense, sentence, keyword and year signals
-                combined), "tokens" (token match alone), "rrf"
+                combined), "tokens" (token match of the passage and its best sentence), "rrf"
                 (reciprocal rank fusion of dense and keyword), "dense" or "keyword".
             where: restrict to documents, organisations or dates.
             encoded: the question's encoding from ``encode``; used when its text is

@@ -92,12 +92,6 @@ def query_weights(pieces: tuple[str, ...], counts: dict[str, int], passages: int
     return w
 
 
-def late_scores(query: Tokens, weights: np.ndarray, tv: TokenVectors, rows: np.ndarray) -> np.ndarray:
-    """The weighted mean, over question pieces, of each piece's best cosine
-    similarity with a token of the passage; one score per row in ``rows``."""
-    return late_interaction(query, weights, tv, rows)[0]
-
-
 def late_interaction(
     query: Tokens,
     weights: np.ndarray,

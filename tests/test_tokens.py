@@ -12,7 +12,7 @@ from assistant.corpus import Passage
 from assistant.embed import Tokens
 from assistant.index import build_index, embedding_text, load_index
 from assistant.search import SENTENCE_TOKEN_WEIGHT, Searcher, _passage_years
-from assistant.tokens import CONTEXT, MIN_PASSAGES_FOR_COMMON, NO_SENTENCE, TokenVectors, late_interaction, late_scores, query_weights
+from assistant.tokens import CONTEXT, MIN_PASSAGES_FOR_COMMON, NO_SENTENCE, TokenVectors, late_interaction, query_weights
 from conftest import TinyEncoder, write_corpus
 
 
@@ -47,9 +47,9 @@ def test_late_scores_equal_a_brute_force_maxsim(sizes, q, seed, data):
         weights[0] = 1.0
     rows = np.array(sorted(data.draw(st.sets(st.integers(0, len(sizes) - 1), min_size=1))), dtype=np.int64)
     expected = _brute(query, weights, [passages[r] for r in rows])
-    np.testing.assert_allclose(late_scores(query, weights, tv, rows), expected, atol=1e-5)
+    np.testing.assert_allclose(late_interaction(query, weights, tv, rows)[0], expected, atol=1e-5)
     # every passage at once takes the no-copy path and must agree
-    everything = late_scores(query, weights, tv, np.arange(len(sizes)))
+    everything = late_interaction(query, weights, tv, np.arange(len(sizes)))[0]
     np.testing.assert_allclose(everything[rows], expected, atol=1e-5)
 
 
@@ -139,7 +139,7 @@ def test_only_topic_words_of_the_question_count():
     rng = np.random.default_rng(1)
     tv = TokenVectors.of([Tokens(("the", "camp"), _unit(rng, 2, 4))], 4)
     q = Tokens(("the", "of", "?"), _unit(rng, 3, 4))
-    assert late_scores(q, nothing, tv, np.arange(1)).tolist() == [0.0]
+    assert late_interaction(q, nothing, tv, np.arange(1))[0].tolist() == [0.0]
 
 
 def test_the_index_stores_each_passages_tokens(small_corpus, tmp_path):
@@ -214,7 +214,7 @@ def test_tokens_mode_ranks_every_passage_by_its_token_match(index_dir_tiny):
         assert h.score == pytest.approx(h.signals.token_match + SENTENCE_TOKEN_WEIGHT * h.signals.sentence_token_match)
     _, (q,) = searcher.encoder.encode_tokens(["satellite images of the camps"])
     weights = query_weights(q.pieces, index.tokens.passage_counts(), n, frozenset({"of", "the"}))
-    expected = late_scores(q, weights, index.tokens, np.arange(n))
+    expected = late_interaction(q, weights, index.tokens, np.arange(n))[0]
     by_id = {p.passage_id: s for p, s in zip(index.passages, expected)}
     for h in r.hits:
         assert h.tokens == pytest.approx(by_id[h.passage.passage_id], abs=1e-5)
