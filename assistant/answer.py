@@ -215,7 +215,8 @@ def to_text(answer: Answer, *, color: bool = False) -> str:
     elif not answer.quotes:
         out.append("No passages found.")
     for q in answer.quotes:
-        body = _emphasise(q, bold, reset, mark=not color)
+        # a declined answer's passages do not answer: no sentence is marked as if it did
+        body = " ".join(q.text.split()) if answer.abstained else _emphasise(q, bold, reset, mark=not color)
         out.append("")
         out.append(f"[{q.rank}] " + "\n    ".join(_wrap(body, 92)))
         out.append(f"    {dim}score {q.score:.3f} · similarity {q.similarity:.3f}{reset}")

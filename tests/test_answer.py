@@ -36,3 +36,22 @@ def test_a_statement_published_twice_is_one_quote_with_both_citations(tmp_path: 
     for a, b in hit["highlights"]:
         assert hit["start"] <= a < b <= hit["end"]
     assert "also published as" in to_text(answer)
+
+
+
+def test_a_declined_answer_marks_no_sentence_in_the_terminal(tmp_path: Path, tiny_encoder) -> None:
+    import dataclasses
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "march.txt").write_text(f"March 2014\n\n{STATEMENT} Food shortages continue in the north.\n")
+    build_index(corpus, encoder=tiny_encoder, out_dir=tmp_path / "index")
+    index = load_index(tmp_path / "index")
+    assistant = Assistant(index, tiny_encoder, Searcher(index, tiny_encoder))
+    answered = assistant.ask("UN vote crimes against humanity", k=1)
+    answered = dataclasses.replace(answered, abstained=False)
+    assert answered.quotes[0].highlights
+    assert "»" in to_text(answered)
+    declined = to_text(dataclasses.replace(answered, abstained=True))
+    assert "»" not in declined and "Possibly related:" in declined
+    assert "Sources of the possibly related passages:" in declined
