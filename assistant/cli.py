@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from assistant.errors import AssistantError
@@ -151,8 +152,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from assistant.evaluate import evaluate, load_queries, summary_table, worst_first, write_report
     from assistant.errors import QueryError
+    from assistant.evaluate import evaluate, load_queries, summary_table, unreachable, worst_first, write_report
+    from assistant.index import load_index
     from assistant.search import MODES
 
     modes = tuple(m.strip() for m in ",".join(args.mode or ["hybrid,tokens,rrf,dense,keyword"]).split(",") if m.strip())
@@ -161,19 +163,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     bad = [m for m in modes if m not in MODES]
     if bad:
         raise QueryError(f"unknown mode {bad[0]!r}; choose from {', '.join(MODES)}")
-    from assistant.index import load_index
-
     index = load_index(args.index)
     queries = load_queries(args.queries, index.documents)  # bad query sets fail before the model loads
     assistant = _open(args, index=index)
-    from assistant.evaluate import unreachable
-
     for qid in unreachable(queries, assistant.index):
         print(f"warning: {qid}: its gold quotes lie in no indexed passage; it counts as not found", file=sys.stderr)
     reports = evaluate(assistant, queries, modes=modes)
-    import time as _time
-
-    out_dir = Path(args.report_dir) / (args.name or _time.strftime("%Y%m%d-%H%M%S"))
+    out_dir = Path(args.report_dir) / (args.name or time.strftime("%Y%m%d-%H%M%S"))
     write_report(reports, out_dir, queries_path=args.queries, index=assistant.index)
     if args.json:
         print(json.dumps({"report": str(out_dir), "modes": {r.mode: r.metrics for r in reports}}, indent=1))

@@ -123,15 +123,14 @@ def embedding_text(passage: Passage, doc: Document) -> str:
 
 
 def token_sentences(
-    passage: Passage, doc: Document, tokens: Tokens, mine: list[tuple[int, tuple[int, int]]]
+    passage: Passage, text: str, tokens: Tokens, mine: list[tuple[int, tuple[int, int]]]
 ) -> list[int]:
-    """For each token of a passage's embedding text, the row of the sentence it
-    lies in (``mine``: the passage's sentences as (row, source span)), CONTEXT for
-    the title/section/metadata before the passage's text, or NO_SENTENCE (between
-    sentences, or offsets unknown)."""
+    """For each token of a passage's embedding text ``text``, the row of the
+    sentence it lies in (``mine``: the passage's sentences as (row, source span)),
+    CONTEXT for the title/section/metadata before the passage's text, or
+    NO_SENTENCE (between sentences, or offsets unknown)."""
     if len(tokens.spans) != len(tokens.pieces):
         return [NO_SENTENCE] * len(tokens.pieces)
-    text = embedding_text(passage, doc)
     body_start = len(text) - len(" ".join(passage.text.split()))
     # where each word of the normalised text starts, in the text and in the source
     words = list(re.finditer(r"\S+", passage.text))
@@ -218,9 +217,8 @@ def build_index(
         )
     if not passages:
         raise CorpusError(f"the documents in {corpus_dir} contain no passages of text")
-    vectors, per_passage = encoder.encode_tokens(
-        [embedding_text(p, docs[p.doc_id]) for p in passages], batch_size=batch_size, progress=progress
-    )
+    texts = [embedding_text(p, docs[p.doc_id]) for p in passages]
+    vectors, per_passage = encoder.encode_tokens(texts, batch_size=batch_size, progress=progress)
     empty = [p.passage_id for p, t in zip(passages, per_passage) if not t.pieces]
     if empty:
         raise CorpusError(f"the encoder sees no tokens in passage {empty[0]}; check that file's encoding")
@@ -236,7 +234,7 @@ def build_index(
     tokens = TokenVectors.of(
         per_passage,
         encoder.dimension,
-        [token_sentences(p, docs[p.doc_id], t, by_passage.get(row, [])) for row, (p, t) in enumerate(zip(passages, per_passage))],
+        [token_sentences(p, text, t, by_passage.get(row, [])) for row, (p, text, t) in enumerate(zip(passages, texts, per_passage))],
     )
     # A sentence is embedded with its document's title, so "the 1997 statement" can find it.
     sent_texts = [

@@ -212,7 +212,7 @@ class Searcher:
             cheap = DENSE_WEIGHT * np.maximum(dense, sentence) + KEYWORD_WEIGHT * scaled + YEAR_WEIGHT * year
             score, tokens, sentence_tokens = self._token_score(mode, encoded.tokens, allowed, k, cheap)
         else:
-            score = self._score(mode, dense, keyword, sentence)
+            score = self._score(mode, dense, keyword)
         score = np.where(allowed, score, -np.inf)
         order = np.argsort(-score, kind="stable")[: min(k, n_allowed)]
         if self.reranker is not None:
@@ -300,7 +300,8 @@ class Searcher:
         dense[rows[0]] = sims[0]
         return dense
 
-    def _score(self, mode: str, dense: np.ndarray, keyword: np.ndarray, sentence: np.ndarray) -> np.ndarray:
+    def _score(self, mode: str, dense: np.ndarray, keyword: np.ndarray) -> np.ndarray:
+        """Scores of the modes without token matching: dense, keyword, rrf."""
         if mode == "dense":
             return dense
         if mode == "keyword":
