@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS_FILES := $(shell find corpus -type f 2>/dev/null)
 
-.PHONY: setup demo ask index test test-fast browser bench clean
+.PHONY: setup demo ask index test test-fast browser bench clean eval-data
 
 setup: $(STAMP)
 
@@ -37,7 +37,12 @@ demo: ask
 browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: browser tests will be skipped"
 
-test: setup browser
+# The evaluation collections (eval/collections/*/corpus), converted from Debian packages
+# fetched with apt-get; idempotent (a collection already converted is left alone).
+eval-data: setup
+	$(BIN)/python scripts/eval_data.py
+
+test: setup browser eval-data
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
@@ -47,4 +52,4 @@ bench: index
 	$(BIN)/python scripts/bench_ask.py
 
 clean:
-	rm -rf index .index.* $(VENV)
+	rm -rf index .index.* $(VENV) eval/collections/*/corpus eval/collections/*/source eval/collections/*/index

@@ -1,0 +1,115 @@
+"""The evaluation collections' converters (scripts/eval_data.py), on small files shaped like the packages'."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.corpus import passages_of, read_corpus
+from assistant.evaluate import load_queries
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script():
+    if "eval_data" not in sys.modules:  # a script, not a package module: load it by path
+        spec = importlib.util.spec_from_file_location("eval_data", ROOT / "scripts" / "eval_data.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["eval_data"] = module  # dataclasses look their module up here
+        spec.loader.exec_module(module)
+    return sys.modules["eval_data"]
+
+
+FAQ_INDEX = """<html><body><div class="book"><p class="releaseinfo">Version 11.0</p>
+<p class="pubdate">January 2021</p></div></body></html>"""
+
+FAQ_CHAPTER = """<?xml version="1.0" encoding="UTF-8" standalone="no"?>
+<html xmlns="http://www.w3.org/1999/xhtml"><head><title>Chapter 7. Basics</title></head><body>
+<div class="navheader"><table><tr><th>Chapter 7. Basics</th></tr></table></div>
+<div class="chapter"><div class="titlepage"><div><div><h1 class="title"><a id="c"></a>Chapter 7. Basics of packages</h1></div></div></div>
+<div class="toc"><p><strong>Table of Contents</strong></p><dl class="toc"><dt>7.1. What is a package?</dt></dl></div>
+<p>This chapter introduces packages.</p>
+<div class="section"><div class="titlepage"><div><div><h2 class="title"><a id="s7.1"></a>7.1. What is a
+ package?</h2></div></div></div><p>
+Packages contain the files  of a <code class="literal">program</code>
+(see <a class="xref" href="x.html#s7.2" title="7.2. How are packages named?">Section 7.2, \u201cHow are packages named?\u201d</a>).
+</p><div class="itemizedlist"><ul class="itemizedlist"><li class="listitem"><p>
+Binary packages<a id="idm1" class="indexterm"></a>, with executables.</p></li><li class="listitem"><p>
+Source packages.</p></li></ul></div>
+<pre class="screen">
+$ dpkg -l
+ii  hello
+</pre>
+<div class="section"><div class="titlepage"><div><div><h3 class="title"><a id="s7.1.1"></a>7.1.1. Nested: and this?</h3></div></div></div>
+<p>Nested answer text.</p></div></div>
+<div class="section"><div class="titlepage"><div><div><h2 class="title"><a id="s7.2"></a>7.2. Naming</h2></div></div></div>
+<div class="note"><h3 class="title">Note</h3><p>Names follow a convention.</p></div></div>
+</div></body></html>"""
+
+
+def _faq_root(tmp_path: Path) -> Path:
+    html = tmp_path / "usr/share/doc/debian/FAQ"
+    html.mkdir(parents=True)
+    (html / "index.en.html").write_text(FAQ_INDEX)
+    (html / "pkg-basics.en.html").write_text(FAQ_CHAPTER, encoding="utf-8")
+    return tmp_path
+
+
+def test_faq_answers_lose_their_questions_and_keep_their_text(tmp_path: Path) -> None:
+    mod = _script()
+    docs, queries, book = mod.convert_faq(_faq_root(tmp_path / "pkg"))
+    by_id = {d.doc_id: d for d in docs}
+    assert list(by_id) == ["debian-faq-7-intro", "debian-faq-7-1", "debian-faq-7-1-1", "debian-faq-7-2"]
+    answer = by_id["debian-faq-7-1"].text
+    assert answer.startswith("Packages contain the files of a program (see Section 7.2).\n\n")
+    assert "What is a package" not in answer and "How are packages named" not in answer
+    assert "Nested answer text." not in answer  # a sub-question is its own document
+    assert "* Binary packages, with executables.\n\n* Source packages.\n\n" in answer
+    assert "$ dpkg -l\nii  hello" in answer  # a command listing keeps its lines
+    assert by_id["debian-faq-7-2"].text == "Names follow a convention.\n"  # no "Note" heading
+    assert {d.title for d in docs} == {"Basics of packages"}
+    assert book == {"version": "Version 11.0", "date": "January 2021"}
+    assert [(q.qid, q.query) for q in queries] == [("faq-7.1", "What is a package?"), ("faq-7.1.1", "Nested: and this?")]
+    assert queries[0].quotes == (
+        "Packages contain the files of a program (see Section 7.2).",
+        "* Binary packages, with executables.",
+        "* Source packages.",
+    )
+
+
+def test_faq_corpus_and_queries_load_and_every_quote_lies_in_a_passage(tmp_path: Path) -> None:
+    mod = _script()
+    docs, queries, book = mod.convert_faq(_faq_root(tmp_path / "pkg"))
+    corpus = tmp_path / "corpus"
+    mod.write_corpus(corpus, docs, meta_about="test", organization="Debian", date=mod._iso_month(book["date"]),
+                     kind="FAQ answer")
+    mod.write_queries(tmp_path / "queries.jsonl", queries)
+    assert mod.check_quotes(tmp_path / "queries.jsonl", corpus) == []
+    read = read_corpus(corpus)
+    assert {d.date for d in read.documents} == {"2021-01"}
+    loaded = load_queries(tmp_path / "queries.jsonl", {d.doc_id: d for d in read.documents})
+    docs_by_id = {d.doc_id: d for d in read.documents}
+    for q in loaded:
+        passages = passages_of(docs_by_id[q.gold[0].doc_id])
+        assert all(any(p.start < g.end and g.start < p.end for p in passages) for g in q.gold), q.qid
+
+
+def test_check_quotes_reports_a_quote_that_is_not_verbatim(tmp_path: Path) -> None:
+    mod = _script()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("The quick brown fox.\n")
+    q = tmp_path / "q.jsonl"
+    q.write_text(json.dumps({"id": "x", "query": "?", "relevant": [{"doc": "a", "quote": "quick  brown"}]}) + "\n"
+                 + json.dumps({"id": "y", "query": "?", "relevant": [{"doc": "b", "quote": "fox"}]}) + "\n")
+    problems = mod.check_quotes(q, corpus)
+    assert len(problems) == 2 and "quote not in a" in problems[0] and "unknown document b" in problems[1]
+
+
+@pytest.mark.parametrize("date,iso", [("January 2021", "2021-01"), ("Spring 2021", ""), ("", "")])
+def test_iso_month(date: str, iso: str) -> None:
+    assert _script()._iso_month(date) == iso
