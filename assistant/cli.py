@@ -76,12 +76,40 @@ def _encoder(args: argparse.Namespace):
     return SentenceTransformerEncoder(args.model, threads=args.threads)
 
 
+def _onnx_dir() -> Path | None:
+    """Where ONNX exports of models live ($ASSISTANT_ONNX_DIR, else inside the
+    environment); None when ASSISTANT_ONNX=0 asks for PyTorch."""
+    from assistant.onnx_encoder import default_onnx_dir
+
+    if os.environ.get("ASSISTANT_ONNX", "1").strip() in ("0", "false", "no"):
+        return None
+    return Path(os.environ["ASSISTANT_ONNX_DIR"]) if os.environ.get("ASSISTANT_ONNX_DIR") else default_onnx_dir()
+
+
 def _open(args: argparse.Namespace, index=None):
     from assistant.service import Assistant
 
     return Assistant.open(
-        args.index, model=args.model, threads=args.threads, reranker=getattr(args, "reranker", None), index=index
+        args.index, model=args.model, threads=args.threads, reranker=getattr(args, "reranker", None), index=index,
+        onnx_dir=_onnx_dir(),
     )
+
+
+def _export_onnx(model: str) -> None:
+    """Export the model for answering without PyTorch (once per model); a model
+    that cannot be exported is answered with PyTorch."""
+    from assistant.onnx_encoder import ensure_export
+
+    onnx_dir = _onnx_dir()
+    if onnx_dir is None:
+        return
+    try:
+        made = ensure_export(model, onnx_dir=onnx_dir)
+    except Exception as e:  # the exporter raises many types; the index is built either way
+        made = None
+        print(f"warning: no ONNX export of {model} ({type(e).__name__}: {str(e)[:120]})", file=sys.stderr)
+    if made is None:
+        print(f"note: {model} is answered with PyTorch (no ONNX export), which starts slower", file=sys.stderr)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -93,6 +121,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     )
     for s in report.skipped:
         print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
+    _export_onnx(args.model)
     if args.json:
         print(json.dumps({"index": report.index_dir, "documents": report.documents, "passages": report.passages,
                           "skipped": [s.__dict__ for s in report.skipped], "seconds": report.seconds}))

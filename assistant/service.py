@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.answer import Answer, make_answer
-from assistant.embed import Encoder, SentenceTransformerEncoder
+from assistant.embed import Encoder
 from assistant.errors import IndexLoadError
 from assistant.index import Index, load_index
 from assistant.search import EncodedQuestion, Filter, Query, Retrieval, Searcher, clean_query
@@ -28,8 +28,10 @@ class Assistant:
         cls, index_dir: str | Path, *, model: str | None = None, encoder: Encoder | None = None, threads: int | None = None,
         reranker: str | None = None,
         index: Index | None = None,
+        onnx_dir: Path | None = None,
     ) -> Assistant:
-        """Load an index and the model it was built with.
+        """Load an index and the model it was built with (its ONNX export in
+        ``onnx_dir`` when there is one: no PyTorch needed to answer).
 
         Raises:
             IndexLoadError: the index is missing, damaged or stale, or ``model``
@@ -41,7 +43,11 @@ class Assistant:
                 f"the index at {index_dir} was built with {index.manifest.model}, not {model}; "
                 f"omit --model, or rebuild: assistant build --index {index_dir} --model {model}"
             )
-        enc = encoder or SentenceTransformerEncoder(index.manifest.model, threads=threads)
+        if encoder is None:
+            from assistant.onnx_encoder import question_encoder
+
+            encoder = question_encoder(index.manifest.model, threads=threads, onnx_dir=onnx_dir)
+        enc = encoder
         rr = None
         if reranker:
             from assistant.rerank import CrossEncoderReranker
