@@ -33,7 +33,7 @@ ask: index
 	$(BIN)/assistant ask "What happens to North Koreans who are forcibly returned from China?"
 
 demo: ask
-	$(BIN)/assistant serve --index index
+	$(BIN)/assistant serve --index index --title "North Korea: human rights reports" --queries eval/queries.jsonl
 
 # Debian's Chromium for the browser test (no browser download works here).
 browser:

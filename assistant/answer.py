@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from assistant.corpus import Document, Passage
-from assistant.search import Hit, Retrieval, Signals
+from assistant.search import Filter, Hit, Retrieval, Signals
 
 NOTHING_ANSWERS = "No passage in the collection answers this."
 DUPLICATE_JACCARD = 0.8
@@ -66,6 +66,7 @@ class Quote:
     citation: Citation
     also_in: tuple[Citation, ...]  # the same statement published elsewhere
     signals: Signals = field(default_factory=Signals)  # what the score is made of, for engineers
+    kind: str = "paragraph"  # the passage's kind: a "list" keeps its line breaks when shown
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Answer:
     quotes: tuple[Quote, ...]
     notes: tuple[str, ...]
     id: str | None = None
+    where: Filter = Filter()  # the filter the question was asked with
 
 
 def paragraph_mark(paragraph: int, part: int = 0) -> str:
@@ -109,6 +111,7 @@ def make_answer(
     asked: str | None = None,
     qid: str | None = None,
     extra_notes: tuple[str, ...] = (),
+    where: Filter = Filter(),
 ) -> Answer:
     """Quotes with citations and highlights for the hits of a retrieval."""
     notes = list(extra_notes)
@@ -141,6 +144,7 @@ def make_answer(
                 citation=cite(hit.passage, doc),
                 also_in=(),
                 signals=hit.signals,
+                kind=hit.passage.kind,
             )
         )
     return Answer(
@@ -151,6 +155,7 @@ def make_answer(
         quotes=tuple(quotes),
         notes=tuple(notes),
         id=qid,
+        where=where,
     )
 
 
@@ -200,29 +205,38 @@ def to_json(answer: Answer) -> dict:
     }
 
 
-def to_text(answer: Answer, *, color: bool = False) -> str:
-    """Terminal rendering: numbered quotes, highlights emphasised, then the sources."""
+def to_text(answer: Answer, *, color: bool = False, documents: dict[str, Document] | None = None) -> str:
+    """Terminal rendering of the answer's view: numbered quotes, marked sentences, then the sources.
+
+    Marked sentences are bold in a colour terminal and between ``»…«`` otherwise;
+    each line of a list passage stays a line.
+    """
+    from assistant.view import answer_view
+
+    view = answer_view(answer, documents=documents)
     bold, dim, reset = ("\033[1m", "\033[2m", "\033[0m") if color else ("", "", "")
+    open_, close = (bold, reset) if color else ("»", "«")
     out: list[str] = []
-    for note in answer.notes:
-        out.append(f"Note: {note}")
-    if answer.searched != answer.query:
-        out.append(f"Searched for: {answer.searched}")
-    if answer.abstained:
-        out.append(NOTHING_ANSWERS)
-        if answer.quotes:
-            out.append("Possibly related:")
-    elif not answer.quotes:
-        out.append("No passages found.")
-    for q in answer.quotes:
-        # a declined answer's passages do not answer: no sentence is marked as if it did
-        body = " ".join(q.text.split()) if answer.abstained else _emphasise(q, bold, reset, mark=not color)
+    if view.searched:
+        out.append(f"Searched for: {view.searched}")
+    if view.filtered:
+        out.append(f"Filtered: {view.filtered}")
+    if view.headline:
+        out.append(view.headline)
+    out.extend(f"Note: {note}" for note in view.notes)
+    if view.lead:
+        out.append(view.lead)
+    for q in view.quotes:
+        body: list[str] = []
+        for line in q.lines:
+            shown = "".join(open_ + r.text + close if r.marked else r.text for r in line)
+            body.extend(_wrap(shown, 92))
         out.append("")
-        out.append(f"[{q.rank}] " + "\n    ".join(_wrap(body, 92)))
+        out.append(f"[{q.rank}] " + "\n    ".join(body or [""]))
         out.append(f"    {dim}score {q.score:.3f} · similarity {q.similarity:.3f}{reset}")
-    if answer.quotes:
+    if view.quotes:
         out.append("")
-        out.append("Sources of the possibly related passages:" if answer.abstained else "Sources:")
+        out.append(f"{view.sources_heading}:")
         out.extend(source_lines(answer.quotes))
     return "\n".join(out)
 
@@ -234,22 +248,6 @@ def source_lines(quotes: tuple[Quote, ...] | list[Quote]) -> list[str]:
         lines.append(f"[{q.rank}] {q.citation.text()}")
         lines.extend(f"    also published as: {a.text()}" for a in q.also_in)
     return lines
-
-
-def _emphasise(q: Quote, on: str, off: str, *, mark: bool) -> str:
-    """The quote with its highlighted sentences marked (»…« without colour)."""
-    base = q.citation.start
-    text = q.text
-    pieces: list[str] = []
-    pos = 0
-    open_, close = ("»", "«") if mark else (on, off)
-    for a, b in q.highlights:
-        a, b = a - base, b - base
-        pieces.append(text[pos:a])
-        pieces.append(open_ + text[a:b] + close)
-        pos = b
-    pieces.append(text[pos:])
-    return " ".join("".join(pieces).split())  # display collapses whitespace; the stored text does not
 
 
 def _wrap(text: str, width: int) -> list[str]:

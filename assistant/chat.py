@@ -16,28 +16,20 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant.answer import NOTHING_ANSWERS, Answer, Quote, paragraph_mark, source_lines, to_json
+from assistant.answer import Answer, Quote, paragraph_mark, source_lines, to_json
 from assistant.corpus import Document, Passage
 from assistant.errors import AssistantError, QueryError
 from assistant.followup import follow_up_query, user_messages
 from assistant.search import MODES, Filter
+from assistant.view import OFF, ON, QuoteView, Run, answer_view, display_lines, quote_lines, shown_highlights
 
 log = logging.getLogger(__name__)
 
 MAX_QUOTES = 10
 CONTEXT_PARAGRAPHS = 2  # shown before and after a cited paragraph in the sources view
-
-EXAMPLES = (
-    "What happens to prisoners in North Korea's prison camps?",
-    "How did the food crisis affect people in North Korea?",
-    "What happens to North Koreans who are forcibly returned from China?",
-    "Which organizations signed the 2011 coalition letter to Kim Jong Il?",
-    "Are public executions carried out in North Korea?",
-    "What did the UN Commission of Inquiry find?",
-)
 
 # ---------------------------------------------------------------- escaping
 
@@ -78,61 +70,23 @@ def escape_html(text: str) -> str:
 # ---------------------------------------------------------------- answers
 
 
-_ON, _OFF = "\x01", "\x02"  # emphasis markers while text is being laid out; never in shown text
+def quote_markdown(quote: Quote | QuoteView, *, emphasise: bool = True) -> str:
+    """A quote as a Markdown block quote, its marked sentences in bold, all its text escaped."""
+    lines = quote.lines if isinstance(quote, QuoteView) else quote_lines(quote, marked=emphasise)
+    return "\n".join("> " + "".join(_run_markdown(r) for r in line) for line in lines)
 
 
-def display_lines(text: str, spans: Iterable[Sequence[int]] = (), *, keep_lines: bool = False) -> list[str]:
-    """The lines a reader sees, with ``\x01``…``\x02`` around the emphasised spans.
-
-    Whitespace runs collapse to one space; line breaks are kept only when
-    ``keep_lines`` (lists of names), and then empty lines are dropped. Markers
-    sit next to text (never next to a space) and open and close on each line,
-    so each line can be escaped and marked up on its own.
-
-    Args:
-        text: the text shown.
-        spans: (start, end) offsets into ``text`` to emphasise.
-        keep_lines: keep the text's line breaks.
-    """
-    text = text.replace(_ON, " ").replace(_OFF, " ")
-    marked, pos = [], 0
-    for a, b in sorted((max(0, int(a)), min(len(text), int(b))) for a, b in spans):
-        a = max(a, pos)
-        if b <= a:
-            continue
-        marked += [text[pos:a], _ON, text[a:b], _OFF]
-        pos = b
-    marked.append(text[pos:])
-    joined = re.sub(r"(\s+)\x02", "\x02\\1", re.sub("\x01(\\s+)", "\\1\x01", "".join(marked)))
-    out, is_open = [], False
-    for raw in joined.split("\n") if keep_lines else [joined]:
-        line = (_ON if is_open else "") + " ".join(raw.split())
-        is_open = line.rfind(_ON) > line.rfind(_OFF)
-        line = (line + _OFF if is_open else line).replace(_ON + _OFF, "")
-        if line.replace(_ON, "").replace(_OFF, "").strip():
-            out.append(line)
-    return out
-
-
-def quote_markdown(quote: Quote, *, emphasise: bool = True, keep_lines: bool = False) -> str:
-    """A quote as a Markdown block quote, its best sentences in bold, all its text escaped.
-
-    ``Quote.highlights`` are offsets into the source document; the quote starts
-    at ``quote.citation.start``.
-    """
-    base = quote.citation.start
-    spans = [(a - base, b - base) for a, b in quote.highlights] if emphasise else []
-    lines = display_lines(quote.text, spans, keep_lines=keep_lines)
-    return "\n".join("> " + escape_markdown(line).replace(_ON, "**").replace(_OFF, "**") for line in lines)
+def _run_markdown(run: Run) -> str:
+    return f"**{escape_markdown(run.text)}**" if run.marked else escape_markdown(run.text)
 
 
 def passage_html(text: str, spans: Iterable[Sequence[int]] = (), *, keep_lines: bool = False) -> str:
     """Text as escaped HTML, the spans (offsets into ``text``) in ``<mark>``, lines joined by ``<br>``."""
     lines = display_lines(text, spans, keep_lines=keep_lines)
-    return "<br>".join(escape_html(line).replace(_ON, "<mark>").replace(_OFF, "</mark>") for line in lines)
+    return "<br>".join(escape_html(line).replace(ON, "<mark>").replace(OFF, "</mark>") for line in lines)
 
 
-def source_line(quote: Quote) -> str:
+def source_line(quote: Quote | QuoteView) -> str:
     """The short attribution above a quote: [n] title · organisation · date · section · ¶."""
     c = quote.citation
     bits = [f"*{escape_markdown(c.title)}*" if c.title else escape_markdown(c.source)]
@@ -160,66 +114,30 @@ def _longest_run(text: str, ch: str) -> int:
     return max((len(r) for r in runs), default=0)
 
 
-def render_answer(
-    answer: Answer,
-    *,
-    where: Filter = Filter(),
-    documents: Mapping[str, Document] | None = None,
-    list_passages: Collection[str] = (),
-) -> str:
-    """The chat message for an answer (Markdown; all document text escaped).
+def render_answer(answer: Answer, *, documents: Mapping[str, Document] | None = None) -> str:
+    """The chat message for an answer: its :class:`AnswerView` as Markdown, all document text escaped.
 
     Args:
         answer: what :meth:`Assistant.ask` returned.
-        where: the filter the question was asked with, to explain an empty result.
-        documents: titles for describing the filter (doc id -> Document).
-        list_passages: passage ids whose line breaks are kept (lists of names).
+        documents: doc id -> Document, to name filtered documents by title.
     """
+    view = answer_view(answer, documents=documents)
     out: list[str] = []
-    if answer.searched != answer.query:
-        searched = answer.searched if len(answer.searched) <= 300 else answer.searched[:300] + "…"
-        out.append(f"*Searched for:* “{escape_markdown(searched)}”")
-    filtered_out = where.active and not answer.quotes
-    if filtered_out:
-        out.append(
-            f"**No passage matches the filter** ({escape_markdown(describe_filter(where, documents or {}))}), "
-            "so nothing was searched. Change or clear the filter under *Settings*."
-        )
-    elif answer.abstained:
-        out.append(f"**{NOTHING_ANSWERS}**")  # first: the plain statement, then why
-    for note in answer.notes:
-        if not (filtered_out and note.startswith("No passage matches the filter")):  # said above
-            out.append(f"*Note:* {escape_markdown(note)}")
-    if filtered_out:
-        return "\n\n".join(out)
-    if answer.abstained and answer.quotes:
-        out.append("Possibly related passages (they do not answer the question):")
-    elif not answer.quotes:
-        out.append("No passages found.")
-    for q in answer.quotes:
-        keep = q.citation.passage_id in list_passages
-        out.append(source_line(q) + "\n" + quote_markdown(q, emphasise=not answer.abstained, keep_lines=keep))
-    if answer.quotes:
-        what = "Sources of the possibly related passages" if answer.abstained else "Sources"
-        out.append(f"**{what}** (plain text, to copy):\n" + citation_block(answer.quotes))
+    if view.searched:
+        out.append(f"*Searched for:* “{escape_markdown(view.searched)}”")
+    if view.filtered:
+        out.append(f"*Filtered:* {escape_markdown(view.filtered)}")
+    if view.headline:
+        advice = " Change or clear the filter under *Settings*." if view.filtered_out else ""
+        out.append(f"**{escape_markdown(view.headline)}**{advice}")
+    out.extend(f"*Note:* {escape_markdown(note)}" for note in view.notes)
+    if view.lead:
+        out.append(escape_markdown(view.lead))
+    for q in view.quotes:
+        out.append(source_line(q) + "\n" + quote_markdown(q))
+    if view.quotes:
+        out.append(f"**{view.sources_heading}** (plain text, to copy):\n" + citation_block(answer.quotes))
     return "\n\n".join(out)
-
-
-def describe_filter(where: Filter, documents: Mapping[str, Document]) -> str:
-    """The filter in words, e.g. 'documents: “A”; organisations: X; dated 2014 to 2015'."""
-    parts = []
-    if where.doc_ids:
-        titles = [f"“{documents[d].title}”" if d in documents else d for d in where.doc_ids]
-        parts.append("documents: " + ", ".join(titles))
-    if where.organizations:
-        parts.append("organisations: " + ", ".join(where.organizations))
-    if where.date_from and where.date_to:
-        parts.append(f"dated {where.date_from} to {where.date_to}")
-    elif where.date_from:
-        parts.append(f"dated {where.date_from} or later")
-    elif where.date_to:
-        parts.append(f"dated {where.date_to} or earlier")
-    return "; ".join(parts)
 
 
 # ---------------------------------------------------------------- settings
@@ -292,7 +210,6 @@ class Chat:
         for p in index.passages:  # passages are stored in document order
             self._siblings.setdefault(p.doc_id, []).append(p)
         self._position = {p.passage_id: i for ps in self._siblings.values() for i, p in enumerate(ps)}
-        self.list_passages = frozenset(p.passage_id for p in index.passages if p.kind == "list")
 
     @property
     def document_choices(self) -> list[tuple[str, str]]:
@@ -326,7 +243,7 @@ class Chat:
             message = message if isinstance(message, str) else ""
             searched = follow_up_query(message, user_messages(history))
             answer = self.assistant.ask(message, k=n, mode=mode or "hybrid", where=where, searched=searched)
-            text = render_answer(answer, where=where, documents=self.documents, list_passages=self.list_passages)
+            text = render_answer(answer, documents=self.documents)
             return Reply(text, self.sources_of(answer), answer)
         except AssistantError as e:
             return Reply(friendly(str(e)), (), None)
@@ -355,7 +272,7 @@ class Chat:
             if answer.abstained:  # nothing answers: no sentence is marked as if it did
                 out.append(Source(f"[{q.rank}] {c.paragraph_mark} · {title}", c.passage_id, (), "possibly related"))
             else:
-                out.append(Source(f"[{q.rank}] {c.paragraph_mark} · {title}", c.passage_id, q.highlights))
+                out.append(Source(f"[{q.rank}] {c.paragraph_mark} · {title}", c.passage_id, shown_highlights(q)))
         return tuple(out)
 
     def context(self, passage_id: str, around: int = CONTEXT_PARAGRAPHS) -> list[Passage]:

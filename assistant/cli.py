@@ -219,7 +219,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from assistant.ui import serve
 
-    serve(_open(args), host=args.host, port=args.port)  # model and index load once, here
+    serve(_open(args), host=args.host, port=args.port, title=args.title, queries=args.queries)  # model and index load once, here
     return 0
 
 
@@ -333,6 +333,10 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="start the web chat")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     s.add_argument("--port", type=int, default=7860, help="port to listen on (default: %(default)s)")
+    s.add_argument("--title", help="the chat's title (default: from the corpus folder's name)")
+    s.add_argument("--queries", metavar="FILE",
+                   help="a query set for this collection (JSON lines with \"query\", or one question a line): "
+                   "its questions become the chat's examples (default: questions about the collection's headings)")
     reranker(s)
     common(s, model_default=None, json_output=False)
     s.set_defaults(handler=cmd_serve)

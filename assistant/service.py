@@ -93,5 +93,6 @@ class Assistant:
         reason = abstain_reason(retrieval, self.index.vocabulary)
         notes = (f"Not answered: {reason}.",) if reason and retrieval.hits else ()
         return make_answer(
-            retrieval, self.index.documents, abstained=bool(reason), asked=asked.text, qid=qid, extra_notes=notes
+            retrieval, self.index.documents, abstained=bool(reason), asked=asked.text, qid=qid, extra_notes=notes,
+            where=where,
         )

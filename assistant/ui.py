@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from assistant.chat import EMPTY_SOURCE, EXAMPLES, MAX_QUOTES, NO_SOURCES, SORRY, Chat
+from assistant.chat import EMPTY_SOURCE, MAX_QUOTES, NO_SOURCES, SORRY, Chat, escape_markdown
+from assistant.collection import CollectionInfo, describe_collection
 from assistant.errors import AssistantError
 from assistant.search import MODES
+from assistant.webguard import MAX_BODY, Limits, RequestGuard
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ CSS = """
 #chat blockquote { margin: 0.25rem 0 0.9rem 0; }
 #chat pre, #chat pre code { white-space: pre-wrap !important; overflow-wrap: anywhere; }
 #chat strong { font-weight: 600; }
+#chat .bubble-wrap { padding-top: 2.5rem; }  /* the first message starts below the copy/clear buttons */
 """
 
 
@@ -55,70 +58,102 @@ class ServeError(AssistantError):
     """The web server cannot start (e.g. the port is taken)."""
 
 
-def build_app(chat: Chat) -> Any:
-    """The Blocks app for one :class:`Chat`; call ``.queue()`` and ``.launch()`` on it."""
+def build_app(chat: Chat, *, info: CollectionInfo | None = None) -> Any:
+    """The Blocks app for one :class:`Chat`; call ``.queue()`` and ``.launch()`` on it.
+
+    Args:
+        chat: what answers.
+        info: the served collection's title, description and example questions
+            (default: described from the chat's own index).
+    """
     import gradio as gr
 
-    n_docs = len(chat.documents)
-    with gr.Blocks(title="Ask the collection", fill_height=True) as demo:
+    info = info or chat_collection(chat)
+    with gr.Blocks(title=info.title, fill_height=True) as demo:
         gr.Markdown(
-            f"## Ask the collection\n"
-            f"Answers are passages quoted word for word from the {n_docs} documents, each with its citation; "
-            f"nothing is generated. Open a cited passage on the right to read it in its document."
+            f"## {escape_markdown(info.title)}\n"
+            f"{escape_markdown(info.description)}. Answers are passages quoted word for word from these "
+            f"documents, each with its citation; nothing is generated. Open a cited passage under "
+            f"*Sources* to read it in its document.",
+            elem_id="about",
         )
         sources = gr.State([])
-        settings = [
-            gr.Slider(1, MAX_QUOTES, value=5, step=1, label="Number of quotes", render=False),
-            gr.Radio(list(MODES), value="hybrid", label="Search mode", render=False,
-                     info=" · ".join(f"{m}: {MODE_HELP[m]}" if m in MODE_HELP else m for m in MODES)),
-            gr.Dropdown(chat.document_choices, value=[], multiselect=True, label="Only these documents",
-                        render=False),
-            gr.Dropdown(chat.organizations, value=[], multiselect=True, label="Only these organisations",
-                        render=False),
-            gr.Textbox("", label="Dated from", placeholder="YYYY or YYYY-MM-DD, e.g. 2014", render=False),
-            gr.Textbox("", label="Dated to", placeholder="YYYY or YYYY-MM-DD, e.g. 2018-06", render=False),
-        ]
-
-        def respond(message, history, k, mode, doc_ids, organizations, date_from, date_to):
-            try:
-                reply = chat.reply(message, history, k, mode, doc_ids, organizations, date_from, date_to)
-            except Exception:  # a bug or a broken index: the person gets a message, the log the trace
-                log.exception("answering %r failed", str(message)[:200])
-                return SORRY, []
-            return reply.text, [[s.label, s.passage_id, [list(h) for h in s.highlights], s.marker] for s in reply.sources]
+        asked = gr.State([])  # the user's own messages, as typed (the chat shows them escaped)
+        pending = gr.State(None)  # the message being answered; None when there is nothing to answer
+        k = gr.Slider(1, MAX_QUOTES, value=5, step=1, label="Number of quotes", render=False)
+        mode = gr.Radio(list(MODES), value="hybrid", label="Search mode", render=False,
+                        info=" · ".join(f"{m}: {MODE_HELP[m]}" if m in MODE_HELP else m for m in MODES))
+        doc_ids = gr.Dropdown(chat.document_choices, value=[], multiselect=True, label="Only these documents",
+                              render=False)
+        orgs = gr.Dropdown(chat.organizations, value=[], multiselect=True, label="Only these organisations",
+                           render=False)
+        date_from = gr.Textbox("", label="Dated from", placeholder="YYYY or YYYY-MM-DD, e.g. 2014", render=False)
+        date_to = gr.Textbox("", label="Dated to", placeholder="YYYY or YYYY-MM-DD, e.g. 2018-06", render=False)
+        settings = [k, mode, doc_ids, orgs, date_from, date_to]
 
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=360):
-                gr.ChatInterface(
-                    respond,
-                    api_name="chat",
-                    api_description="Ask a question; returns the answer as Markdown: quotes and numbered citations.",
-                    chatbot=gr.Chatbot(
-                        elem_id="chat",
-                        label="Answers",
-                        height=620,
-                        latex_delimiters=[],  # a $ in a document is a dollar, not maths
-                        allow_tags=False,
-                        sanitize_html=True,
-                        feedback_options=None,
-                        buttons=["copy", "copy_all"],
-                        placeholder="Ask about the documents, or start with an example below.",
-                    ),
-                    textbox=gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
-                                       elem_id="question",
-                                       submit_btn=True, autofocus=True, max_lines=6),
-                    additional_inputs=settings,
-                    additional_inputs_accordion=gr.Accordion("Settings: quotes, search mode, filters", open=False,
-                                                             render=False),
-                    additional_outputs=[sources],
-                    examples=[[q] for q in EXAMPLES],
-                    fill_height=False,
+                chatbot = gr.Chatbot(
+                    elem_id="chat",
+                    label="Answers",
+                    show_label=False,  # a floating label would cover the first line of the chat
+                    height=620,
+                    autoscroll=False,  # scrolled by SCROLL_TO_LAST to the new answer's top instead
+                    latex_delimiters=[],  # a $ in a document is a dollar, not maths
+                    allow_tags=False,
+                    sanitize_html=True,
+                    feedback_options=None,
+                    buttons=["copy", "copy_all"],
+                    placeholder="Ask about the documents, or start with an example below.",
                 )
+                box = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
+                                 elem_id="question", submit_btn=True, autofocus=True, max_lines=6)
+                examples = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[[q] for q in info.examples],
+                                      label="Examples", elem_id="examples", type="values",
+                                      visible=bool(info.examples))
+                with gr.Accordion("Settings: quotes, search mode, filters", open=False):
+                    for component in settings:
+                        component.render()
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown("### Sources")
                 pick = gr.Dropdown([], value=None, label="Open a cited passage", interactive=True,
                                    elem_id="source-pick")
                 view = gr.HTML(EMPTY_SOURCE, elem_id="source-view")
+
+        def take(message, history, earlier):
+            """Show the question at once (as text) and clear the box; an empty one is ignored."""
+            shown = show_question(message, history)
+            if shown is None:
+                return gr.skip(), gr.skip(), gr.skip(), None
+            return "", shown, list(earlier or []), message
+
+        def respond(message, history, earlier, *values):
+            if message is None:
+                return gr.skip(), gr.skip(), gr.skip()
+            past = [{"role": "user", "content": m} for m in earlier or []]
+            try:
+                reply = chat.reply(message, past, *values)
+                text, cited = reply.text, reply.sources
+            except Exception:  # a bug or a broken index: the person gets a message, the log the trace
+                log.exception("answering %r failed", str(message)[:200])
+                text, cited = SORRY, ()
+            history = list(history or []) + [{"role": "assistant", "content": text}]
+            items = [[s.label, s.passage_id, [list(h) for h in s.highlights], s.marker] for s in cited]
+            return history, list(earlier or []) + [message], items
+
+        def then_answer(question_shown):
+            return (
+                question_shown.then(None, None, None, js=SCROLL_TO_LAST)
+                .then(respond, [pending, chatbot, asked, *settings], [chatbot, asked, sources],
+                      api_visibility="private")
+                .then(None, None, None, js=SCROLL_TO_LAST)
+            )
+
+        take_io = dict(inputs=[box, chatbot, asked], outputs=[box, chatbot, asked, pending], queue=False,
+                       api_visibility="private")
+        then_answer(box.submit(take, **take_io))
+        then_answer(examples.click(lambda sample: sample[0], [examples], [box], queue=False,
+                                   api_visibility="private").then(take, **take_io))
 
         def show_sources(items):
             choices = [(label, pid) for label, pid, *_ in items or []]
@@ -134,21 +169,77 @@ def build_app(chat: Chat) -> Any:
                 log.exception("showing source %r failed", passage_id)
                 return EMPTY_SOURCE
 
+        def forget():
+            return [], [], gr.Dropdown(choices=[], value=None), EMPTY_SOURCE
+
+        chatbot.clear(forget, None, [asked, sources, pick, view], queue=False, api_visibility="private")
         sources.change(show_sources, [sources], [pick, view], api_visibility="private", queue=False)
         pick.input(show_source, [pick, sources], [view], api_visibility="private", queue=False)
+
+        def answer(
+            message: str, k: float = 5, mode: str = "hybrid", doc_ids: list[str] | None = None,
+            organizations: list[str] | None = None, date_from: str = "", date_to: str = "",
+        ) -> str:
+            """Ask a question; returns the answer as Markdown: quotes and numbered citations."""
+            return chat.reply(message, [], k, mode, doc_ids or [], organizations or [], date_from, date_to).text
 
         def search(question: str, k: int = 5, mode: str = "hybrid") -> dict:
             """The answer as the JSON of `assistant ask --json`: quotes, citations, highlights, notes."""
             try:
                 return chat.search(question, k, mode)
             except AssistantError as e:
-                raise gr.Error(str(e)) from None
+                raise gr.Error(str(e), print_exception=False) from None  # the user's mistake: no traceback
             except Exception:
                 log.exception("search %r failed", str(question)[:200])
-                raise gr.Error("something went wrong while searching; the problem was logged on the server") from None
+                raise gr.Error("something went wrong while searching; the problem was logged on the server",
+                               print_exception=False) from None
 
+        gr.api(answer, api_name="chat")
         gr.api(search, api_name="search")
     return demo
+
+
+def chat_collection(chat: Chat, *, title: str | None = None, queries: str | None = None) -> CollectionInfo:
+    """The served collection described from the chat's index (and a query set for it, if given)."""
+    index = chat.assistant.index
+    return describe_collection(index.documents, index.passages, corpus_dir=index.manifest.corpus_dir,
+                               title=title, queries=queries)
+
+
+def show_question(message: object, history: list | None) -> list | None:
+    """The chat's messages with the user's question added as text; None for an empty question.
+
+    An empty or blank message adds nothing (no empty bubble); any other is shown
+    as typed, its HTML and Markdown escaped.
+    """
+    if not isinstance(message, str) or not message.strip():
+        return None
+    return list(history or []) + [{"role": "user", "content": user_markdown(message)}]
+
+
+def user_markdown(message: str) -> str:
+    """The user's own message as Markdown that shows it as typed: never HTML, never a link or image."""
+    return escape_markdown(message.strip())
+
+
+# The chat does not follow new messages to the bottom (autoscroll=False). After a
+# question, and again after its answer, it scrolls so that the last question is at
+# the top, the answer's first line (the filter, the headline, quote [1]) under it;
+# a question too long for that gives way to the answer's top.
+SCROLL_TO_LAST = """
+() => {
+  const log = document.querySelector('#chat [role="log"]') || document.querySelector('#chat .bubble-wrap');
+  const rows = [...document.querySelectorAll('#chat .message-row')];
+  if (!log || !rows.length) return;
+  const users = rows.filter(r => r.classList.contains('user-row'));
+  const question = users[users.length - 1];
+  const answer = rows[rows.length - 1].classList.contains('bot-row') ? rows[rows.length - 1] : null;
+  const offset = el => el.getBoundingClientRect().top - log.getBoundingClientRect().top + log.scrollTop;
+  let target = question ? offset(question) : 0;
+  if (answer && offset(answer) - target > log.clientHeight / 3) target = offset(answer);
+  log.scrollTo({top: Math.max(0, target - 40), behavior: 'instant'});  // clear of the copy/clear buttons
+}
+"""
 
 
 def _theme() -> Any:
@@ -169,19 +260,36 @@ def serve(
     port: int = 7860,
     concurrency: int = CONCURRENCY,
     queue_size: int = QUEUE_SIZE,
+    title: str | None = None,
+    queries: str | None = None,
+    max_request: int = MAX_BODY,
 ) -> None:
     """Start the web chat on an open :class:`~assistant.service.Assistant` and block.
 
     The model and index are already loaded; one warm-up question runs before
     the server opens, so the first person does not wait for lazy initialisation.
 
+    Args:
+        assistant: the open index and encoder.
+        host, port: where to listen.
+        concurrency, queue_size: questions answered at once, and waiting at most.
+        title: the chat's title (default: from the corpus folder's name).
+        queries: a query set for this collection; its questions become the examples
+            (default: questions about the collection's own headings).
+        max_request: bytes a request body may have (larger ones are refused with 413).
+
     Raises:
         ServeError: the server cannot listen on ``host:port``.
+        QueryError: the query set cannot be read.
     """
-    assistant.ask("warm up", k=1)
+    from starlette.middleware import Middleware
+
     chat = Chat(assistant)
-    demo = build_app(chat)
+    info = chat_collection(chat, title=title, queries=queries)  # a bad query set fails before the warm-up
+    assistant.ask("warm up", k=1)
+    demo = build_app(chat, info=info)
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
+    limits = Limits(max_body=max_request)
     try:
         demo.launch(
             server_name=host,
@@ -195,6 +303,7 @@ def serve(
             enable_monitoring=False,
             css=CSS,
             theme=_theme(),
+            app_kwargs={"middleware": [Middleware(RequestGuard, limits=limits)]},
         )
     except OSError as e:
         raise ServeError(f"cannot start the web chat on {host}:{port} ({e}); pass another --port") from None

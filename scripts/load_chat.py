@@ -21,13 +21,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
-from assistant.chat import EXAMPLES
-
 MAX_CLIENTS = 50
 MAX_QUESTIONS = 50
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
-QUESTIONS = EXAMPLES + (
+QUESTIONS = (  # about the default corpus
+    "What happens to prisoners in North Korea's prison camps?",
+    "How did the food crisis affect people in North Korea?",
+    "What happens to North Koreans who are forcibly returned from China?",
+    "Which organizations signed the 2011 coalition letter to Kim Jong Il?",
+    "Are public executions carried out in North Korea?",
+    "What did the UN Commission of Inquiry find?",
     "What did Human Rights Watch urge Kim Jong Un to do in 2018?",
     "How are political prisoners treated in detention centres?",
     "What reforms did Amnesty International ask Kim Jong Il to consider in 1997?",

@@ -53,5 +53,5 @@ def test_a_declined_answer_marks_no_sentence_in_the_terminal(tmp_path: Path, tin
     assert answered.quotes[0].highlights
     assert "»" in to_text(answered)
     declined = to_text(dataclasses.replace(answered, abstained=True))
-    assert "»" not in declined and "Possibly related:" in declined
+    assert "»" not in declined and "Possibly related passages (they do not answer the question):" in declined
     assert "Sources of the possibly related passages:" in declined

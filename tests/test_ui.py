@@ -212,7 +212,7 @@ def test_filter_by_document_organisation_and_date(chat):
 def test_filter_names_the_documents_it_could_not_match(chat):
     reply = chat.reply("prison camps", [], 5, "hybrid", ["markup"], [], "", "2000")
     assert "No passage matches the filter" in reply.text
-    assert "Markup &lt;i&gt;in&lt;/i&gt; a report" in reply.text and "2000 or earlier" in reply.text
+    assert "Markup &lt;i&gt;in&lt;/i&gt; a report" in reply.text and "dated up to 2000" in reply.text
 
 
 @pytest.mark.parametrize(
@@ -389,3 +389,85 @@ def test_user_messages_reads_both_history_shapes():
     ]
     assert user_messages(history) == ["first", "second"]
     assert user_messages(None) == []
+
+
+# ---------------------------------------------------------------- the chat page (issue 11, issue 9)
+
+
+@pytest.mark.parametrize("message", ["", "   ", "\n\t ", None])
+def test_an_empty_message_adds_no_bubble(message):
+    from assistant.ui import show_question
+
+    assert show_question(message, [{"role": "user", "content": "earlier"}]) is None
+
+
+@pytest.mark.parametrize(
+    "message", ["<b>bold</b> camps", "<img src=x onerror=alert(1)>", "![x](javascript:alert(1))",
+                "[click](http://example.com) *stars* # heading", "1. first\n- second\n<script>alert(1)</script>"],
+)
+def test_the_users_message_is_shown_as_text(message):
+    from assistant.ui import show_question
+
+    shown = show_question(message, [])
+    assert len(shown) == 1 and shown[0]["role"] == "user"
+    out = rendered(shown[0]["content"])
+    assert not re.search(r"<(?!/?p>|br ?/?>)[a-z]", out), out  # no element but paragraphs
+    assert collapse(shown_text(out)) == collapse(message)
+
+
+def test_the_header_names_no_side(chat):
+    from assistant.ui import build_app
+
+    demo = build_app(chat)
+    about = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "about")
+    assert "on the right" not in about.value and "under *Sources*" in about.value
+    assert "3 documents from" in about.value
+
+
+def test_the_chat_describes_the_collection_it_serves(chat, tmp_path):
+    from assistant.ui import build_app, chat_collection
+
+    info = chat_collection(chat)
+    assert info.title == "Ask the documents in corpus/"
+    assert info.description == (
+        "3 documents from Coalition for Prison Reform, Test & Co and Watchers, dated 2011–2015"
+    )
+    # examples from the collection's own headings: never the default corpus's questions
+    assert info.examples and all("North Korea" not in q for q in info.examples)
+    assert "What does “Prison camps” say?" in info.examples
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(
+        '{"id": "a", "query": "Where are public executions held?", "relevant": [{"doc_id": "camps"}]}\n'
+        '{"id": "b", "query": "Who won the football cup?", "relevant": []}\n'
+        'What do former prisoners describe?\n', encoding="utf-8")
+    info = chat_collection(chat, title="  Camp reports ", queries=str(queries))
+    assert info.title == "Camp reports"
+    assert info.examples == ("Where are public executions held?", "What do former prisoners describe?")
+    demo = build_app(chat, info=info)
+    examples = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "examples")
+    assert [s[0] for s in examples.samples] == list(info.examples)
+    assert demo.title == "Camp reports"
+
+
+def test_a_bad_query_set_is_one_message(chat, tmp_path):
+    from assistant.ui import chat_collection
+
+    with pytest.raises(QueryError, match="cannot read the query set"):
+        chat_collection(chat, queries=str(tmp_path / "missing.jsonl"))
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"query": "unanswerable", "relevant": []}\n', encoding="utf-8")
+    with pytest.raises(QueryError, match="holds no question"):
+        chat_collection(chat, queries=str(empty))
+
+
+def test_describe_documents_names_three_organisations_then_counts():
+    from assistant.collection import describe_documents
+    from assistant.corpus import Document
+
+    def doc(i, org, date=""):
+        return Document(f"d{i}", f"c/{i}.txt", f"/c/{i}.txt", f"T{i}", org, date, "report", "text")
+
+    docs = {d.doc_id: d for d in [doc(1, "B", "2001-02"), doc(2, "B"), doc(3, "A", "1999"), doc(4, "C"),
+                                  doc(5, "D"), doc(6, "E")]}
+    assert describe_documents(docs) == "6 documents from B, A, C and 2 other organisations, dated 1999–2001"
+    assert describe_documents({"d1": doc(1, "")}) == "1 document"

@@ -95,8 +95,14 @@ def test_chat_in_a_real_browser(server, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
             page.goto(server.url)
-            expect(page.get_by_text("What did the UN Commission of Inquiry find?")).to_be_visible(timeout=30_000)
+            # the examples and the description are the served collection's, not the default corpus's
+            expect(page.get_by_text("What does “Prison camps” say?")).to_be_visible(timeout=30_000)
+            expect(page.locator("#about")).to_contain_text("3 documents from Coalition for Prison Reform")
+            assert "North Korea" not in page.locator("body").inner_text()
+            assert "on the right" not in page.locator("#about").inner_text()
             expect(page.get_by_placeholder("Ask a question about the documents…")).to_be_visible()
             box = page.locator("#question textarea")  # Gradio drops the placeholder after the first question
 
@@ -113,6 +119,11 @@ def test_chat_in_a_real_browser(server, tmp_path):
             expect(chat.locator("pre")).to_contain_text("[1] “Markup <i>in</i> a report”. Test & Co, 2015-03-01.")
             assert chat.locator("script, b, i, img").count() == 0
             assert page.locator('a[href*="example.com"]').count() == 0
+            # nothing covers the first message (no floating label, no buttons over it)
+            first_row = chat.locator(".message-row").first.bounding_box()
+            for cover in chat.locator('[data-testid="block-label"], .top-panel').all():
+                if cover.is_visible():
+                    assert not _overlap(cover.bounding_box(), first_row), "something covers the chat's first line"
 
             view = page.locator("#source-view")
             cited = view.locator(".cited")
@@ -131,8 +142,33 @@ def test_chat_in_a_real_browser(server, tmp_path):
             box.press("Enter")
             expect(chat).to_contain_text("Searched for:", timeout=60_000)
 
+            rows = chat.locator(".message-row")
+            before = rows.count()
+            box.fill("   ")
+            box.press("Enter")
+            page.wait_for_timeout(1500)
+            assert rows.count() == before, "a blank message added a bubble"
+
             page.get_by_text("Settings: quotes, search mode, filters").click()
-            page.get_by_label("Dated from").fill("2030")
+            page.get_by_role("textbox", name="Dated from").fill("2014")
+            html_question = '<b>Markup</b> <img src=x onerror=alert(1)> ![x](javascript:alert(2)) script tags?'
+            box.fill(html_question)
+            box.press("Enter")
+            answer = chat.locator(".bot-row").last
+            expect(answer).to_contain_text("Filtered: dated from 2014", timeout=60_000)
+            expect(answer.locator("blockquote").first).to_be_visible()
+            expect(chat.locator(".user-row").last).to_have_text(html_question)  # as typed, as text
+            assert chat.locator("script, b, i, img").count() == 0
+            assert not [u for u in requests if u.endswith("/x") or u.startswith("javascript")], requests
+            page.wait_for_timeout(500)  # the scroll runs after the answer is shown
+            log_box = chat.locator('[role="log"]').bounding_box()
+            top = answer.locator("blockquote").first.bounding_box()
+            # quote [1] of the new answer is in view, not scrolled past to the source list
+            assert log_box["y"] <= top["y"] and top["y"] + 20 <= log_box["y"] + log_box["height"], (log_box, top)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(tmp_path / "filtered.png"))
+
+            page.get_by_role("textbox", name="Dated from").fill("2030")
             box.fill("prison camps")
             box.press("Enter")
             expect(chat).to_contain_text("No passage matches the filter", timeout=60_000)
@@ -144,6 +180,11 @@ def test_chat_in_a_real_browser(server, tmp_path):
         finally:
             browser.close()
     assert dialogs == [], f"a dialog opened: {dialogs}"
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
+        a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
 
 
 @pytest.mark.model
@@ -192,3 +233,46 @@ def test_search_endpoint_refuses_an_empty_question(server):
 
     with pytest.raises(Exception, match="question is empty"):
         Client(server.url, verbose=False).predict("  ", api_name="/search")
+    time.sleep(0.5)
+    assert "Traceback" not in server.log.read_text()  # the user's mistake is not the server's error
+
+
+def _post(url: str, body: bytes, content_type: str, *, chunked: bool = False) -> tuple[int, str]:
+    import http.client
+    from urllib.parse import urlparse
+
+    u = urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    try:
+        headers = {"Content-Type": content_type}
+        if chunked:
+            conn.request("POST", u.path, body=iter([body[i:i + 65536] for i in range(0, len(body), 65536)]),
+                         headers=headers, encode_chunked=True)
+        else:
+            conn.request("POST", u.path, body=body, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    except (ConnectionResetError, BrokenPipeError):
+        return 413, "connection closed while sending"  # refused before the whole body was read
+    finally:
+        conn.close()
+
+
+def _multipart(name: str, data: bytes) -> tuple[bytes, str]:
+    boundary = "----assistant-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.model
+def test_the_server_refuses_uploads_and_large_requests(server):
+    body, ctype = _multipart("notes.txt", b"hello")
+    status, text = _post(server.url + "gradio_api/upload", body, ctype)
+    assert status == 403 and "uploads are off" in text
+    assert _post(server.url + "gradio_api/process_recording", body, ctype)[0] == 404
+    big = b"{" + b" " * 3_000_000 + b"}"
+    assert _post(server.url + "gradio_api/queue/join", big, "application/json")[0] == 413
+    assert _post(server.url + "gradio_api/queue/join", big, "application/json", chunked=True)[0] == 413
+    with urllib.request.urlopen(server.url, timeout=10) as r:  # and it still answers
+        assert r.status == 200
