@@ -237,8 +237,9 @@ def convert_faq(root: Path) -> tuple[list[Doc], list[Query], dict[str, str]]:
 
 REFERENCE = Package("debian-reference-en", "2.100")
 _REF_TXT = "usr/share/debian-reference/debian-reference.en.txt.gz"
-# Chapters kept: long formal text with few tables, some hundreds of passages in all.
-REFERENCE_CHAPTERS = (1, 2, 9)
+# Chapters kept: system initialisation, authentication, network set-up: formal
+# text with some tables and listings, about 400 passages in all.
+REFERENCE_CHAPTERS = (3, 4, 5)
 
 
 def convert_reference(root: Path) -> tuple[list[Doc], dict[str, str]]:
@@ -248,7 +249,7 @@ def convert_reference(root: Path) -> tuple[list[Doc], dict[str, str]]:
         raise DataError(f"{path} not found: has the package's layout changed?")
     text = gzip.decompress(path.read_bytes()).decode("utf-8")
     starts = [(int(m.group(1)), m.group(2).strip(), m.start())
-              for m in re.finditer(r"^Chapter (\d+)\. (.+)$", text, re.M)]
+              for m in re.finditer(r"^Chapter[ \xa0](\d+)\.[ \xa0](.+)$", text, re.M)]
     if not starts:
         raise DataError(f"{path}: no 'Chapter N. Title' lines")
     ends = [s for _, _, s in starts[1:]] + [_appendix_start(text, starts[-1][2])]
@@ -264,7 +265,7 @@ def convert_reference(root: Path) -> tuple[list[Doc], dict[str, str]]:
 
 
 def _appendix_start(text: str, after: int) -> int:
-    m = re.search(r"^Appendix A\.", text[after:], re.M)
+    m = re.search(r"^Appendix[ \xa0]A\.", text[after:], re.M)
     return after + m.start() if m else len(text)
 
 
@@ -368,7 +369,7 @@ def _iso_month(date: str) -> str:
     return ""
 
 
-BUILDERS = {"debian-faq": build_faq}
+BUILDERS = {"debian-faq": build_faq, "debian-reference": build_reference}
 
 
 def main(argv: list[str] | None = None) -> int:

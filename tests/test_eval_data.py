@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import json
 import sys
@@ -113,3 +114,21 @@ def test_check_quotes_reports_a_quote_that_is_not_verbatim(tmp_path: Path) -> No
 @pytest.mark.parametrize("date,iso", [("January 2021", "2021-01"), ("Spring 2021", ""), ("", "")])
 def test_iso_month(date: str, iso: str) -> None:
     assert _script()._iso_month(date) == iso
+
+
+def test_reference_chapters_are_cut_verbatim_from_the_text_edition(tmp_path: Path) -> None:
+    mod = _script()
+    body = {n: f"Chapter\u00a0{n}.\u00a0Title {n}\n\n    Text of chapter {n}, hard-wrapped\n    as shipped.\n\n"
+            for n in range(1, 7)}
+    text = ("Debian Reference\n\n    This Debian Reference (version 2.100) (2023-02-04) is\n\n"
+            + "".join(body.values()) + "Appendix\u00a0A.\u00a0Appendix\n\n    Not a chapter.\n")
+    path = tmp_path / mod._REF_TXT
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(text.encode("utf-8")))
+    docs, info = mod.convert_reference(tmp_path)
+    assert info == {"version": "2.100"}
+    assert [d.doc_id for d in docs] == [f"debian-reference-ch{n:02d}" for n in mod.REFERENCE_CHAPTERS]
+    for d, n in zip(docs, mod.REFERENCE_CHAPTERS):
+        assert d.text == body[n].rstrip() + "\n"  # verbatim, up to the next chapter
+        assert d.title == f"Debian Reference, chapter {n}: Title {n}"
+    assert all("Appendix" not in d.text for d in docs)
