@@ -198,18 +198,47 @@ class Reply:
     answer: Answer | None  # None when the question could not be asked
 
 
+@dataclass(frozen=True)
+class _Served:
+    """One version of the served index and what the chat derives from it."""
+
+    assistant: object
+    documents: dict[str, Document]
+    passages: dict[str, Passage]
+    siblings: dict[str, list[Passage]]  # doc id -> its passages in document order
+    position: dict[str, int]  # passage id -> its place among its siblings
+
+    @classmethod
+    def of(cls, assistant) -> _Served:
+        index = assistant.index
+        siblings: dict[str, list[Passage]] = {}
+        for p in index.passages:  # passages are stored in document order
+            siblings.setdefault(p.doc_id, []).append(p)
+        position = {p.passage_id: i for ps in siblings.values() for i, p in enumerate(ps)}
+        return cls(assistant, index.documents, {p.passage_id: p for p in index.passages}, siblings, position)
+
+
 class Chat:
     """The web chat's behaviour over one :class:`~assistant.service.Assistant`."""
 
     def __init__(self, assistant) -> None:
-        self.assistant = assistant
-        index = assistant.index
-        self.documents: dict[str, Document] = index.documents
-        self._passages: dict[str, Passage] = {p.passage_id: p for p in index.passages}
-        self._siblings: dict[str, list[Passage]] = {}
-        for p in index.passages:  # passages are stored in document order
-            self._siblings.setdefault(p.doc_id, []).append(p)
-        self._position = {p.passage_id: i for ps in self._siblings.values() for i, p in enumerate(ps)}
+        self.use(assistant)
+
+    def use(self, assistant) -> None:
+        """Answer from ``assistant`` from now on (the served index was changed and reloaded).
+
+        Everything derived from the index is swapped in one assignment, so a
+        question answered meanwhile sees the old index or the new one, never a mix.
+        """
+        self._state = _Served.of(assistant)
+
+    @property
+    def assistant(self):
+        return self._state.assistant
+
+    @property
+    def documents(self) -> dict[str, Document]:
+        return self._state.documents
 
     @property
     def document_choices(self) -> list[tuple[str, str]]:
@@ -277,9 +306,10 @@ class Chat:
 
     def context(self, passage_id: str, around: int = CONTEXT_PARAGRAPHS) -> list[Passage]:
         """The cited passage with up to ``around`` passages of its document before and after it."""
-        p = self._passages[passage_id]
-        siblings = self._siblings[p.doc_id]
-        i = self._position[passage_id]
+        state = self._state
+        p = state.passages[passage_id]
+        siblings = state.siblings[p.doc_id]
+        i = state.position[passage_id]
         return siblings[max(0, i - around) : i + around + 1]
 
     def source_html(
@@ -295,10 +325,11 @@ class Chat:
             marker: what the opened passage is called ("cited", or "possibly related"
                 for a declined answer's passages).
         """
-        if not passage_id or passage_id not in self._passages:
+        state = self._state
+        if not passage_id or passage_id not in state.passages:
             return EMPTY_SOURCE
-        cited = self._passages[passage_id]
-        doc = self.documents[cited.doc_id]
+        cited = state.passages[passage_id]
+        doc = state.documents[cited.doc_id]
         about = " · ".join(escape_html(x) for x in (doc.organization, cited.date or doc.date, doc.kind) if x)
         head = (
             f'<div class="src-head"><div class="src-title">{escape_html(doc.title or doc.source)}</div>'

@@ -219,7 +219,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from assistant.ui import serve
 
-    serve(_open(args), host=args.host, port=args.port, title=args.title, queries=args.queries)  # model and index load once, here
+    assistant = _open(args)  # model and index load once, here
+    uploads = None
+    if args.allow_uploads:
+        from assistant.uploads import UploadSettings
+
+        folder = Path(args.upload_dir) if args.upload_dir else Path(assistant.index.manifest.corpus_dir) / "uploads"
+        uploads = UploadSettings(folder=folder.resolve(), max_bytes=int(args.max_upload_mb * 1_000_000))
+
+    def document_encoder():
+        from assistant.embed import SentenceTransformerEncoder
+
+        return SentenceTransformerEncoder(assistant.index.manifest.model, threads=args.threads)
+
+    serve(assistant, host=args.host, port=args.port, title=args.title, queries=args.queries,
+          uploads=uploads, document_encoder=document_encoder)
     return 0
 
 
@@ -275,6 +289,16 @@ def _positive(text: str) -> int:
     n = int(text)
     if n < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def _positive_mb(text: str) -> float:
+    try:
+        n = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number of megabytes") from None
+    if not 0 < n <= 10_000:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 10000")
     return n
 
 
@@ -337,6 +361,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--queries", metavar="FILE",
                    help="a query set for this collection (JSON lines with \"query\", or one question a line): "
                    "its questions become the chat's examples (default: questions about the collection's headings)")
+    s.add_argument("--allow-uploads", action="store_true",
+                   help="let visitors add files to the collection and remove documents (off: a shared server "
+                   "must not let every visitor change it)")
+    s.add_argument("--max-upload-mb", type=_positive_mb, default=50,
+                   help="largest file an upload may be, in MB (default: %(default)s)")
+    s.add_argument("--upload-dir", metavar="DIR",
+                   help="where uploaded files are stored (default: the corpus folder's uploads/)")
     reranker(s)
     common(s, model_default=None, json_output=False)
     s.set_defaults(handler=cmd_serve)

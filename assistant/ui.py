@@ -9,11 +9,14 @@ this module only wires it to components. gradio is imported inside the functions
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from pathlib import Path
 from typing import Any
 
 from assistant.chat import EMPTY_SOURCE, MAX_QUOTES, NO_SOURCES, SORRY, Chat, escape_markdown
-from assistant.collection import CollectionInfo, describe_collection
+from assistant.collection import CollectionInfo, describe_collection, describe_documents
+from assistant.uploads import LiveCollection, UploadSettings
 from assistant.errors import AssistantError
 from assistant.search import MODES
 from assistant.webguard import MAX_BODY, Limits, RequestGuard
@@ -58,25 +61,21 @@ class ServeError(AssistantError):
     """The web server cannot start (e.g. the port is taken)."""
 
 
-def build_app(chat: Chat, *, info: CollectionInfo | None = None) -> Any:
+def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveCollection | None = None) -> Any:
     """The Blocks app for one :class:`Chat`; call ``.queue()`` and ``.launch()`` on it.
 
     Args:
         chat: what answers.
         info: the served collection's title, description and example questions
             (default: described from the chat's own index).
+        live: when given, the page can add documents to the served index and
+            remove them (``serve --allow-uploads``); otherwise it cannot change it.
     """
     import gradio as gr
 
     info = info or chat_collection(chat)
     with gr.Blocks(title=info.title, fill_height=True) as demo:
-        gr.Markdown(
-            f"## {escape_markdown(info.title)}\n"
-            f"{escape_markdown(info.description)}. Answers are passages quoted word for word from these "
-            f"documents, each with its citation; nothing is generated. Open a cited passage under "
-            f"*Sources* to read it in its document.",
-            elem_id="about",
-        )
+        about = gr.Markdown(header_markdown(info), elem_id="about")
         sources = gr.State([])
         asked = gr.State([])  # the user's own messages, as typed (the chat shows them escaped)
         pending = gr.State(None)  # the message being answered; None when there is nothing to answer
@@ -114,6 +113,8 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None) -> Any:
                 with gr.Accordion("Settings: quotes, search mode, filters", open=False):
                     for component in settings:
                         component.render()
+                if live is not None:
+                    manage_documents(chat, live, info=info, about=about, doc_filter=doc_ids, org_filter=orgs)
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown("### Sources")
                 pick = gr.Dropdown([], value=None, label="Open a cited passage", interactive=True,
@@ -199,6 +200,87 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None) -> Any:
     return demo
 
 
+def header_markdown(info: CollectionInfo) -> str:
+    return (
+        f"## {escape_markdown(info.title)}\n"
+        f"{escape_markdown(info.description)}. Answers are passages quoted word for word from these "
+        f"documents, each with its citation; nothing is generated. Open a cited passage under "
+        f"*Sources* to read it in its document."
+    )
+
+
+def manage_documents(chat: Chat, live: LiveCollection, *, info: CollectionInfo, about, doc_filter, org_filter) -> None:
+    """The "Add or remove documents" panel (inside a Blocks context): upload, index, reload; remove.
+
+    Its two events are API endpoints too (``/add_documents``, ``/remove_documents``).
+    """
+    import gradio as gr
+
+    settings = live.settings
+    limit = f"{settings.max_bytes / 1e6:g} MB"
+    with gr.Accordion("Add or remove documents", open=False, elem_id="manage"):
+        gr.Markdown(
+            f"Add files to this collection: {', '.join(settings.suffixes)}, up to {limit} a file. "
+            "They are searchable as soon as indexing finishes.",
+        )
+        files = gr.File(file_count="multiple", file_types=list(settings.suffixes), type="filepath",
+                        label="Files to add", elem_id="upload")
+        add = gr.Button("Add to the collection", elem_id="add-docs")
+        status = gr.Markdown("", elem_id="upload-status")
+        remove_pick = gr.Dropdown(chat.document_choices, value=[], multiselect=True, label="Documents to remove",
+                                  elem_id="remove-pick")
+        remove = gr.Button("Remove from the collection", variant="stop", elem_id="remove-docs")
+
+    def refreshed(message: str):
+        described = dataclasses.replace(info, description=describe_documents(chat.documents))
+        return (
+            message,
+            gr.Dropdown(choices=chat.document_choices, value=[]),
+            gr.Dropdown(choices=chat.document_choices),
+            gr.Dropdown(choices=chat.organizations),
+            header_markdown(described),
+        )
+
+    outputs = [status, remove_pick, doc_filter, org_filter, about]
+
+    def add_documents(paths: list[str] | None, progress=gr.Progress()):
+        """Add uploaded files to the served collection; returns what was added and what was refused."""
+        given = [(p, Path(p).name) for p in paths or [] if p]
+        if not given:
+            return ("Choose one or more files first.", *refreshed("")[1:])
+        try:
+            added, problems = live.add(given, progress=lambda f, d: progress(f, desc=d))
+        except AssistantError as e:
+            return refreshed(f"**Nothing was added.** {escape_markdown(str(e))}")
+        except Exception:
+            log.exception("adding %d uploaded files failed", len(given))
+            return refreshed("**Nothing was added:** something went wrong; the problem was logged on the server.")
+        lines = [f"**Added {len(added)} document" + ("" if len(added) == 1 else "s") + ":** "
+                 + escape_markdown(", ".join(added))]
+        lines += [f"*Not added:* {escape_markdown(p)}" for p in problems]
+        return refreshed("\n\n".join(lines))
+
+    def remove_documents(doc_ids: list[str] | None):
+        """Remove documents (by id) from the served collection."""
+        ids = [d for d in doc_ids or [] if d]
+        if not ids:
+            return ("Choose the documents to remove first.", *refreshed("")[1:])
+        paths = {d.doc_id: d.path for d in chat.documents.values()}
+        try:
+            removed = live.remove(ids, paths=paths)
+        except AssistantError as e:
+            return refreshed(f"**Nothing was removed.** {escape_markdown(str(e))}")
+        except Exception:
+            log.exception("removing %s failed", ids)
+            return refreshed("**Nothing was removed:** something went wrong; the problem was logged on the server.")
+        return refreshed(f"**Removed:** {escape_markdown(', '.join(removed))}")
+
+    add.click(add_documents, [files], outputs, api_name="add_documents", concurrency_limit=1,
+              concurrency_id="collection").then(lambda: None, None, [files], queue=False, api_visibility="private")
+    remove.click(remove_documents, [remove_pick], outputs, api_name="remove_documents", concurrency_limit=1,
+                 concurrency_id="collection")
+
+
 def chat_collection(chat: Chat, *, title: str | None = None, queries: str | None = None) -> CollectionInfo:
     """The served collection described from the chat's index (and a query set for it, if given)."""
     index = chat.assistant.index
@@ -242,6 +324,16 @@ SCROLL_TO_LAST = """
 """
 
 
+def reopen(assistant: Any) -> Any:
+    """The same assistant (encoder, reranker) over the current version of its index folder."""
+    from assistant.index import load_index
+    from assistant.search import Searcher
+    from assistant.service import Assistant
+
+    index = load_index(assistant.index.path)
+    return Assistant(index, assistant.encoder, Searcher(index, assistant.encoder, reranker=assistant.searcher.reranker))
+
+
 def _theme() -> Any:
     import gradio as gr
 
@@ -263,6 +355,8 @@ def serve(
     title: str | None = None,
     queries: str | None = None,
     max_request: int = MAX_BODY,
+    uploads: UploadSettings | None = None,
+    document_encoder: Any = None,
 ) -> None:
     """Start the web chat on an open :class:`~assistant.service.Assistant` and block.
 
@@ -277,6 +371,9 @@ def serve(
         queries: a query set for this collection; its questions become the examples
             (default: questions about the collection's own headings).
         max_request: bytes a request body may have (larger ones are refused with 413).
+        uploads: when given, the page can add files to the collection (and remove
+            documents); otherwise the upload route is refused.
+        document_encoder: makes the encoder for added documents (called on the first upload).
 
     Raises:
         ServeError: the server cannot listen on ``host:port``.
@@ -287,9 +384,14 @@ def serve(
     chat = Chat(assistant)
     info = chat_collection(chat, title=title, queries=queries)  # a bad query set fails before the warm-up
     assistant.ask("warm up", k=1)
-    demo = build_app(chat, info=info)
+    live = None
+    if uploads is not None:
+        live = LiveCollection(assistant.index.path, uploads, document_encoder or (lambda: assistant.encoder),
+                              lambda: chat.use(reopen(chat.assistant)))
+    demo = build_app(chat, info=info, live=live)
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
-    limits = Limits(max_body=max_request)
+    limits = Limits(max_body=max_request, uploads=uploads is not None,
+                    max_upload=uploads.max_bytes if uploads is not None else 0)
     try:
         demo.launch(
             server_name=host,
@@ -304,11 +406,14 @@ def serve(
             css=CSS,
             theme=_theme(),
             app_kwargs={"middleware": [Middleware(RequestGuard, limits=limits)]},
+            max_file_size=uploads.max_bytes if uploads is not None else None,
         )
     except OSError as e:
         raise ServeError(f"cannot start the web chat on {host}:{port} ({e}); pass another --port") from None
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
     n_passages = len(chat.assistant.index.passages)
     print(f"The web chat is ready: {len(chat.documents)} documents, {n_passages} passages.", flush=True)
+    if uploads is not None:
+        print(f"Uploads are ON: visitors can add files (stored in {uploads.folder}) and remove documents.", flush=True)
     print(f"Open http://{shown}:{port}/ in a browser. Ctrl+C stops it.", flush=True)
     demo.block_thread()

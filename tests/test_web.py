@@ -7,6 +7,7 @@ a small corpus indexed with the packaged model; one of its documents holds
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -42,21 +43,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, real_encoder):
-    from assistant.index import build_index
-
-    root = tmp_path_factory.mktemp("web")
-    corpus = write_markup_corpus(root / "corpus")
-    index = root / "index"
-    build_index(corpus, encoder=real_encoder, out_dir=index)
-
+@contextlib.contextmanager
+def _serving(root: Path, index: Path, *extra: str):
+    """``python -m assistant serve`` on a free port until the block ends."""
     port = _free_port()
-    log = root / "serve.log"
+    log = root / f"serve-{port}.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant", "serve", "--index", str(index), "--port", str(port)],
+            [sys.executable, "-m", "assistant", "serve", "--index", str(index), "--port", str(port), *extra],
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )
     url = f"http://127.0.0.1:{port}/"
@@ -80,6 +75,18 @@ def server(tmp_path_factory, real_encoder):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, real_encoder):
+    from assistant.index import build_index
+
+    root = tmp_path_factory.mktemp("web")
+    corpus = write_markup_corpus(root / "corpus")
+    index = root / "index"
+    build_index(corpus, encoder=real_encoder, out_dir=index)
+    with _serving(root, index) as running:
+        yield running
 
 
 @pytest.mark.browser
@@ -276,3 +283,131 @@ def test_the_server_refuses_uploads_and_large_requests(server):
     assert _post(server.url + "gradio_api/queue/join", big, "application/json", chunked=True)[0] == 413
     with urllib.request.urlopen(server.url, timeout=10) as r:  # and it still answers
         assert r.status == 200
+
+
+# ---------------------------------------------------------------- uploads (serve --allow-uploads)
+
+NEW_DOC = ("Lighthouse keepers on the northern islands reported that the beacon fuel ran out in January, "
+           "leaving fishing boats without a guide for six weeks.")
+
+
+@pytest.fixture(scope="module")
+def upload_server(tmp_path_factory, real_encoder):
+    pytest.importorskip("assistant.update")
+    from assistant.index import build_index
+
+    root = tmp_path_factory.mktemp("web-uploads")
+    corpus = write_markup_corpus(root / "corpus")
+    index = root / "index"
+    build_index(corpus, encoder=real_encoder, out_dir=index)
+    with _serving(root, index, "--allow-uploads", "--max-upload-mb", "0.05") as running:
+        yield running
+
+
+def _upload(url: str, name: str, data: bytes) -> tuple[int, str]:
+    body, ctype = _multipart(name, data)
+    return _post(url + "gradio_api/upload", body, ctype)
+
+
+@pytest.mark.model
+def test_uploads_add_search_and_remove_a_document(upload_server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(upload_server.url, verbose=False)
+    before = client.predict("When did the beacon fuel run out?", api_name="/chat")
+    assert "Lighthouse" not in before
+    doc = tmp_path / "Lighthouse report.txt"
+    doc.write_text(f"Lighthouse report\n\n{NEW_DOC}\n", encoding="utf-8")
+    status, *_ = client.predict([handle_file(str(doc))], api_name="/add_documents")
+    assert "Added 1 document" in status, status
+    first_id = re.findall(r"Added 1 document:\*\* (\S+)", status)
+    uploads = Path(upload_server.index).parent / "corpus" / "uploads"
+    assert (uploads / "Lighthouse report.txt").read_text(encoding="utf-8").startswith("Lighthouse report")
+    # searchable at once, from the same running server
+    after = client.predict("When did the beacon fuel run out?", api_name="/chat")
+    assert "**[1]** *Lighthouse report*" in after and "beacon fuel ran out in January" in after
+    # the same name again is stored beside it, not over it
+    status, *_ = client.predict([handle_file(str(doc))], api_name="/add_documents")
+    assert sorted(p.name for p in uploads.iterdir()) == ["Lighthouse report (2).txt", "Lighthouse report.txt"]
+    doc_ids = first_id + re.findall(r"Added 1 document:\*\* (\S+)", status)
+    assert len(doc_ids) == 2, status
+    status, *_ = client.predict(doc_ids, api_name="/remove_documents")
+    assert "Removed" in status, status
+    assert list(uploads.iterdir()) == []
+    gone = client.predict("When did the beacon fuel run out?", api_name="/chat")
+    assert "Lighthouse" not in gone and "Traceback" not in upload_server.log.read_text()
+
+
+@pytest.mark.model
+def test_uploads_refuse_traversal_names_other_types_and_large_files(upload_server):
+    from gradio_client import Client
+
+    root = Path(upload_server.index).parent
+    uploads = root / "corpus" / "uploads"
+    # too large: refused by the server before the file is stored (limit 0.05 MB)
+    status, _ = _upload(upload_server.url, "big.txt", b"word " * 20_000)
+    assert status == 413
+    client = Client(upload_server.url, verbose=False)
+
+    def add(name: str, data: bytes) -> str:
+        status, text = _upload(upload_server.url, name, data)
+        assert status == 200, text
+        (stored,) = json.loads(text)  # Gradio keeps received files in its own cache
+        payload = {"path": stored, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
+        try:
+            return client.predict([payload], api_name="/add_documents")[0]
+        except Exception as e:  # refused by Gradio's own type check: also a refusal
+            return f"refused: {e}"
+
+    for name in ("tool.exe", "script.sh", "picture.png"):
+        message = add(name, b"MZ\x90\x00 not a document")
+        assert "Added" not in message and ("not an allowed type" in message or "refused" in message), message
+    for name in ("../../escape.txt", "..\\..\\escape2.txt", "../corpus/metadata.json.txt"):
+        message = add(name, b"Escaped text about the harbour master and his ledger of ships.")
+        # whatever is kept is kept inside the upload folder, under a plain name
+        for found in root.parent.rglob("escape*.txt"):
+            assert uploads in found.parents, found
+        for found in root.rglob("metadata.json*"):
+            assert found == root / "corpus" / "metadata.json" or uploads in found.parents, found
+    assert json.loads((root / "corpus" / "metadata.json").read_text())["documents"]  # not overwritten
+    assert not [p for p in uploads.iterdir() if p.suffix in (".exe", ".sh", ".png")]
+
+
+@pytest.mark.browser
+@pytest.mark.model
+def test_upload_panel_in_a_real_browser(upload_server, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium, or make browser)")
+    from playwright.sync_api import expect, sync_playwright
+
+    doc = tmp_path / "Harbour ledger.md"
+    doc.write_text("# Harbour ledger\n\nThe harbour master kept a ledger of every trawler that left port after "
+                   "the storm warning, and fined the captains who ignored it.\n", encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(upload_server.url)
+            about = page.locator("#about")
+            expect(about).to_contain_text("documents from", timeout=30_000)
+            n_before = int(re.search(r"(\d+) documents? from", about.inner_text()).group(1))
+            page.get_by_text("Add or remove documents").click()
+            page.locator("#upload input[type=file]").set_input_files(str(doc))
+            page.locator("#add-docs").click()
+            status = page.locator("#upload-status")
+            expect(status).to_contain_text("Added 1 document", timeout=120_000)
+            expect(about).to_contain_text(f"{n_before + 1} documents")
+            box = page.locator("#question textarea")
+            box.fill("Who fined the trawler captains?")
+            box.press("Enter")
+            answer = page.locator("#chat .bot-row").last
+            expect(answer).to_contain_text("Harbour ledger", timeout=60_000)
+            page.screenshot(path=str(tmp_path / "uploaded.png"), full_page=True)
+            # remove it again through the panel
+            page.locator("#remove-pick input").click()
+            page.get_by_role("option", name="Harbour ledger").click()
+            page.locator("#remove-docs").click()
+            expect(status).to_contain_text("Removed", timeout=120_000)
+            expect(about).to_contain_text(f"{n_before} document")
+        finally:
+            browser.close()
