@@ -152,7 +152,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(to_json(answer), ensure_ascii=False))
         else:
-            print(to_text(answer, color=sys.stdout.isatty()))
+            print(to_text(answer, color=sys.stdout.isatty(), documents=assistant.index.documents))
         return 0
     assistant.searcher.check(where)  # a bad filter is one error, not one per line
     failures = 0
