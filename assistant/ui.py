@@ -102,7 +102,7 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
                     allow_tags=False,
                     sanitize_html=True,
                     feedback_options=None,
-                    buttons=["copy", "copy_all"],
+                    buttons=["copy_all"],  # no copy button per message: the citations have their own
                     placeholder="Ask about the documents, or start with an example below.",
                 )
                 box = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
