@@ -113,8 +113,10 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
                 with gr.Accordion("Settings: quotes, search mode, filters", open=False):
                     for component in settings:
                         component.render()
+                remove_pick = None
                 if live is not None:
-                    manage_documents(chat, live, info=info, about=about, doc_filter=doc_ids, org_filter=orgs)
+                    remove_pick = manage_documents(chat, live, info=info, about=about, doc_filter=doc_ids,
+                                                   org_filter=orgs)
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown("### Sources")
                 pick = gr.Dropdown([], value=None, label="Open a cited passage", interactive=True,
@@ -195,6 +197,14 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
                 raise gr.Error("something went wrong while searching; the problem was logged on the server",
                                print_exception=False) from None
 
+        if live is not None:  # the collection may have changed since the server started: show it as it is now
+            def current():
+                described = dataclasses.replace(info, description=describe_documents(chat.documents))
+                return (header_markdown(described), gr.Dropdown(choices=chat.document_choices),
+                        gr.Dropdown(choices=chat.organizations), gr.Dropdown(choices=chat.document_choices))
+
+            demo.load(current, None, [about, doc_ids, orgs, remove_pick], queue=False, api_visibility="private")
+
         gr.api(answer, api_name="chat")
         gr.api(search, api_name="search")
     return demo
@@ -209,10 +219,11 @@ def header_markdown(info: CollectionInfo) -> str:
     )
 
 
-def manage_documents(chat: Chat, live: LiveCollection, *, info: CollectionInfo, about, doc_filter, org_filter) -> None:
+def manage_documents(chat: Chat, live: LiveCollection, *, info: CollectionInfo, about, doc_filter, org_filter) -> Any:
     """The "Add or remove documents" panel (inside a Blocks context): upload, index, reload; remove.
 
     Its two events are API endpoints too (``/add_documents``, ``/remove_documents``).
+    Returns the dropdown of documents to remove.
     """
     import gradio as gr
 
@@ -279,6 +290,7 @@ def manage_documents(chat: Chat, live: LiveCollection, *, info: CollectionInfo, 
               concurrency_id="collection").then(lambda: None, None, [files], queue=False, api_visibility="private")
     remove.click(remove_documents, [remove_pick], outputs, api_name="remove_documents", concurrency_limit=1,
                  concurrency_id="collection")
+    return remove_pick
 
 
 def chat_collection(chat: Chat, *, title: str | None = None, queries: str | None = None) -> CollectionInfo:
@@ -391,7 +403,8 @@ def serve(
     demo = build_app(chat, info=info, live=live)
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
     limits = Limits(max_body=max_request, uploads=uploads is not None,
-                    max_upload=uploads.max_bytes if uploads is not None else 0)
+                    max_upload=uploads.max_bytes if uploads is not None else 0,
+                    upload_suffixes=uploads.suffixes if uploads is not None else ())
     try:
         demo.launch(
             server_name=host,

@@ -12,6 +12,7 @@ then bounded by the upload size limit.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 API_PREFIX = "/gradio_api"
@@ -32,6 +33,7 @@ class Limits:
     max_body: int = MAX_BODY  # any request that is not an upload
     uploads: bool = False  # POST /gradio_api/upload allowed
     max_upload: int = 0  # bytes per uploaded file (when uploads are allowed)
+    upload_suffixes: tuple[str, ...] = ()  # file types an upload may have (empty: any)
 
     @property
     def max_upload_body(self) -> int:
@@ -54,10 +56,11 @@ class RequestGuard:
             if not self.limits.uploads:
                 return await _refuse(send, 403, "uploads are off on this server (start it with --allow-uploads)")
             cap = self.limits.max_upload_body
+            check = _FileTypes(self.limits.upload_suffixes) if self.limits.upload_suffixes else None
         elif any(route.startswith(r) for r in UNUSED_ROUTES):
             return await _refuse(send, 404, "not found")
         else:
-            cap = self.limits.max_body
+            cap, check = self.limits.max_body, None
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None:
             try:
@@ -66,11 +69,12 @@ class RequestGuard:
                 return await _refuse(send, 400, "bad Content-Length")
             if too_big:
                 return await _refuse(send, 413, f"request too large (limit {cap:,} bytes)")
-        return await self._bounded(scope, receive, send, cap)
+        return await self._bounded(scope, receive, send, cap, check)
 
-    async def _bounded(self, scope, receive, send, cap: int):
+    async def _bounded(self, scope, receive, send, cap: int, check: _FileTypes | None):
         seen = 0
         exceeded = False
+        refused = ""  # why the body's content is refused
         started = False
 
         async def counted_receive():
@@ -79,9 +83,14 @@ class RequestGuard:
                 return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                body = message.get("body", b"")
+                seen += len(body)
                 if seen > cap:
                     exceeded = True  # the app sees the client go away and stops reading
+                    return {"type": "http.disconnect"}
+                if check is not None and (problem := check.feed(body)):
+                    nonlocal refused
+                    exceeded, refused = True, problem
                     return {"type": "http.disconnect"}
             return message
 
@@ -99,7 +108,35 @@ class RequestGuard:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await _refuse(send, 413, f"request too large (limit {cap:,} bytes)")
+            if refused:
+                await _refuse(send, 415, refused)
+            else:
+                await _refuse(send, 413, f"request too large (limit {cap:,} bytes)")
+
+
+class _FileTypes:
+    """Scans a multipart body as it streams in for file names of a type not allowed.
+
+    A name is judged once its closing quote or line end has arrived; the last
+    bytes of each chunk are kept, so a part header cut between chunks is still
+    seen whole (judging a name twice gives the same answer).
+    """
+
+    _NAME = re.compile(rb'filename\*?="?([^"\r\n]*)["\r\n]', re.I)
+    _KEEP = 4096
+
+    def __init__(self, suffixes: tuple[str, ...]) -> None:
+        self.suffixes = tuple(s.lower() for s in suffixes)
+        self.tail = b""
+
+    def feed(self, chunk: bytes) -> str:
+        data = self.tail + chunk
+        for m in self._NAME.finditer(data):
+            name = m.group(1).decode("utf-8", "replace")
+            if not name.lower().endswith(self.suffixes):
+                return f"{name[-80:]!r} is not a type this server accepts ({', '.join(self.suffixes)})"
+        self.tail = data[-self._KEEP:]
+        return ""
 
 
 async def _refuse(send, status: int, detail: str) -> None:

@@ -359,9 +359,9 @@ def test_uploads_refuse_traversal_names_other_types_and_large_files(upload_serve
         except Exception as e:  # refused by Gradio's own type check: also a refusal
             return f"refused: {e}"
 
-    for name in ("tool.exe", "script.sh", "picture.png"):
-        message = add(name, b"MZ\x90\x00 not a document")
-        assert "Added" not in message and ("not an allowed type" in message or "refused" in message), message
+    for name in ("tool.exe", "script.sh", "picture.png", "page.txt.exe"):
+        status, text = _upload(upload_server.url, name, b"MZ\x90\x00 not a document")
+        assert status == 415 and "not a type this server accepts" in text, (name, status, text)
     for name in ("../../escape.txt", "..\\..\\escape2.txt", "../corpus/metadata.json.txt"):
         message = add(name, b"Escaped text about the harbour master and his ledger of ships.")
         # whatever is kept is kept inside the upload folder, under a plain name
@@ -397,6 +397,10 @@ def test_upload_panel_in_a_real_browser(upload_server, tmp_path):
             status = page.locator("#upload-status")
             expect(status).to_contain_text("Added 1 document", timeout=120_000)
             expect(about).to_contain_text(f"{n_before + 1} documents")
+            fresh = browser.new_page()  # a visitor arriving later sees the collection as it is now
+            fresh.goto(upload_server.url)
+            expect(fresh.locator("#about")).to_contain_text(f"{n_before + 1} documents", timeout=30_000)
+            fresh.close()
             box = page.locator("#question textarea")
             box.fill("Who fined the trawler captains?")
             box.press("Enter")
