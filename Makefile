@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS_FILES := $(shell find corpus -type f 2>/dev/null)
 
-.PHONY: setup demo ask index test test-fast browser bench clean eval-data
+.PHONY: setup demo ask index test test-fast browser ocr bench clean eval-data
 
 setup: $(STAMP)
 
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # Rebuilt when the corpus or the code that shapes the index changes.
-INDEX_CODE := assistant/split.py assistant/corpus.py assistant/index.py assistant/keyword.py assistant/embed.py assistant/tokens.py
+INDEX_CODE := assistant/split.py assistant/corpus.py assistant/readers.py assistant/index.py assistant/keyword.py assistant/embed.py assistant/tokens.py
 
 index/manifest.json: $(STAMP) $(CORPUS_FILES) $(INDEX_CODE)
 	$(BIN)/assistant build --corpus corpus --index index
@@ -32,7 +32,7 @@ index: index/manifest.json
 ask: index
 	$(BIN)/assistant ask "What happens to North Koreans who are forcibly returned from China?"
 
-demo: ask
+demo: ocr ask
 	$(BIN)/assistant serve --index index --title "North Korea: human rights reports" --queries eval/queries.jsonl
 
 # Debian's Chromium for the browser test (no browser download works here).
@@ -44,7 +44,11 @@ browser:
 eval-data: setup
 	$(BIN)/python scripts/eval_data.py
 
-test: setup browser eval-data
+# Debian's Tesseract to read scanned PDFs by OCR (without it such files are skipped with a message).
+ocr:
+	@command -v tesseract >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null; } || echo "tesseract not installed: scanned PDFs will be skipped, and the OCR test too"
+
+test: setup browser ocr eval-data
 	$(BIN)/python -m pytest -q
 
 test-fast: setup

@@ -34,6 +34,17 @@ class Citation:
     end: int
     part: int = 0  # 1.. when a long paragraph was cut into parts
     path: str = ""  # absolute path of the source file at build time
+    page: int = 0  # first page (paged documents: PDF), 0 when unpaged
+    last_page: int = 0
+    ocr: bool = False  # the text was read from a page image by OCR
+
+    @property
+    def page_label(self) -> str:
+        """"p. 12", "pp. 12–13", with ", OCR text" when OCR read it; "" when unpaged."""
+        pages = "" if not self.page else (
+            f"pp. {self.page}–{self.last_page}" if self.last_page > self.page else f"p. {self.page}"
+        )
+        return ", ".join(x for x in (pages, "OCR text" if self.ocr else "") if x)
 
     @property
     def paragraph_label(self) -> str:
@@ -50,7 +61,7 @@ class Citation:
         if who:
             bits.append(who)
         section = self.section if self.section and self.section != self.title else ""
-        where = ", ".join(x for x in (section and f"section “{section}”", self.paragraph_label) if x)
+        where = ", ".join(x for x in (section and f"section “{section}”", self.paragraph_label, self.page_label) if x)
         bits.append(where)
         bits.append(f"{self.source}, characters {self.start}–{self.end}")
         return ". ".join(bits) + "."
@@ -100,6 +111,9 @@ def cite(passage: Passage, doc: Document) -> Citation:
         end=passage.end,
         part=passage.part,
         path=doc.path,
+        page=passage.page,
+        last_page=passage.last_page,
+        ocr=passage.ocr,
     )
 
 
@@ -174,6 +188,9 @@ def citation_json(c: Citation) -> dict:
         "source_path": c.path,
         "start": c.start,
         "end": c.end,
+        "page": c.page or None,
+        "pages": [c.page, c.last_page] if c.last_page > c.page else None,
+        "ocr": c.ocr,
         "citation": c.text(),
     }
 

@@ -94,6 +94,8 @@ def source_line(quote: Quote | QuoteView) -> str:
     if c.section and c.section != c.title:
         bits.append(f"section “{escape_markdown(c.section)}”")
     bits.append(c.paragraph_mark)
+    if c.page_label:
+        bits.append(c.page_label)
     line = f"**[{quote.rank}]** " + " · ".join(bits)
     if quote.also_in:
         line += " · also published in " + "; ".join(

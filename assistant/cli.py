@@ -117,18 +117,24 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     encoder = _encoder(args)
     report = build_index(
-        args.corpus, encoder=encoder, out_dir=args.index, batch_size=args.batch_size, progress=sys.stderr.isatty()
+        args.corpus, encoder=encoder, out_dir=args.index, batch_size=args.batch_size, progress=sys.stderr.isatty(),
+        follow_links=args.follow_links, max_file_bytes=args.max_file_mb * 1024 * 1024,
     )
     for s in report.skipped:
         print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
     _export_onnx(args.model)
+    skipped = f"; skipped {len(report.skipped)}, listed above" if report.skipped else ""
     if args.json:
         print(json.dumps({"index": report.index_dir, "documents": report.documents, "passages": report.passages,
                           "skipped": [s.__dict__ for s in report.skipped], "seconds": report.seconds}))
     else:
-        print(f"indexed {report.documents} documents, {report.passages} passages "
-              f"into {report.index_dir} in {report.seconds:.1f} s")
+        print(f"indexed {_count(report.documents, 'document')}, {_count(report.passages, 'passage')} "
+              f"into {report.index_dir} in {report.seconds:.1f} s{skipped}")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -325,7 +331,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="a local sentence-transformers CrossEncoder that re-orders the top 20")
 
     b = sub.add_parser("build", help="build the index from a corpus folder")
-    b.add_argument("--corpus", default=DEFAULT_CORPUS, help="folder of .txt/.md documents (default: %(default)s)")
+    b.add_argument("--corpus", default=DEFAULT_CORPUS,
+                   help="folder of .txt .md .html .pdf .docx documents, read recursively (default: %(default)s)")
+    b.add_argument("--follow-links", action="store_true", help="also read links that lead out of the corpus folder")
+    b.add_argument("--max-file-mb", type=_positive, default=50, help="skip larger files (default: %(default)s MB)")
     b.add_argument("--batch-size", type=_positive, default=32, help="texts per encoder call (default: %(default)s)")
     common(b, model_default="all-MiniLM-L6-v2")
     b.set_defaults(handler=cmd_build)

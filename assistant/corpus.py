@@ -1,29 +1,43 @@
 """Reading a corpus folder: documents, their metadata, and the passages cut from them.
 
 Owns the first arrow of the data flow: ``corpus/* -> Document -> Passage``.
-How a page's text is cut into paragraphs lives in :mod:`assistant.split`; this
-module reads files (skipping ones that are not text), attaches metadata and
-turns the splitter's spans into :class:`Passage` records with stable ids.
+:func:`discover` lists the files of a folder (links, size limit, unreadable folders);
+:func:`read_document` reads one of them through :mod:`assistant.readers` (one function
+per format) and attaches metadata; :func:`read_corpus` does both for a whole folder.
+How a page's text is cut into paragraphs lives in :mod:`assistant.split`; this module
+turns the splitter's spans into :class:`Passage` records with stable ids and pages.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.errors import CorpusError
+from assistant.errors import CorpusError, SkipFile
+from assistant.readers import SUFFIXES, TEXT_SUFFIXES, read_file
 from assistant.split import Span, split_text
 
-TEXT_SUFFIXES = (".txt", ".md", ".text")
+__all__ = [
+    "Corpus", "Document", "Passage", "SkipFile", "Skipped", "discover", "files_fingerprint", "fingerprint", "passages_of",
+    "read_corpus", "read_document", "read_metadata", "DEFAULT_MAX_FILE_BYTES", "SUFFIXES", "TEXT_SUFFIXES",
+]
+
 METADATA_FILE = "metadata.json"
+DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024  # a 50 MB text file is ~150,000 passages: hours of encoding
 
 
 @dataclass(frozen=True)
 class Document:
-    """One source file and what is known about it."""
+    """One source file and what is known about it.
+
+    ``text`` is what was extracted from the file (for a text file, the file decoded);
+    every passage quotes a slice of it.
+    """
 
     doc_id: str
     source: str  # path shown in citations, e.g. "corpus/x.txt"
@@ -33,6 +47,17 @@ class Document:
     date: str
     kind: str
     text: str = field(repr=False)
+    pages: tuple[int, ...] = ()  # offset in ``text`` where each page starts (PDF); () when unpaged
+    ocr_pages: tuple[int, ...] = ()  # page numbers whose text was read by OCR
+
+    def __post_init__(self) -> None:
+        # loaded from JSON these arrive as lists
+        object.__setattr__(self, "pages", tuple(self.pages))
+        object.__setattr__(self, "ocr_pages", tuple(self.ocr_pages))
+
+    def page_at(self, offset: int) -> int:
+        """The page number (1-based) holding ``offset``; 0 for an unpaged document."""
+        return bisect.bisect_right(self.pages, offset) if self.pages else 0
 
 
 @dataclass(frozen=True)
@@ -49,6 +74,9 @@ class Passage:
     start: int
     end: int
     text: str
+    page: int = 0  # the page it starts on (PDF); 0 when the document has no pages
+    last_page: int = 0  # the page it ends on (== page unless it runs over a page break)
+    ocr: bool = False  # its text was read from a page image by OCR
 
 
 @dataclass(frozen=True)
@@ -65,12 +93,127 @@ class Corpus:
     skipped: tuple[Skipped, ...]
 
 
-def read_corpus(corpus_dir: str | Path) -> Corpus:
-    """Read every text file under ``corpus_dir`` (recursively).
+def discover(
+    root: str | Path, *, follow_links: bool = False, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> tuple[list[Path], list[Skipped]]:
+    """The files under ``root`` to read, and the ones that will not be, with reasons.
 
-    Files that are binary or not UTF-8 are skipped and reported in
-    ``Corpus.skipped``; an optional ``metadata.json`` supplies titles,
-    organisations and dates.
+    Hidden files and ``metadata.json`` are left out silently. Named as skipped: files of
+    an unsupported format, files over ``max_file_bytes``, unreadable folders, broken
+    links, link loops, and links that lead out of ``root`` (unless ``follow_links``).
+    Paths are as found under ``root`` (a link keeps its own name); sorted.
+    """
+    root = Path(root)
+    real_root = root.resolve()
+    found: list[Path] = []
+    skipped: list[Skipped] = []
+    seen_dirs = {real_root}
+    seen_files: dict[Path, Path] = {}
+
+    def inside(real: Path) -> bool:
+        return real == real_root or real_root in real.parents
+
+    def walk(folder: Path) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            skipped.append(Skipped(str(folder), f"folder cannot be read ({_os_reason(e)})"))
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith(".") or (folder == root and entry.name == METADATA_FILE):
+                continue
+            real = path
+            if entry.is_symlink():
+                try:
+                    real = path.resolve(strict=True)
+                except FileNotFoundError:
+                    skipped.append(Skipped(str(path), f"broken link (points to {os.readlink(path)}, which does not exist)"))
+                    continue
+                except (RuntimeError, OSError):
+                    skipped.append(Skipped(str(path), "link loop (the link leads back to itself)"))
+                    continue
+                if not inside(real) and not follow_links:
+                    skipped.append(Skipped(
+                        str(path), f"link to {real}, outside the corpus folder (build --follow-links to read it)"
+                    ))
+                    continue
+            try:
+                is_dir = path.is_dir()
+            except OSError as e:
+                skipped.append(Skipped(str(path), f"cannot be read ({_os_reason(e)})"))
+                continue
+            if is_dir:
+                real = real.resolve()
+                if real in seen_dirs:
+                    skipped.append(Skipped(str(path), "link loop (a folder already read)"))
+                    continue
+                seen_dirs.add(real)
+                walk(path)
+                continue
+            if not path.is_file():
+                continue  # sockets, fifos: nothing to read
+            if path.suffix.lower() not in SUFFIXES:
+                skipped.append(Skipped(str(path), f"not a supported format ({path.suffix or 'no suffix'}); "
+                                                  f"reads {' '.join(SUFFIXES)}"))
+                continue
+            real = real.resolve()
+            if real in seen_files:
+                skipped.append(Skipped(str(path), f"the same file as {seen_files[real]}"))
+                continue
+            seen_files[real] = path
+            size = path.stat().st_size
+            if size > max_file_bytes:
+                skipped.append(Skipped(str(path), f"too large ({_mb(size)}; the limit is {_mb(max_file_bytes)} a file, "
+                                                  "raise it with build --max-file-mb)"))
+                continue
+            found.append(path)
+
+    walk(root)
+    return sorted(found), skipped
+
+
+def read_document(path: str | Path, *, root: str | Path, metadata: dict[str, dict[str, str]]) -> Document:
+    """Read one file of the corpus under ``root`` into a Document.
+
+    ``metadata`` (from :func:`read_metadata`) overrides what the file says about itself.
+
+    Raises:
+        SkipFile: the file cannot be read or holds no text; the reason says why and what to do.
+    """
+    path, root = Path(path), Path(root)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise SkipFile(f"cannot be read ({_os_reason(e)})") from None
+    if not raw.strip():
+        raise SkipFile("empty file")
+    got = read_file(path, raw)
+    if not got.text.strip():
+        raise SkipFile("empty file")
+    rel = path.relative_to(root).as_posix()
+    meta = metadata.get(rel, {})
+    return Document(
+        doc_id=meta.get("doc_id") or _doc_id_from(rel),
+        source=f"{root.name}/{rel}",
+        path=str(path.resolve()),
+        title=meta.get("title") or got.title or _title_from(got.text, path),
+        organization=meta.get("organization") or got.organization,
+        date=meta.get("date") or got.date,
+        kind=meta.get("kind", ""),
+        text=got.text,
+        pages=got.pages,
+        ocr_pages=got.ocr_pages,
+    )
+
+
+def read_corpus(
+    corpus_dir: str | Path, *, follow_links: bool = False, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> Corpus:
+    """Read every supported file under ``corpus_dir`` (recursively).
+
+    Files that cannot be read are skipped and reported in ``Corpus.skipped``; an optional
+    ``metadata.json`` supplies titles, organisations and dates.
 
     Raises:
         CorpusError: the folder is missing or holds no readable document.
@@ -78,45 +221,22 @@ def read_corpus(corpus_dir: str | Path) -> Corpus:
     root = Path(corpus_dir)
     if not root.is_dir():
         raise CorpusError(f"corpus folder not found: {root}")
-    metadata = _read_metadata(root)
+    metadata = read_metadata(root)
+    paths, skipped = discover(root, follow_links=follow_links, max_file_bytes=max_file_bytes)
     documents: list[Document] = []
-    skipped: list[Skipped] = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.name == METADATA_FILE or path.name.startswith("."):
-            continue
-        if path.suffix.lower() not in TEXT_SUFFIXES:
-            skipped.append(Skipped(str(path), f"not a text file ({path.suffix or 'no suffix'})"))
-            continue
-        raw = path.read_bytes()
-        text, problem = _decode(raw)
-        if problem:
-            skipped.append(Skipped(str(path), problem))
-            continue
-        if not text.strip():
-            skipped.append(Skipped(str(path), "empty file"))
-            continue
-        rel = path.relative_to(root).as_posix()
-        meta = metadata.get(rel, {})
-        doc_id = meta.get("doc_id") or _doc_id_from(rel)
-        documents.append(
-            Document(
-                doc_id=doc_id,
-                source=f"{root.name}/{rel}",
-                path=str(path.resolve()),
-                title=meta.get("title") or _title_from(text, path),
-                organization=meta.get("organization", ""),
-                date=meta.get("date", ""),
-                kind=meta.get("kind", ""),
-                text=text,
-            )
-        )
+    for path in paths:
+        try:
+            documents.append(read_document(path, root=root, metadata=metadata))
+        except SkipFile as e:
+            skipped.append(Skipped(str(path), str(e)))
     ids = [d.doc_id for d in documents]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise CorpusError(f"two files share the document id {dupes[0]!r}; rename one")
     if not documents:
-        why = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped)
-        raise CorpusError(f"no readable text documents in {root}" + (f" ({why})" if why else ""))
+        why = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped[:3])
+        why += f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        raise CorpusError(f"no readable documents in {root}" + (f" ({why})" if why else ""))
     return Corpus(tuple(documents), tuple(skipped))
 
 
@@ -128,6 +248,31 @@ def fingerprint(documents: Iterable[Document]) -> str:
         h.update(b"\0")
         h.update(doc.text.encode())
         h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def files_fingerprint(
+    root: str | Path, *, follow_links: bool = False, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> str:
+    """A hash of the bytes of every file a build of ``root`` would read, and of its
+    metadata.json: changes when any of them does. Reads bytes only (no PDF parsing or
+    OCR), so checking an index's freshness stays quick; an unreadable file counts as changed."""
+    root = Path(root)
+    paths, skipped = discover(root, follow_links=follow_links, max_file_bytes=max_file_bytes)
+    h = hashlib.sha256()
+    for path in [root / METADATA_FILE, *paths]:
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        try:
+            with path.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except FileNotFoundError:
+            h.update(b"(missing)")
+        except OSError:
+            h.update(b"(unreadable)")
+        h.update(b"\0")
+    for s in skipped:
+        h.update(f"{s.path}\0{s.reason}\0".encode())
     return h.hexdigest()[:16]
 
 
@@ -154,6 +299,11 @@ def passages_of(
                 start=s.start,
                 end=s.end,
                 text=doc.text[s.start : s.end],
+                page=doc.page_at(s.start),
+                last_page=doc.page_at(s.end - 1),
+                ocr=bool(doc.ocr_pages) and any(
+                    n in doc.ocr_pages for n in range(doc.page_at(s.start), doc.page_at(s.end - 1) + 1)
+                ),
             )
         )
     return out
@@ -164,18 +314,13 @@ def _single_date(date: str) -> str:
     return "" if "/" in date else date
 
 
-def _decode(raw: bytes) -> tuple[str, str]:
-    if b"\0" in raw[:8192]:
-        return "", "binary file (contains NUL bytes)"
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return "", f"not UTF-8 (bad byte at offset {e.start})"
-    return text, ""  # a byte-order mark stays: offsets are into the file decoded as UTF-8
+def read_metadata(root: str | Path) -> dict[str, dict[str, str]]:
+    """The entries of ``root/metadata.json`` by file path ({} when there is none).
 
-
-def _read_metadata(root: Path) -> dict[str, dict[str, str]]:
-    path = root / METADATA_FILE
+    Raises:
+        CorpusError: the file is not valid metadata.
+    """
+    path = Path(root) / METADATA_FILE
     if not path.exists():
         return {}
     try:
@@ -184,6 +329,16 @@ def _read_metadata(root: Path) -> dict[str, dict[str, str]]:
         return {str(e["file"]): {k: "" if v is None else str(v) for k, v in e.items()} for e in entries}
     except (ValueError, KeyError, TypeError) as e:
         raise CorpusError(f"{path}: not a valid metadata file ({e})") from e
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot be read ({_os_reason(e)})") from e
+
+
+def _os_reason(e: OSError) -> str:
+    return (e.strerror or type(e).__name__).lower()
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.0f} MB" if n >= 1024 * 1024 else f"{n / 1024 / 1024:.2f} MB"
 
 
 def _doc_id_from(rel: str) -> str:

@@ -19,3 +19,7 @@ class ModelError(AssistantError):
 
 class QueryError(AssistantError):
     """A question, a batch line or a query set is unusable."""
+
+
+class SkipFile(AssistantError):
+    """One corpus file cannot be read; the build names it with this reason and goes on."""

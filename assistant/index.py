@@ -30,7 +30,9 @@ from typing import Any
 import numpy as np
 
 from assistant import __version__
-from assistant.corpus import Corpus, Document, Passage, Skipped, fingerprint, passages_of, read_corpus
+from assistant.corpus import (
+    DEFAULT_MAX_FILE_BYTES, Corpus, Document, Passage, Skipped, files_fingerprint, fingerprint, passages_of, read_corpus,
+)
 from assistant.embed import Encoder, Tokens
 from assistant.errors import CorpusError, IndexLoadError
 from assistant.keyword import KeywordIndex, stems
@@ -57,6 +59,9 @@ class Manifest:
     embedding_text: str
     built_at: str
     build_seconds: float
+    follow_links: bool = False  # how the corpus was read, so the freshness check reads it alike
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    files_fingerprint: str = ""  # the corpus files' bytes (corpus.files_fingerprint): a quick freshness check
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,8 @@ def build_index(
     out_dir: str | Path,
     batch_size: int = 32,
     progress: bool = False,
+    follow_links: bool = False,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> BuildReport:
     """Read, split, embed and save a corpus as an index folder.
 
@@ -200,6 +207,8 @@ def build_index(
         out_dir: the index folder to (re)place.
         batch_size: texts per encoder call.
         progress: show progress bars while embedding.
+        follow_links: read links that lead out of the corpus folder.
+        max_file_bytes: skip (and name) files larger than this.
 
     Raises:
         CorpusError: no readable document in the corpus.
@@ -208,7 +217,8 @@ def build_index(
 
     t0 = time.perf_counter()
     _check_writable(Path(corpus_dir), Path(out_dir))
-    corpus: Corpus = read_corpus(corpus_dir)
+    files = files_fingerprint(corpus_dir, follow_links=follow_links, max_file_bytes=max_file_bytes)
+    corpus: Corpus = read_corpus(corpus_dir, follow_links=follow_links, max_file_bytes=max_file_bytes)
     docs = {d.doc_id: d for d in corpus.documents}
     passages: list[Passage] = []
     for doc in corpus.documents:
@@ -264,6 +274,9 @@ def build_index(
         embedding_text="title — section (organisation, kind, date). passage; sentences: title. sentence",
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         build_seconds=round(time.perf_counter() - t0, 2),
+        follow_links=follow_links,
+        max_file_bytes=max_file_bytes,
+        files_fingerprint=files,
     )
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     if tmp.exists():
@@ -372,11 +385,15 @@ def _check_fresh(manifest: Manifest, path: Path) -> None:
     corpus_dir = Path(manifest.corpus_dir)
     if not corpus_dir.is_dir():
         return  # the corpus moved away: the index still holds every quoted text
+    opts = dict(follow_links=manifest.follow_links, max_file_bytes=manifest.max_file_bytes)
     try:
-        current = fingerprint(read_corpus(corpus_dir).documents)
+        if manifest.files_fingerprint:  # bytes only: no PDF parsing or OCR on every question
+            fresh = files_fingerprint(corpus_dir, **opts) == manifest.files_fingerprint
+        else:
+            fresh = fingerprint(read_corpus(corpus_dir, **opts).documents) == manifest.corpus_fingerprint
     except CorpusError:
-        current = "(unreadable)"
-    if current != manifest.corpus_fingerprint:
+        fresh = False
+    if not fresh:
         raise IndexLoadError(
             f"the corpus at {corpus_dir} has changed since the index at {path} was built; "
             f"rebuild it: assistant build --corpus {corpus_dir} --index {path}"

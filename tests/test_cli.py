@@ -212,7 +212,7 @@ def test_build_of_an_empty_corpus_fails_with_a_message(capsys, tmp_path):
     code = main(["build", "--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index")])
     out, err = capsys.readouterr()
     assert code == 1 and out == ""
-    assert "no readable text documents" in err
+    assert "no readable documents" in err
     assert "Traceback" not in err
     assert not (tmp_path / "index").exists()
 

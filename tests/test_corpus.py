@@ -58,19 +58,19 @@ def test_passages_take_the_document_date_unless_it_is_a_range(small_corpus):
     assert {p.date for p in passages_of(docs["open-letter"])} == {"2011-10-13"}
 
 
-def test_binary_and_non_utf8_files_are_skipped_with_reasons(small_corpus):
+def test_binary_damaged_and_empty_files_are_skipped_with_reasons_and_latin1_is_decoded(small_corpus):
     (small_corpus / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00")
-    (small_corpus / "latin1.txt").write_bytes("Caf\u00e9 owners were detained.\n".encode("latin-1"))
+    (small_corpus / "latin1.txt").write_bytes("Caf\u00e9 owners in the capital were detained without trial.\n".encode("latin-1"))
     (small_corpus / "report.pdf").write_bytes(b"%PDF-1.4\n")
     (small_corpus / "blank.txt").write_text("  \n\n", encoding="utf-8")
     (small_corpus / ".DS_Store").write_bytes(b"\x00\x01")
     corpus = read_corpus(small_corpus)
-    assert {d.doc_id for d in corpus.documents} == {"pr-detention", "news", "open-letter"}
+    assert {d.doc_id for d in corpus.documents} == {"pr-detention", "news", "open-letter", "latin1"}
+    assert by_id(corpus)["latin1"].text == "Caf\u00e9 owners in the capital were detained without trial.\n"
     reasons = {Path(s.path).name: s.reason for s in corpus.skipped}
-    assert set(reasons) == {"photo.txt", "latin1.txt", "report.pdf", "blank.txt"}
-    assert "binary" in reasons["photo.txt"]
-    assert "UTF-8" in reasons["latin1.txt"] and "offset 3" in reasons["latin1.txt"]
-    assert "not a text file" in reasons["report.pdf"]
+    assert set(reasons) == {"photo.txt", "report.pdf", "blank.txt"}
+    assert "binary" in reasons["photo.txt"] and "PNG image" in reasons["photo.txt"]
+    assert "damaged PDF" in reasons["report.pdf"]
     assert "empty" in reasons["blank.txt"]
 
 
@@ -83,7 +83,7 @@ def test_files_in_subfolders_are_read_with_their_relative_path(tmp_path):
 
 def test_an_empty_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CorpusError, match=r"no readable text documents in .*empty"):
+    with pytest.raises(CorpusError, match=r"no readable documents in .*empty"):
         read_corpus(tmp_path / "empty")
 
 
@@ -91,7 +91,7 @@ def test_a_folder_of_unreadable_files_names_them(tmp_path):
     root = tmp_path / "bad"
     root.mkdir()
     (root / "scan.txt").write_bytes(b"\x00\x01\x02")
-    with pytest.raises(CorpusError, match=r"no readable text documents.*scan\.txt: binary"):
+    with pytest.raises(CorpusError, match=r"no readable documents.*scan\.txt: binary"):
         read_corpus(root)
 
 
