@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS_FILES := $(shell find corpus -type f 2>/dev/null)
 
-.PHONY: setup demo ask index test test-fast browser ocr bench clean eval-data
+.PHONY: setup demo ask index test test-fast browser ocr bench bench-scale clean eval-data
 
 setup: $(STAMP)
 
@@ -54,8 +54,12 @@ test: setup browser ocr eval-data
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not model and not browser"
 
-bench: index
-	$(BIN)/python scripts/bench_ask.py
+# The speed benchmark (README "Speed and scale"); bench-scale adds the dense index kinds at 10^4-10^6.
+bench: setup
+	$(BIN)/python bench/run.py
+
+bench-scale: setup
+	$(BIN)/python bench/run.py --parts none --scale 10000,100000,1000000
 
 clean:
 	rm -rf index .index.* $(VENV) eval/collections/*/corpus eval/collections/*/source eval/collections/*/index

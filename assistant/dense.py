@@ -1,0 +1,118 @@
+"""Dense (vector) indexes behind one small interface: exact and approximate.
+
+Owns the choice of FAISS index for a collection's unit vectors (inner product =
+cosine): ``flat`` (exact, every row scored), ``hnsw`` (a graph) and ``ivf-sq8``
+(inverted lists over 8-bit scalar-quantised vectors, a quarter of the size).
+Product quantisation was measured and left out: on 10^4 clustered vectors
+its recall@10 was 0.42 and its training took minutes. Approximate kinds are trained
+on the collection itself. Callers ask for the ``k`` nearest rows and never know
+which kind they hold. ``choose_kind`` picks by collection size with thresholds
+measured by ``bench/run.py --scale`` (README "Speed and scale").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+KINDS = ("flat", "hnsw", "ivf-sq8")
+# Below this many vectors exact search costs less than a millisecond or two and
+# needs no training: flat. Measured with bench/run.py --scale (README).
+EXACT_UP_TO = 200_000
+HNSW_M = 32
+HNSW_EF_SEARCH = 128
+IVF_PROBE_SHARE = 0.02  # fraction of the inverted lists a query visits (at least 32 lists)
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """The rows nearest a question, best first, with their inner products."""
+
+    rows: np.ndarray  # int64
+    scores: np.ndarray  # float32
+
+
+def choose_kind(n: int) -> str:
+    """The index kind for a collection of ``n`` vectors."""
+    return "flat" if n <= EXACT_UP_TO else "ivf-sq8"
+
+
+def _lists(n: int) -> int:
+    """Inverted lists for ``n`` vectors: about 4 sqrt(n), and at least 39 vectors each
+    (FAISS's rule for training k-means)."""
+    return int(max(1, min(4 * np.sqrt(n), n // 39)))
+
+
+class DenseIndex:
+    """A FAISS index of unit vectors and the kind it is."""
+
+    def __init__(self, faiss_index, kind: str) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown dense index kind {kind!r}; choose from {', '.join(KINDS)}")
+        self.kind = kind
+        self._index = faiss_index
+        self._tune()
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, *, kind: str = "flat") -> DenseIndex:
+        """Index ``vectors`` (rows of unit float32 vectors); approximate kinds train on them."""
+        import faiss
+
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        n, d = vectors.shape
+        if kind == "flat":
+            index = faiss.IndexFlatIP(d)
+        elif kind == "hnsw":
+            index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+        elif kind == "ivf-sq8":
+            index = faiss.index_factory(d, f"IVF{_lists(n)},SQ8", faiss.METRIC_INNER_PRODUCT)
+            sample = vectors if n <= 100_000 else vectors[np.random.default_rng(0).choice(n, 100_000, replace=False)]
+            index.train(sample)
+        else:
+            raise ValueError(f"unknown dense index kind {kind!r}; choose from {', '.join(KINDS)}")
+        index.add(vectors)
+        return cls(index, kind)
+
+    @classmethod
+    def load(cls, path: Path, *, kind: str = "flat", mmap: bool = False) -> DenseIndex:
+        import faiss
+
+        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap and kind != "flat" else 0
+        return cls(faiss.read_index(str(path), flags), kind)
+
+    def save(self, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(self._index, str(path))
+
+    @property
+    def ntotal(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def faiss_index(self):
+        return self._index
+
+    def _tune(self) -> None:
+        """Search-time settings (not all survive a save and load)."""
+        if self.kind == "hnsw":
+            self._index.hnsw.efSearch = HNSW_EF_SEARCH
+        elif self.kind.startswith("ivf"):
+            import faiss
+
+            ivf = faiss.extract_index_ivf(self._index)
+            ivf.nprobe = int(min(ivf.nlist, max(32, round(IVF_PROBE_SHARE * ivf.nlist))))
+
+    def nearest(self, question: np.ndarray, k: int) -> Nearest:
+        """The ``k`` rows with the largest inner product with ``question`` (approximately,
+        for the approximate kinds); fewer when the index holds fewer."""
+        k = min(int(k), self.ntotal)
+        if k <= 0:
+            return Nearest(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        scores, rows = self._index.search(np.ascontiguousarray(question, dtype=np.float32).reshape(1, -1), k)
+        keep = rows[0] >= 0
+        return Nearest(rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float32))
+
