@@ -9,6 +9,7 @@ small enough that a flat index is fast), so fusion sees complete rankings.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -34,6 +35,7 @@ YEAR_WEIGHT = 0.05
 TOKEN_POOL = 40  # token matching re-scores this many best candidates by the other signals
 MAX_QUERY_CHARS = 2000
 RRF_K = 60
+MASK_CACHE = 64  # filters whose masks a Searcher keeps
 _ISO_PREFIX = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
@@ -148,7 +150,9 @@ class Searcher:
         self.index = index
         self.encoder = encoder
         self.reranker = reranker  # a CrossEncoderReranker, or None
-        self._orgs = np.array([index.documents[p.doc_id].organization for p in index.passages], dtype=object)
+        self._columns = _Columns.of(index)
+        self._masks: dict[Filter, np.ndarray] = {}  # allowed() per filter, computed once
+        self._masks_lock = threading.Lock()
         # A sentence of fewer than MIN_SENTENCE_WORDS words (a label such as "These include:
         # Prison Camps", a name in a list) is too short to stand for its paragraph: it may be
         # highlighted, but it does not score the paragraph.
@@ -160,7 +164,6 @@ class Searcher:
         )
         self._piece_counts = index.tokens.passage_counts()
         self._stopwords = stopwords()
-        self._years = [_passage_years(p) for p in index.passages]
 
     def encode(self, questions: list[str], *, batch_size: int = 32) -> list[EncodedQuestion]:
         """Encode cleaned questions in batches, for ``search(..., encoded=...)``."""
@@ -205,7 +208,7 @@ class Searcher:
         top = float(keyword[allowed].max())
         scaled = keyword / top if top > 0 else keyword
         asked = set(_YEAR.findall(query.text))
-        year = np.array([1.0 if asked & y else 0.0 for y in self._years], dtype=np.float32)
+        year = self._columns.year_signal(asked)
         tokens = np.zeros(len(self.index.passages), dtype=np.float32)
         sentence_tokens = tokens.copy()
         if mode in ("hybrid", "tokens"):
@@ -273,22 +276,19 @@ class Searcher:
             raise QueryError(f"the date range is empty: {where.date_from} is after {where.date_to}")
 
     def allowed(self, where: Filter) -> np.ndarray:
-        """Boolean mask of the passages a filter lets through.
+        """Boolean mask of the passages a filter lets through (read-only; cached per filter).
 
         Organisations match by case-insensitive substring, so "Amnesty International"
         includes "Amnesty International UK".
         """
-        n = len(self.index.passages)
-        mask = np.ones(n, dtype=bool)
-        if where.doc_ids:
-            wanted = set(where.doc_ids)
-            mask &= np.array([p.doc_id in wanted for p in self.index.passages])
-        if where.organizations:
-            wanted_orgs = {o.casefold() for o in where.organizations}
-            mask &= np.array([any(w in str(o).casefold() for w in wanted_orgs) for o in self._orgs])
-        if where.date_from or where.date_to:
-            lo, hi = where.date_from, where.date_to
-            mask &= np.array([_date_in(p.date, lo, hi) for p in self.index.passages])
+        mask = self._masks.get(where)
+        if mask is None:
+            mask = self._columns.mask(where)
+            mask.setflags(write=False)
+            with self._masks_lock:  # the web chat answers two questions at once
+                if len(self._masks) >= MASK_CACHE:
+                    self._masks.pop(next(iter(self._masks)))  # the oldest filter goes
+                self._masks[where] = mask
         return mask
 
     def _dense_scores(self, qvec: np.ndarray) -> np.ndarray:
@@ -338,6 +338,66 @@ class Searcher:
         score = np.full(len(cheap), -np.inf, dtype=np.float32)
         score[rows] = signal if mode == "tokens" else signal + cheap[rows]
         return score, tokens, sentence_tokens
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Per-passage filter and year columns, computed once per index, so that a
+    question costs work per distinct document, organisation, date or year, never a
+    Python loop over the passages."""
+
+    doc_code: np.ndarray  # passage -> index into doc_ids
+    doc_ids: tuple[str, ...]
+    org_code: np.ndarray  # passage -> index into orgs
+    orgs: tuple[str, ...]
+    date_code: np.ndarray  # passage -> index into dates
+    dates: tuple[str, ...]
+    year_rows: dict[str, np.ndarray]  # year -> passages that speak of it or are dated in it
+    n: int
+
+    @classmethod
+    def of(cls, index: Index) -> _Columns:
+        doc_ids = tuple(index.documents)
+        orgs = tuple(sorted({d.organization or "" for d in index.documents.values()}))
+        dates = tuple(sorted({p.date or "" for p in index.passages}))
+        where_doc = {d: i for i, d in enumerate(doc_ids)}
+        where_org = {o: i for i, o in enumerate(orgs)}
+        where_date = {d: i for i, d in enumerate(dates)}
+        years: dict[str, list[int]] = {}
+        for row, p in enumerate(index.passages):
+            for y in _passage_years(p):
+                years.setdefault(y, []).append(row)
+        return cls(
+            np.array([where_doc[p.doc_id] for p in index.passages], dtype=np.int32), doc_ids,
+            np.array([where_org[index.documents[p.doc_id].organization or ""] for p in index.passages], dtype=np.int32),
+            orgs,
+            np.array([where_date[p.date or ""] for p in index.passages], dtype=np.int32), dates,
+            {y: np.array(rows, dtype=np.int64) for y, rows in years.items()},
+            len(index.passages),
+        )
+
+    def mask(self, where: Filter) -> np.ndarray:
+        mask = np.ones(self.n, dtype=bool)
+        if where.doc_ids:
+            wanted = set(where.doc_ids)
+            mask &= np.array([d in wanted for d in self.doc_ids], dtype=bool)[self.doc_code]
+        if where.organizations:
+            wanted_orgs = {o.casefold() for o in where.organizations}
+            ok = np.array([any(w in o.casefold() for w in wanted_orgs) for o in self.orgs], dtype=bool)
+            mask &= ok[self.org_code]
+        if where.date_from or where.date_to:
+            ok = np.array([_date_in(d, where.date_from, where.date_to) for d in self.dates], dtype=bool)
+            mask &= ok[self.date_code]
+        return mask
+
+    def year_signal(self, asked: set[str]) -> np.ndarray:
+        """1.0 for each passage of a year the question names, else 0.0."""
+        year = np.zeros(self.n, dtype=np.float32)
+        for y in asked:
+            rows = self.year_rows.get(y)
+            if rows is not None:
+                year[rows] = 1.0
+        return year
 
 
 def _rrf(*scores: np.ndarray) -> np.ndarray:

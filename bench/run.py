@@ -214,6 +214,7 @@ def bench_scale(sizes: list[int], queries: int = 200) -> list[str]:
             p50, p95 = _ms(times)
             chosen = " (chosen)" if kind == choose_kind(n) else ""
             lines.append(f"| {n:,} | {kind}{chosen} | {built:.1f} | {size:.0f} | {loaded:.2f} | {p50:.2f} | {p95:.2f} | {recall:.3f} |")
+            print(lines[-1], file=sys.stderr, flush=True)  # a long run shows its progress
             del index
     return lines
 
