@@ -1,5 +1,3 @@
-import sys
+from assistant.cli import main_exit
 
-from assistant.cli import main
-
-sys.exit(main())
+main_exit()

@@ -23,7 +23,7 @@ from assistant.answer import Answer, Quote, paragraph_mark, source_lines, to_jso
 from assistant.corpus import Document, Passage
 from assistant.errors import AssistantError, QueryError
 from assistant.followup import follow_up_query, user_messages
-from assistant.search import MODES, Filter
+from assistant.request import make_request
 from assistant.view import OFF, ON, QuoteView, Run, answer_view, display_lines, quote_lines, shown_highlights
 
 log = logging.getLogger(__name__)
@@ -142,42 +142,6 @@ def render_answer(answer: Answer, *, documents: Mapping[str, Document] | None = 
     return "\n\n".join(out)
 
 
-# ---------------------------------------------------------------- settings
-
-_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-
-
-def make_filter(
-    doc_ids: Iterable[str] | None = (),
-    organizations: Iterable[str] | None = (),
-    date_from: str | None = "",
-    date_to: str | None = "",
-) -> Filter:
-    """A :class:`Filter` from the settings panel's values.
-
-    Raises:
-        QueryError: a date is not YYYY, YYYY-MM or YYYY-MM-DD, or the range is reversed.
-    """
-    lo = _date(date_from, "Date from")
-    hi = _date(date_to, "Date to")
-    if lo and hi and lo[: min(len(lo), len(hi))] > hi[: min(len(lo), len(hi))]:
-        raise QueryError(f"the date range is reversed: {lo} is after {hi}")
-    return Filter(
-        doc_ids=tuple(d for d in (doc_ids or ()) if d),
-        organizations=tuple(o for o in (organizations or ()) if o),
-        date_from=lo,
-        date_to=hi,
-    )
-
-
-def _date(value: str | None, name: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        return ""
-    m = _DATE.match(value)
-    if not m or (m.group(2) and not 1 <= int(m.group(2)) <= 12) or (m.group(3) and not 1 <= int(m.group(3)) <= 31):
-        raise QueryError(f"{name} must look like 2014, 2014-03 or 2014-03-01, not “{value[:40]}”")
-    return value
 
 
 # ---------------------------------------------------------------- the chat
@@ -269,11 +233,12 @@ class Chat:
         polite apology, its traceback going to the log.
         """
         try:
-            where = make_filter(doc_ids, organizations, date_from, date_to)
-            n = _quote_count(k)
+            request = make_request(k=k, mode=mode, doc_ids=doc_ids, organizations=organizations,
+                                   date_from=date_from, date_to=date_to)
+            where = request.where
             message = message if isinstance(message, str) else ""
             searched = follow_up_query(message, user_messages(history))
-            answer = self.assistant.ask(message, k=n, mode=mode or "hybrid", where=where, searched=searched)
+            answer = self.assistant.ask(message, k=request.k, mode=request.mode, where=where, searched=searched)
             text = render_answer(answer, documents=self.documents)
             return Reply(text, self.sources_of(answer), answer)
         except AssistantError as e:
@@ -288,12 +253,8 @@ class Chat:
         Raises:
             QueryError: empty question, k out of range or unknown mode.
         """
-        if mode not in MODES:
-            raise QueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        k = int(k)
-        if not 1 <= k <= 100:
-            raise QueryError("k must be between 1 and 100")
-        return to_json(self.assistant.ask(question, k=k, mode=mode))
+        request = make_request(k=k, mode=mode)
+        return to_json(self.assistant.ask(question, k=request.k, mode=request.mode))
 
     def sources_of(self, answer: Answer) -> tuple[Source, ...]:
         out = []
@@ -356,14 +317,6 @@ EMPTY_SOURCE = (
     '<div class="src-view src-empty">Ask a question: the passages it cites open here, in their document.</div>'
 )
 NO_SOURCES = '<div class="src-view src-empty">The last answer cites no passage.</div>'
-
-
-def _quote_count(k: object) -> int:
-    try:
-        n = int(k if k is not None else 5)  # a slider sends 5.0
-    except (TypeError, ValueError):
-        raise QueryError(f"the number of quotes must be a whole number from 1 to {MAX_QUOTES}") from None
-    return max(1, min(MAX_QUOTES, n))
 
 
 def friendly(problem: str) -> str:

@@ -13,8 +13,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.errors import AssistantError
+from assistant.request import DEFAULT_K, DEFAULT_MODE, MAX_K, MODES
+
+if TYPE_CHECKING:
+    from assistant.embed import Encoder
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = "index"
@@ -22,16 +27,23 @@ DEFAULT_QUERIES = "eval/queries.jsonl"
 BATCH_ENCODE = 32  # ask --batch: questions per encoder call
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 our error, 2 usage)."""
+def main(argv: list[str] | None = None, *, encoder: Encoder | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 our error, 2 usage).
+
+    Args:
+        argv: the arguments after the program name (default: ``sys.argv[1:]``).
+        encoder: the encoder to build and answer with, instead of loading the
+            model named by ``--model`` or the index (tests pass a tiny one).
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
     try:
+        _check_paths(args)
         _prepare_runtime(args)
-        return int(args.handler(args) or 0)
+        return int(args.handler(args, encoder) or 0)
     except AssistantError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -42,6 +54,17 @@ def main(argv: list[str] | None = None) -> int:
         # the reader went away (`assistant ask ... | head -1`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse folder names the index cannot be written to or read from (FAISS takes
+    only UTF-8 paths): bytes that are not UTF-8 reach Python as lone surrogates."""
+    from assistant.request import check_text
+
+    for flag in ("index", "corpus"):
+        value = getattr(args, flag, None)
+        if isinstance(value, str):
+            check_text(value, what=f"the --{flag} folder name {value!r}")
 
 
 def _prepare_runtime(args: argparse.Namespace) -> None:
@@ -70,12 +93,6 @@ def _prepare_runtime(args: argparse.Namespace) -> None:
         args.threads = int(threads)
 
 
-def _encoder(args: argparse.Namespace):
-    from assistant.embed import SentenceTransformerEncoder
-
-    return SentenceTransformerEncoder(args.model, threads=args.threads)
-
-
 def _onnx_dir() -> Path | None:
     """Where ONNX exports of models live ($ASSISTANT_ONNX_DIR, else inside the
     environment); None when ASSISTANT_ONNX=0 asks for PyTorch."""
@@ -86,12 +103,12 @@ def _onnx_dir() -> Path | None:
     return Path(os.environ["ASSISTANT_ONNX_DIR"]) if os.environ.get("ASSISTANT_ONNX_DIR") else default_onnx_dir()
 
 
-def _open(args: argparse.Namespace, index=None):
+def _open(args: argparse.Namespace, encoder: Encoder | None, index=None):
     from assistant.service import Assistant
 
     return Assistant.open(
-        args.index, model=args.model, threads=args.threads, reranker=getattr(args, "reranker", None), index=index,
-        onnx_dir=_onnx_dir(),
+        args.index, model=args.model, encoder=encoder, threads=args.threads,
+        reranker=getattr(args, "reranker", None), index=index, onnx_dir=None if encoder else _onnx_dir(),
     )
 
 
@@ -112,17 +129,22 @@ def _export_onnx(model: str) -> None:
         print(f"note: {model} is answered with PyTorch (no ONNX export), which starts slower", file=sys.stderr)
 
 
-def cmd_build(args: argparse.Namespace) -> int:
+def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     from assistant.index import build_index
 
-    encoder = _encoder(args)
+    given = encoder is not None
+    if encoder is None:
+        from assistant.embed import SentenceTransformerEncoder
+
+        encoder = SentenceTransformerEncoder(args.model, threads=args.threads)
     report = build_index(
         args.corpus, encoder=encoder, out_dir=args.index, batch_size=args.batch_size, progress=sys.stderr.isatty(),
         follow_links=args.follow_links, max_file_bytes=args.max_file_mb * 1024 * 1024,
     )
     for s in report.skipped:
         print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
-    _export_onnx(args.model)
+    if not given:  # an encoder passed in (tests) is not the named model: nothing to export
+        _export_onnx(args.model)
     skipped = f"; skipped {len(report.skipped)}, listed above" if report.skipped else ""
     if args.json:
         print(json.dumps({"index": report.index_dir, "documents": report.documents, "passages": report.passages,
@@ -137,42 +159,45 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
+def cmd_ask(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     from assistant.answer import to_json, to_text
+    from assistant.batch import read_batch
     from assistant.errors import QueryError
-    from assistant.search import Filter
+    from assistant.request import clean_query, make_request
 
     if args.batch is None and args.question is None:
         raise QueryError('give a question, e.g. assistant ask "What happens in prison camps?", or --batch FILE')
     if args.batch is not None and args.question is not None:
         raise QueryError("give either a question or --batch FILE, not both")
+    # Everything that can be checked without the index fails before the model loads.
+    request = make_request(k=args.k, mode=args.mode, doc_ids=args.doc, organizations=args.org,
+                           date_from=args.date_from, date_to=args.date_to)
     if args.batch is not None:
-        batch = _read_batch(args.batch)  # fail on a missing file before loading the model
-    elif not args.question.strip():
-        raise QueryError('the question is empty: type a question, e.g. assistant ask "What happens in prison camps?"')
-    assistant = _open(args)
-    where = Filter(doc_ids=tuple(args.doc or ()), organizations=tuple(args.org or ()),
-                   date_from=args.date_from or "", date_to=args.date_to or "")
+        batch = read_batch(args.batch)
+    else:
+        clean_query(args.question)
+    assistant = _open(args, encoder)
+    assistant.searcher.check(request.where)  # a filter naming what the index lacks: one error, not one per line
     if args.batch is None:
-        answer = assistant.ask(args.question, k=args.k, mode=args.mode, where=where)
+        answer = assistant.ask(args.question, k=request.k, mode=request.mode, where=request.where)
         if args.json:
             print(json.dumps(to_json(answer), ensure_ascii=False))
         else:
             print(to_text(answer, color=sys.stdout.isatty(), documents=assistant.index.documents))
         return 0
-    assistant.searcher.check(where)  # a bad filter is one error, not one per line
     failures = 0
     # Questions are encoded BATCH_ENCODE at a time (one model call each, much faster
     # than one call per question) and answered in file order as each group is ready.
     for first in range(0, len(batch), BATCH_ENCODE):
         group = batch[first : first + BATCH_ENCODE]
-        ahead = _encode_ahead(assistant, [item["query"] for _, item, problem in group if problem is None])
-        for lineno, item, problem in group:
+        ahead = _encode_ahead(assistant, [line.query for line in group if line.problem is None])
+        for line in group:
+            problem = line.problem
             if problem is None:
                 try:
                     answer = assistant.ask(
-                        item["query"], k=args.k, mode=args.mode, where=where, qid=item.get("id"),
-                        encoded=ahead.get(item["query"]),
+                        line.query, k=request.k, mode=request.mode, where=request.where, qid=line.qid,
+                        encoded=ahead.get(line.query),
                     )
                 except QueryError as e:
                     problem = str(e)
@@ -180,27 +205,27 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     print(json.dumps(to_json(answer), ensure_ascii=False), flush=True)
                     continue
             failures += 1
-            print(f"error: {args.batch}: line {lineno}: {problem}", file=sys.stderr)
+            print(f"error: {args.batch}: line {line.number} skipped: {problem}", file=sys.stderr)
     if failures:
-        print(f"error: {failures} of {len(batch)} lines could not be answered", file=sys.stderr)
+        print(f"error: {failures} of {len(batch)} lines could not be answered (named above); "
+              f"the other {len(batch) - failures} were answered", file=sys.stderr)
     return 1 if failures else 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
+def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     from assistant.errors import QueryError
     from assistant.evaluate import evaluate, load_queries, summary_table, unreachable, worst_first, write_report
     from assistant.index import load_index
-    from assistant.search import MODES
+    from assistant.request import MODES, check_mode
 
-    modes = tuple(m.strip() for m in ",".join(args.mode or ["hybrid,tokens,rrf,dense,keyword"]).split(",") if m.strip())
+    modes = tuple(m.strip() for m in ",".join(args.mode or [",".join(MODES)]).split(",") if m.strip())
     if not modes:
-        raise QueryError("--mode names no mode; choose from " + ", ".join(MODES))
-    bad = [m for m in modes if m not in MODES]
-    if bad:
-        raise QueryError(f"unknown mode {bad[0]!r}; choose from {', '.join(MODES)}")
+        raise QueryError("--mode names no mode; choose one of " + ", ".join(MODES))
+    for m in modes:
+        check_mode(m)
     index = load_index(args.index)
     queries = load_queries(args.queries, index.documents)  # bad query sets fail before the model loads
-    assistant = _open(args, index=index)
+    assistant = _open(args, encoder, index=index)
     for qid in unreachable(queries, assistant.index):
         print(f"warning: {qid}: its gold quotes lie in no indexed passage; it counts as not found", file=sys.stderr)
     reports = evaluate(assistant, queries, modes=modes)
@@ -222,10 +247,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     from assistant.ui import serve
 
-    assistant = _open(args)  # model and index load once, here
+    assistant = _open(args, encoder)  # model and index load once, here
     uploads = None
     if args.allow_uploads:
         from assistant.uploads import UploadSettings
@@ -234,6 +259,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uploads = UploadSettings(folder=folder.resolve(), max_bytes=int(args.max_upload_mb * 1_000_000))
 
     def document_encoder():
+        if encoder is not None:  # the caller's encoder embeds uploaded documents too
+            return encoder
         from assistant.embed import SentenceTransformerEncoder
 
         return SentenceTransformerEncoder(assistant.index.manifest.model, threads=args.threads)
@@ -247,7 +274,7 @@ def _encode_ahead(assistant, questions: list[str]) -> dict:
     """Encodings of the questions that clean to something, keyed by the raw question;
     those that do not are left to ``ask``, which reports them."""
     from assistant.errors import QueryError
-    from assistant.search import clean_query
+    from assistant.request import clean_query
 
     cleaned = {}
     for q in questions:
@@ -258,37 +285,6 @@ def _encode_ahead(assistant, questions: list[str]) -> dict:
     texts = sorted(set(cleaned.values()))
     encoded = dict(zip(texts, assistant.searcher.encode(texts, batch_size=BATCH_ENCODE))) if texts else {}
     return {q: encoded[t] for q, t in cleaned.items()}
-
-
-def _read_batch(path: str) -> list[tuple[int, dict, str | None]]:
-    from assistant.errors import QueryError
-
-    src = sys.stdin if path == "-" else None
-    try:
-        text = src.read() if src else Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise QueryError(f"batch file not found: {path}") from None
-    except (UnicodeDecodeError, OSError) as e:
-        raise QueryError(f"cannot read batch file {path}: {e}") from None
-    out: list[tuple[int, dict, str | None]] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            out.append((lineno, {}, f"not valid JSON ({e.msg})"))
-            continue
-        if not isinstance(item, dict) or not isinstance(item.get("query"), str):
-            out.append((lineno, {}, 'expected an object with a "query" string, like {"id": "q1", "query": "..."}'))
-            continue
-        if "id" in item and not isinstance(item["id"], (str, int, type(None))):
-            out.append((lineno, {}, '"id" must be a string or a number'))
-            continue
-        out.append((lineno, item, None))
-    if not out:
-        raise QueryError(f"batch file {path} holds no questions")
-    return out
 
 
 def _positive(text: str) -> int:
@@ -341,8 +337,8 @@ def _parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("ask", help="answer a question with quoted, cited passages")
     a.add_argument("question", nargs="?", help="the question")
-    a.add_argument("-k", type=_positive, default=5, help="number of quotes (default: %(default)s)")
-    a.add_argument("--mode", default="hybrid", choices=["hybrid", "tokens", "rrf", "dense", "keyword"],
+    a.add_argument("-k", default=DEFAULT_K, help=f"number of quotes, 1 to {MAX_K} (default: %(default)s)")
+    a.add_argument("--mode", default=DEFAULT_MODE, metavar="{" + ",".join(MODES) + "}",
                    help="retrieval mode (default: %(default)s)")
     a.add_argument("--batch", metavar="FILE", help='JSON lines {"id": ..., "query": ...}; "-" reads stdin')
     a.add_argument("--doc", action="append", help="only this document id (repeatable)")
@@ -384,5 +380,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main_exit() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (also ``python -m assistant``)."""
+    # A path given as bytes that are not UTF-8 comes back in messages and output as
+    # lone surrogates; print them as \udcff escapes (still valid JSON) rather than fail.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     sys.exit(main())

@@ -1,8 +1,8 @@
 """Retrieval: a question in, ranked passages (``Hit``) out.
 
-Owns the arrow ``question -> Hit``: cleaning the question, dense (FAISS) and
-keyword (BM25) ranking, fusing the two, and filtering by document, organisation
-and date. Every passage is scored exactly (the collections this tool is for are
+Owns the arrow ``question -> Hit``: dense (FAISS) and keyword (BM25) ranking,
+fusing the two, and filtering by document, organisation and date. The question
+is cleaned, and k, mode and filter checked, by :mod:`assistant.request`. Every passage is scored exactly (the collections this tool is for are
 small enough that a flat index is fast), so fusion sees complete rankings.
 """
 
@@ -19,9 +19,9 @@ from assistant.errors import IndexLoadError, QueryError
 from assistant.index import Index
 from assistant.corpus import Passage
 from assistant.keyword import stopwords
+from assistant.request import MAX_QUERY_CHARS, MODES, Filter, Query, check_k, check_mode, clean_query  # noqa: F401 (re-exported)
 from assistant.tokens import late_interaction, query_weights
 
-MODES = ("hybrid", "tokens", "rrf", "dense", "keyword")
 MIN_SENTENCE_WORDS = 5
 # hybrid = token match + SENTENCE_TOKEN_WEIGHT * token match of the best sentence
 #          + DENSE_WEIGHT * best of paragraph and sentence cosine
@@ -33,35 +33,10 @@ DENSE_WEIGHT = 0.5
 KEYWORD_WEIGHT = 0.1
 YEAR_WEIGHT = 0.05
 TOKEN_POOL = 40  # token matching re-scores this many best candidates by the other signals
-MAX_QUERY_CHARS = 2000
 RRF_K = 60
 MASK_CACHE = 64  # filters whose masks a Searcher keeps
 _ISO_PREFIX = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
-
-
-@dataclass(frozen=True)
-class Query:
-    """A cleaned question and what was done to it."""
-
-    text: str
-    original_length: int
-    truncated: bool
-
-
-@dataclass(frozen=True)
-class Filter:
-    """Which passages may be returned; empty fields allow everything."""
-
-    doc_ids: tuple[str, ...] = ()
-    organizations: tuple[str, ...] = ()
-    date_from: str = ""  # ISO prefix, inclusive: "2014" or "2014-03-01"
-    date_to: str = ""
-
-    @property
-    def active(self) -> bool:
-        return bool(self.doc_ids or self.organizations or self.date_from or self.date_to)
 
 
 @dataclass(frozen=True)
@@ -119,25 +94,6 @@ class Retrieval:
     best_sentences: dict[str, list[tuple[int, int, float]]] = field(default_factory=dict, repr=False)
 
 
-def clean_query(text: str, *, max_chars: int = MAX_QUERY_CHARS) -> Query:
-    """Strip control characters and whitespace; cut very long questions.
-
-    Raises:
-        QueryError: nothing is left to search for.
-    """
-    if not isinstance(text, str):
-        raise QueryError("the question must be text")
-    original = len(text)
-    cleaned = " ".join(_CONTROL.sub(" ", text).split())
-    if not cleaned:
-        raise QueryError("the question is empty: type a question, e.g. \"What happens in prison camps?\"")
-    truncated = len(cleaned) > max_chars
-    if truncated:
-        cut = cleaned[:max_chars]
-        cleaned = cut.rsplit(" ", 1)[0] if " " in cut[-50:] else cut
-    return Query(cleaned, original, truncated)
-
-
 class Searcher:
     """Ranks the passages of one index for questions, with one encoder."""
 
@@ -186,10 +142,8 @@ class Searcher:
             encoded: the question's encoding from ``encode``; used when its text is
                 the cleaned question's, otherwise the question is encoded here.
         """
-        if mode not in MODES:
-            raise QueryError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        if k < 1:
-            raise QueryError("k must be at least 1")
+        check_mode(mode)
+        check_k(k)
         query = question if isinstance(question, Query) else clean_query(question)
         self.check(where)
         allowed = self.allowed(where)
@@ -257,7 +211,8 @@ class Searcher:
         return Retrieval(query, mode, hits, n_allowed, self.reranker is not None, best)
 
     def check(self, where: Filter) -> None:
-        """Refuse a filter that cannot mean anything: unknown ids or names, bad dates.
+        """Refuse a filter that names what this index does not have: unknown ids or
+        organisations. (A :class:`Filter`'s dates are checked when it is made.)
 
         Raises:
             QueryError: naming what is known instead.
@@ -269,11 +224,6 @@ class Searcher:
         for o in where.organizations:
             if not any(o.casefold() in known.casefold() for known in orgs):
                 raise QueryError(f"no document is from an organisation matching {o!r}; known: {'; '.join(orgs)}")
-        for name, value in (("start date", where.date_from), ("end date", where.date_to)):
-            if value and not _ISO_PREFIX.match(value):
-                raise QueryError(f"the {name} {value!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
-        if where.date_from and where.date_to and where.date_from[:len(where.date_to)] > where.date_to:
-            raise QueryError(f"the date range is empty: {where.date_from} is after {where.date_to}")
 
     def allowed(self, where: Filter) -> np.ndarray:
         """Boolean mask of the passages a filter lets through (read-only; cached per filter).

@@ -6,6 +6,7 @@ so that each loads the model and the index once and answers many questions.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from assistant.answer import Answer, make_answer
 from assistant.embed import Encoder
 from assistant.errors import IndexLoadError
 from assistant.index import Index, load_index
-from assistant.search import EncodedQuestion, Filter, Query, Retrieval, Searcher, clean_query
+from assistant.request import Filter, Query, clean_query
+from assistant.search import EncodedQuestion, Retrieval, Searcher
 from assistant.abstain import abstain_reason
 
 
@@ -39,9 +41,11 @@ class Assistant:
         """
         index = index if index is not None else load_index(index_dir)
         if model and model != index.manifest.model and encoder is None:
+            rebuild = shlex.join(["assistant", "build", "--corpus", index.manifest.corpus_dir,
+                                  "--index", str(index_dir), "--model", model])
             raise IndexLoadError(
                 f"the index at {index_dir} was built with {index.manifest.model}, not {model}; "
-                f"omit --model, or rebuild: assistant build --index {index_dir} --model {model}"
+                f"omit --model, or rebuild: {rebuild}"
             )
         if encoder is None:
             from assistant.onnx_encoder import question_encoder

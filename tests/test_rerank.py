@@ -52,11 +52,12 @@ def test_a_missing_reranker_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.model
-def test_cli_ask_with_reranker(default_index, tiny_cross_encoder, capsys):
+def test_cli_ask_with_reranker(default_index, real_encoder, tiny_cross_encoder, capsys):
     code = main(["ask", "What happens in prison camps?", "--index", str(default_index), "--json",
-                 "--reranker", str(tiny_cross_encoder), "-k", "3"])
+                 "--reranker", str(tiny_cross_encoder), "-k", "3"], encoder=real_encoder)
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["hits"]) == 3
-    assert main(["ask", "x y z", "--index", str(default_index), "--reranker", "/nonexistent/cross"]) == 1
+    assert main(["ask", "x y z", "--index", str(default_index), "--reranker", "/nonexistent/cross"],
+                encoder=real_encoder) == 1
     assert "cannot load the reranker" in capsys.readouterr().err

@@ -27,7 +27,6 @@ from assistant.chat import (
     Chat,
     display_lines,
     escape_markdown,
-    make_filter,
     passage_html,
     quote_markdown,
     render_answer,
@@ -35,7 +34,7 @@ from assistant.chat import (
 from assistant.errors import QueryError
 from assistant.followup import follow_up_query, is_follow_up, topic_question, user_messages
 from assistant.index import build_index
-from assistant.search import Filter
+from assistant.request import Filter, make_filter
 from assistant.service import Assistant
 from conftest import BOLD, LINK, SCRIPT, write_markup_corpus
 
@@ -221,22 +220,24 @@ def test_filter_names_the_documents_it_could_not_match(chat):
      ("2014-03-01", "2014", Filter(date_from="2014-03-01", date_to="2014"))],
 )
 def test_make_filter_accepts_iso_prefixes(date_from, date_to, expected):
-    assert make_filter([], [], date_from, date_to) == expected
+    assert make_filter(date_from=date_from, date_to=date_to) == expected
 
 
 @pytest.mark.parametrize("date_from, date_to", [("14", ""), ("2014-13", ""), ("", "2014-02-40"), ("2015", "2014"),
                                                 ("yesterday", "")])
 def test_make_filter_refuses_bad_dates(date_from, date_to):
     with pytest.raises(QueryError):
-        make_filter([], [], date_from, date_to)
+        make_filter(date_from=date_from, date_to=date_to)
 
 
 def test_bad_settings_become_a_message(chat):
     reply = chat.reply("prison camps", [], 5, "hybrid", [], [], "20x", "")
-    assert reply.answer is None and "Date from must look like 2014" in reply.text
+    # the same words as the CLI and the /search API (assistant.request)
+    assert reply.answer is None and "The start date '20x' is not a date: use YYYY" in reply.text
     assert "Unknown mode" in chat.reply("prison camps", [], 5, "fuzzy").text
-    assert "whole number" in chat.reply("prison camps", [], "many").text
-    assert len(chat.reply("prison camps", [], 99).sources) <= 10
+    for k in ("many", 0, 101, 2.5):
+        assert "The number of quotes (k) must be a whole number from 1 to 100" in chat.reply("prison camps", [], k).text
+    assert len(chat.reply("prison camps", [], 5.0).sources) == 5  # a slider sends a float
 
 
 # ---------------------------------------------------------------- odd questions and failures
