@@ -35,8 +35,9 @@ def test_every_filter_lets_through_what_a_per_passage_check_does(searcher):
     docs = list(searcher.index.documents)
     orgs = sorted({d.organization for d in searcher.index.documents.values() if d.organization})
     filters = [Filter()]
+    # (a Filter with an empty date range, e.g. 2016-03 to 2015, is refused when made)
     for doc_ids, org, lo, hi in itertools.product(
-        [(), (docs[0],), tuple(docs[:2])], [(), (orgs[0][:4].upper(),)], ["", "2014", "2016-03"], ["", "2015", "2018-06-08"]
+        [(), (docs[0],), tuple(docs[:2])], [(), (orgs[0][:4].upper(),)], ["", "2014", "2015-03"], ["", "2015", "2018-06-08"]
     ):
         filters.append(Filter(doc_ids=doc_ids, organizations=org, date_from=lo, date_to=hi))
     for where in filters:
