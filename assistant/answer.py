@@ -40,11 +40,7 @@ class Citation:
 
     @property
     def page_label(self) -> str:
-        """"p. 12", "pp. 12–13", with ", OCR text" when OCR read it; "" when unpaged."""
-        pages = "" if not self.page else (
-            f"pp. {self.page}–{self.last_page}" if self.last_page > self.page else f"p. {self.page}"
-        )
-        return ", ".join(x for x in (pages, "OCR text" if self.ocr else "") if x)
+        return page_label(self.page, self.last_page, ocr=self.ocr)
 
     @property
     def paragraph_label(self) -> str:
@@ -90,6 +86,12 @@ class Answer:
     notes: tuple[str, ...]
     id: str | None = None
     where: Filter = Filter()  # the filter the question was asked with
+
+
+def page_label(page: int, last_page: int = 0, *, ocr: bool = False) -> str:
+    """"p. 12", "pp. 12–13", with ", OCR text" when OCR read it; "" when unpaged."""
+    pages = "" if not page else (f"pp. {page}–{last_page}" if last_page > page else f"p. {page}")
+    return ", ".join(x for x in (pages, "OCR text" if ocr else "") if x)
 
 
 def paragraph_mark(paragraph: int, part: int = 0) -> str:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant.answer import Answer, Quote, paragraph_mark, source_lines, to_json
+from assistant.answer import Answer, Quote, page_label, paragraph_mark, source_lines, to_json
 from assistant.corpus import Document, Passage
 from assistant.errors import AssistantError, QueryError
 from assistant.followup import follow_up_query, user_messages
@@ -305,6 +305,8 @@ class Chat:
             spans = [(a - p.start, b - p.start) for a, b in highlights] if is_cited else []
             body = passage_html(p.text, spans, keep_lines=p.kind == "list")
             where = paragraph_mark(p.paragraph, p.part)
+            if p.page:
+                where += f" · {page_label(p.page, p.last_page, ocr=p.ocr)}"
             if p.section and p.section != doc.title:
                 where += f" · {escape_html(p.section)}"
             label = where + (f" · {escape_html(marker)}" if is_cited else "")

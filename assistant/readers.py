@@ -210,7 +210,7 @@ def read_pdf(path: Path, raw: bytes) -> Extracted:
                     else:
                         text = _ocr(images)
                         ocr.append(n)
-            pages_lines.append([line.strip() for line in text.splitlines()])
+            pages_lines.append([line.strip() for line in _columns_in_order(text.splitlines())])
         meta = reader.metadata or {}
         title = _clean_title(str(meta.get("/Title") or ""))
         author = str(meta.get("/Author") or "").strip()
@@ -229,6 +229,44 @@ def read_pdf(path: Path, raw: bytes) -> Extracted:
         raise SkipFile("PDF with no text")
     date = created.date().isoformat() if isinstance(created, datetime.datetime) else ""
     return Extracted(text, title=title, organization=author, date=date, pages=pages, ocr_pages=tuple(ocr))
+
+
+def _columns_in_order(lines: list[str]) -> list[str]:
+    """Layout-mode lines of a two-column page as the left column's lines, then the right's.
+
+    The gutter is a character position that is blank (with a space either side) on at
+    least 80% of the page's lines while at least 40% have text on both sides of it.
+    Lines above the first two-sided one (a title across the page) stay on top."""
+    body = [x for x in lines if x.strip()]
+    if len(body) < 6:
+        return lines
+    width = max(len(x) for x in body)
+    best, best_x = 0, 0
+    for x in range(width // 4, 3 * width // 4):
+        gap = both = 0
+        for line in body:
+            if line[x - 1 : x + 2].strip():
+                continue
+            gap += 1
+            both += bool(line[: x - 1].strip() and line[x + 2 :].strip())
+        if gap >= 0.8 * len(body) and both >= 0.4 * len(body) and both > best:
+            best, best_x = both, x
+    if not best:
+        return lines
+    top: list[str] = []
+    left: list[str] = []
+    right: list[str] = []
+    for line in lines:
+        a, b = line[:best_x], line[best_x:]
+        if not left and not right and not (a.strip() and b.strip() and not line[best_x - 1 : best_x + 2].strip()):
+            top.append(line)
+            continue
+        if line[best_x - 1 : best_x + 2].strip():  # a line across the gutter
+            left.append(line)
+            continue
+        left.append(a)
+        right.append(b)
+    return top + left + [""] + right
 
 
 def _ocr(images) -> str:

@@ -197,3 +197,23 @@ def make_html(sections: list[Section], *, title: str, author: str = "", site: st
 <ul><li><a href="/privacy">Privacy policy FOOTERMARKER</a></li><li><a href="/contact">Contact FOOTERMARKER</a></li></ul></footer>
 </body></html>
 """
+
+
+def make_two_column_pdf(path: Path, title: str, left: str, right: str) -> Path:
+    """One page: a title across the page, then two columns of text, as many reports are set."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen.canvas import Canvas
+
+    w, h = A4
+    c = Canvas(str(path), pagesize=A4)
+    c.setFont(_HEAD_FONT, _HEAD_SIZE)
+    c.drawString(60, h - 60, title)
+    for x, text in ((60, left), (w / 2 + 15, right)):
+        y = h - 100
+        for line in _wrap(text, w / 2 - 75, hyphenate=True):
+            c.setFont(_FONT, _SIZE)
+            c.drawString(x, y, line)
+            y -= _LEADING
+    c.showPage()
+    c.save()
+    return path

@@ -17,7 +17,7 @@ import pytest
 from assistant.answer import cite, citation_json
 from assistant.corpus import discover, files_fingerprint, passages_of, read_corpus, read_document
 from assistant.errors import CorpusError, SkipFile
-from docgen import make_docx, make_html, make_pdf, make_scanned_pdf
+from docgen import make_docx, make_html, make_pdf, make_scanned_pdf, make_two_column_pdf
 
 WORDS = (
     "detention tribunal famine refugees border villages prisoners soldiers harvest testimony witnesses "
@@ -126,6 +126,15 @@ def test_a_compound_written_elsewhere_keeps_its_hyphen_across_a_line_end(tmp_pat
     make_pdf(tmp_path / "c.pdf", [("", [long + "."])], page_numbers=False, hyphenate=False)
     doc = read_document(tmp_path / "c.pdf", root=tmp_path, metadata={})
     assert "wellknown" not in doc.text.lower()
+
+
+def test_a_two_column_page_is_read_column_by_column(tmp_path):
+    left, right = paragraph(1, 90), paragraph(2, 90)
+    make_two_column_pdf(tmp_path / "cols.pdf", "Detention and famine", left, right)
+    doc = read_document(tmp_path / "cols.pdf", root=tmp_path, metadata={})
+    assert words(doc.text) == words("Detention and famine " + left + " " + right)
+    ps = check_offsets(doc)
+    assert [p.text for p in ps] == [left, right] and {p.section for p in ps} == {"Detention and famine"}
 
 
 # --- scanned PDFs --------------------------------------------------------------------
@@ -404,3 +413,28 @@ def test_build_counts_what_it_skipped_and_fails_when_everything_was(tmp_path, ca
     out, err = capsys.readouterr()
     assert code == 1 and "no readable documents" in err and "empty.txt: empty file" in err
     assert "Traceback" not in err
+
+
+def test_a_pdf_answer_cites_its_page_in_json_terminal_chat_and_sources(tmp_path, tiny_encoder):
+    from assistant.answer import to_json
+    from assistant.chat import Chat, render_answer, source_line
+    from assistant.index import build_index, load_index
+    from assistant.service import Assistant
+
+    root = tmp_path / "reports"
+    root.mkdir()
+    make_pdf(root / "annual.pdf", sections(), title="Annual report", header="Annual report — Rights Watchers")
+    build_index(root, encoder=tiny_encoder, out_dir=tmp_path / "index")
+    index = load_index(tmp_path / "index")  # pages survive the round trip through the index files
+    doc = index.documents["annual"]
+    assert doc.pages and all(p.page >= 1 for p in index.passages)
+    target = next(p for p in index.passages if p.page >= 2)
+    marker = re.findall(r"m\d+x\d+", target.text)[0]
+    assistant = Assistant.open(tmp_path / "index", encoder=tiny_encoder)
+    answer = assistant.ask(f"{marker} {marker}", k=3)
+    hit = to_json(answer)["hits"][0]
+    assert hit["passage_id"] == target.passage_id and hit["page"] == target.page
+    assert hit["source"] == "reports/annual.pdf" and doc.text[hit["start"] : hit["end"]] == hit["text"]
+    assert f"p. {target.page}" in hit["citation"]
+    assert f"p. {target.page}" in source_line(answer.quotes[0]) and f"p. {target.page}" in render_answer(answer)
+    assert f"p. {target.page}" in Chat(assistant).source_html(target.passage_id)
