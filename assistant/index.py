@@ -62,6 +62,7 @@ class Manifest:
     follow_links: bool = False  # how the corpus was read, so the freshness check reads it alike
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     files_fingerprint: str = ""  # the corpus files' bytes (corpus.files_fingerprint): a quick freshness check
+    ranking: dict | None = None  # assistant.fusion.RankingConfig: hybrid weights and abstention threshold
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,11 @@ def build_index(
     keyword = KeywordIndex.build([keyword_text(p, docs[p.doc_id], lead) for p, lead in zip(passages, leads)])
 
     out = Path(out_dir).resolve()
+    sentences = Sentences(
+        row=np.asarray(sent_rows, dtype=np.int64), spans=np.asarray(sent_spans, dtype=np.int64).reshape(-1, 2),
+        vectors=np.asarray(sent_vectors, dtype=np.float32),
+    )
+    ranking = _ranking_config(out, docs, passages, vectors, dense, keyword, sentences, tokens, encoder, batch_size)
     manifest = Manifest(
         format=FORMAT,
         package_version=__version__,
@@ -277,6 +283,7 @@ def build_index(
         follow_links=follow_links,
         max_file_bytes=max_file_bytes,
         files_fingerprint=files,
+        ranking=ranking,
     )
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     if tmp.exists():
@@ -299,6 +306,22 @@ def build_index(
     (tmp / "manifest.json").write_text(json.dumps(record, indent=2) + "\n")
     _swap_into_place(tmp, out)
     return BuildReport(str(out), len(docs), len(passages), corpus.skipped, round(time.perf_counter() - t0, 2))
+
+
+def _ranking_config(out, docs, passages, vectors, dense, keyword, sentences, tokens, encoder, batch_size) -> dict:
+    """The collection's ranking configuration (weights and an abstention threshold
+    calibrated on its own pseudo-questions; see assistant.calibrate), for the manifest."""
+    from assistant.calibrate import calibrate
+
+    manifest = Manifest(
+        FORMAT, __version__, encoder.name, encoder.dimension, True, "", "", len(docs), len(passages),
+        len(sentences.row), 0, "", "", 0.0,
+    )
+    built = Index(
+        out, manifest, docs, tuple(passages), np.asarray(vectors, dtype=np.float32), dense, keyword, sentences, tokens,
+        frozenset(),
+    )
+    return calibrate(built, encoder=encoder, batch_size=batch_size).to_json()
 
 
 def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:

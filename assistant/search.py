@@ -8,12 +8,14 @@ small enough that a flat index is fast), so fusion sees complete rankings.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from assistant import fusion
 from assistant.embed import Encoder, Tokens
 from assistant.errors import IndexLoadError, QueryError
 from assistant.index import Index
@@ -23,15 +25,10 @@ from assistant.request import MAX_QUERY_CHARS, MODES, Filter, Query, check_k, ch
 from assistant.tokens import late_interaction, query_weights
 
 MIN_SENTENCE_WORDS = 5
-# hybrid = token match + SENTENCE_TOKEN_WEIGHT * token match of the best sentence
-#          + DENSE_WEIGHT * best of paragraph and sentence cosine
-#          + KEYWORD_WEIGHT * BM25 / best BM25 + YEAR_WEIGHT * (a year the question names is the passage's)
-# Chosen on eval/queries.jsonl; every weight in a wide range around these gives
-# the same ranking quality (README "How ranking works").
+# The hybrid weights live in assistant.fusion (one RankingConfig per index, recorded
+# in its manifest). "tokens" mode = token match + SENTENCE_TOKEN_WEIGHT * token match
+# of the best sentence, on every collection.
 SENTENCE_TOKEN_WEIGHT = 0.5
-DENSE_WEIGHT = 0.5
-KEYWORD_WEIGHT = 0.1
-YEAR_WEIGHT = 0.05
 TOKEN_POOL = 40  # token matching re-scores this many best candidates by the other signals
 RRF_K = 60
 MASK_CACHE = 64  # filters whose masks a Searcher keeps
@@ -92,6 +89,8 @@ class Retrieval:
     candidates: int  # passages the filter allowed
     reranked: bool = False  # scores are a cross-encoder's
     best_sentences: dict[str, list[tuple[int, int, float]]] = field(default_factory=dict, repr=False)
+    min_score: float = fusion.DEFAULT_MIN_SCORE  # the index's abstention threshold for hybrid scores
+    clear_score: float = math.inf  # the index's level of a clear answer (hybrid score)
 
 
 class Searcher:
@@ -120,6 +119,7 @@ class Searcher:
         )
         self._piece_counts = index.tokens.passage_counts()
         self._stopwords = stopwords()
+        self.config = ranking_config(index)
 
     def encode(self, questions: list[str], *, batch_size: int = 32) -> list[EncodedQuestion]:
         """Encode cleaned questions in batches, for ``search(..., encoded=...)``."""
@@ -166,7 +166,12 @@ class Searcher:
         tokens = np.zeros(len(self.index.passages), dtype=np.float32)
         sentence_tokens = tokens.copy()
         if mode in ("hybrid", "tokens"):
-            cheap = DENSE_WEIGHT * np.maximum(dense, sentence) + KEYWORD_WEIGHT * scaled + YEAR_WEIGHT * year
+            # hybrid's pool is chosen by its own weights; "tokens" mode's by the fixed LONG
+            # weights, so that mode means the same on every collection
+            weights = self.config.weights if mode == "hybrid" else fusion.LONG
+            cheap = fusion.cheap_score(
+                weights, paragraph_cosine=dense, best_cosine=np.maximum(dense, sentence), keyword=scaled, year=year,
+            )
             score, tokens, sentence_tokens = self._token_score(mode, encoded.tokens, allowed, k, cheap)
         else:
             score = self._score(mode, dense, keyword)
@@ -208,7 +213,7 @@ class Searcher:
                 (int(self.index.sentences.spans[r][0]), int(self.index.sentences.spans[r][1]), float(sent_sims[r]))
                 for r in rows
             ]
-        return Retrieval(query, mode, hits, n_allowed, self.reranker is not None, best)
+        return Retrieval(query, mode, hits, n_allowed, self.reranker is not None, best, self.config.min_score, self.config.clear_score)
 
     def check(self, where: Filter) -> None:
         """Refuse a filter that names what this index does not have: unknown ids or
@@ -264,15 +269,11 @@ class Searcher:
         """Hybrid (or token-only) scores, and each passage's token match, whole and
         by its best sentence.
 
-        token signal = token match + SENTENCE_TOKEN_WEIGHT * token match of the best
-        sentence (a question is usually answered by one sentence: its words found
-        together there are stronger evidence than words scattered over a paragraph).
-        hybrid = token signal + ``cheap``: the better of the paragraph's and its best
-        sentence's cosine (a long paragraph's mean vector blurs its topics), BM25
-        scaled to [0, 1] among the allowed passages, and a small bonus when a year
-        the question names is one the passage speaks of or is dated in. Token
-        matching is exact for every allowed passage up to TOKEN_POOL of them; past
-        that, for the TOKEN_POOL best by ``cheap`` (also in "tokens" mode).
+        "tokens" = token match + SENTENCE_TOKEN_WEIGHT * token match of the best
+        sentence; hybrid = ``fusion.hybrid`` of the token signals and ``cheap``
+        (cosines, scaled BM25 and year with the index's weights). Token matching is
+        exact for every allowed passage up to TOKEN_POOL of them; past that, for the
+        TOKEN_POOL best by ``cheap`` (also in "tokens" mode).
         """
         rows = np.flatnonzero(allowed)
         if len(rows) > max(TOKEN_POOL, k):
@@ -284,9 +285,13 @@ class Searcher:
         tokens = np.zeros(len(cheap), dtype=np.float32)
         sentence_tokens = tokens.copy()
         tokens[rows], sentence_tokens[rows] = whole, best
-        signal = tokens[rows] + SENTENCE_TOKEN_WEIGHT * sentence_tokens[rows]
         score = np.full(len(cheap), -np.inf, dtype=np.float32)
-        score[rows] = signal if mode == "tokens" else signal + cheap[rows]
+        if mode == "tokens":
+            score[rows] = tokens[rows] + SENTENCE_TOKEN_WEIGHT * sentence_tokens[rows]
+        else:
+            score[rows] = fusion.hybrid(
+                self.config.weights, cheap=cheap[rows], token=tokens[rows], sentence_token=sentence_tokens[rows]
+            )
         return score, tokens, sentence_tokens
 
 
@@ -348,6 +353,15 @@ class _Columns:
             if rows is not None:
                 year[rows] = 1.0
         return year
+
+
+def ranking_config(index: Index) -> fusion.RankingConfig:
+    """The index's ranking configuration: as its manifest records it, or (an index
+    built before it was recorded) derived from its passages with the default threshold."""
+    recorded = getattr(index.manifest, "ranking", None)
+    if recorded:
+        return fusion.RankingConfig.from_json(recorded)
+    return fusion.config_for([p.doc_id for p in index.passages])
 
 
 def _rrf(*scores: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from assistant.embed import Tokens
 CONTEXT = -1  # a token of the title, section and metadata the passage is embedded with
 NO_SENTENCE = -2  # a token outside any sentence (a bullet, or offsets unknown)
 COMMON_SHARE = 0.5  # a piece in more than this share of passages carries no topic
-MIN_PASSAGES_FOR_COMMON = 20  # below this, shares say little and common pieces count
+MIN_PASSAGES_FOR_COMMON = 10  # below this, shares say little and common pieces count
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@ vectors, the year bonus, and the real encoder's token output."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -198,9 +200,10 @@ def test_a_named_year_adds_exactly_the_year_weight(tmp_path, monkeypatch):
         hits = {h.passage.doc_id: h.score for h in searcher.search(f"Which prisoners were released in {year}?", k=2).hits}
         return hits["a"] - hits["b"] if year == "2014" else hits["b"] - hits["a"]
 
-    weight = search.YEAR_WEIGHT
+    weight = searcher.config.weights.year
+    assert weight > 0
     with_year = {y: gap(y) for y in ("2014", "2016")}
-    monkeypatch.setattr(search, "YEAR_WEIGHT", 0.0)
+    searcher.config = replace(searcher.config, weights=replace(searcher.config.weights, year=0.0))
     without = {y: gap(y) for y in ("2014", "2016")}
     for y in with_year:
         assert with_year[y] == pytest.approx(without[y] + weight, abs=1e-5)
@@ -242,17 +245,16 @@ def test_the_real_encoders_tokens_come_from_the_same_pass_as_its_vectors(real_en
 
 
 def test_the_hybrid_score_is_the_sum_of_its_documented_signals(index_dir_tiny):
-    from assistant.search import DENSE_WEIGHT, KEYWORD_WEIGHT, SENTENCE_TOKEN_WEIGHT, YEAR_WEIGHT
-
     searcher, index = index_dir_tiny
+    w = searcher.config.weights
     question = "Were prisoners held without trial in 2019?"
     hits = searcher.search(question, k=len(index.passages)).hits
     top_bm25 = max(h.keyword for h in hits)
     for h in hits:
         year = 1.0 if "2019" in _passage_years(h.passage) else 0.0
         expected = (
-            h.tokens + SENTENCE_TOKEN_WEIGHT * h.signals.sentence_token_match
-            + DENSE_WEIGHT * max(h.dense, h.sentence) + KEYWORD_WEIGHT * h.keyword / top_bm25 + YEAR_WEIGHT * year
+            h.tokens + w.sentence_token * h.signals.sentence_token_match + w.paragraph_cosine * h.dense
+            + w.best_cosine * max(h.dense, h.sentence) + w.keyword * h.keyword / top_bm25 + w.year * year
         )
         assert h.score == pytest.approx(expected, abs=1e-5)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
@@ -284,9 +286,8 @@ def test_past_the_pool_size_only_the_best_candidates_are_token_matched(index_dir
 def test_signals_are_those_the_mode_uses_and_add_up_to_the_hybrid_score(index_dir_tiny):
     from dataclasses import asdict
 
-    from assistant.search import DENSE_WEIGHT, KEYWORD_WEIGHT, SENTENCE_TOKEN_WEIGHT, YEAR_WEIGHT
-
     searcher, _ = index_dir_tiny
+    w = searcher.config.weights
     question = "Were prisoners held without trial?"
     for mode, expected in (
         ("dense", {"paragraph_cosine"}),
@@ -300,8 +301,8 @@ def test_signals_are_those_the_mode_uses_and_add_up_to_the_hybrid_score(index_di
         s = h.signals
         cosine = max(s.paragraph_cosine, s.sentence_cosine if s.sentence_cosine is not None else -1.0)
         total = (
-            s.token_match + SENTENCE_TOKEN_WEIGHT * s.sentence_token_match
-            + DENSE_WEIGHT * cosine + KEYWORD_WEIGHT * s.bm25_scaled + YEAR_WEIGHT * s.year
+            s.token_match + w.sentence_token * s.sentence_token_match + w.paragraph_cosine * s.paragraph_cosine
+            + w.best_cosine * cosine + w.keyword * s.bm25_scaled + w.year * s.year
         )
         assert h.score == pytest.approx(total, abs=1e-5)
         assert s.bm25 == pytest.approx(h.keyword)

@@ -1,0 +1,119 @@
+"""Calibrating a collection's abstention threshold on its own pseudo-questions.
+
+Owns the arrow ``built index -> RankingConfig`` at build time. A sentence held
+out of its paragraph is a question whose answer is known: that paragraph
+without the sentence. For up to ``LIMIT`` passages (one sentence each, chosen
+at random with a fixed seed) the passage is re-embedded without its sentence,
+the sentence's own vector and tokens are left out, BM25 is rebuilt on the
+shortened texts, and the sentence is asked as an ordinary hybrid question. The
+best scores these questions reach show what "answered" looks like in this
+collection; the abstention threshold is their ``QUANTILE`` (a collection
+whose scores run high or low gets a threshold to match), and their median is
+the level of a clear answer (above it, a name the collection never mentions
+does not make it refuse). Collections with fewer than ``MIN_QUESTIONS`` such
+passages keep the default threshold.
+
+The cost is one passage and one question encoding per pseudo-question.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from assistant import fusion
+from assistant.embed import Encoder
+from assistant.index import Index, embedding_text, item_leads, keyword_text
+from assistant.keyword import KeywordIndex
+from assistant.search import Searcher
+from assistant.tokens import TokenVectors
+
+LIMIT = 200  # pseudo-questions per collection
+MIN_QUESTIONS = 20  # fewer than this say too little about a distribution's tail
+QUANTILE = 0.02  # threshold: 2% of questions whose answer is in the collection score lower
+SEED = 0
+
+
+def calibrate(index: Index, *, encoder: Encoder, batch_size: int = 32) -> fusion.RankingConfig:
+    """The collection's ranking configuration with its calibrated abstention threshold.
+
+    Args:
+        index: the freshly built index (in memory).
+        encoder: the encoder that built it.
+        batch_size: texts per encoder call.
+    """
+    config = fusion.config_for([p.doc_id for p in index.passages])
+    index = replace(index, manifest=replace(index.manifest, ranking=config.to_json()))
+    searcher = Searcher(index, encoder)
+    held = _held_out(searcher)
+    if len(held) < MIN_QUESTIONS:
+        return replace(config, calibration=f"default threshold ({len(held)} pseudo-questions, fewer than {MIN_QUESTIONS})")
+    docs = index.documents
+    rows = sorted(held)
+    shortened = {}
+    for i in rows:
+        p = index.passages[i]
+        a, b = (int(x) for x in index.sentences.spans[held[i]])
+        text = docs[p.doc_id].text
+        shortened[i] = replace(p, text=text[p.start : a] + text[b : p.end])
+    questions = [" ".join(_sentence_text(index, held[i]).split()) for i in rows]
+    new_vectors = encoder.encode([embedding_text(shortened[i], docs[shortened[i].doc_id]) for i in rows], batch_size=batch_size)
+    pseudo = _without_sentences(index, held, shortened, rows, new_vectors)
+    pseudo_searcher = Searcher(pseudo, encoder)
+    best = [
+        r.hits[0].score
+        for e in pseudo_searcher.encode(questions, batch_size=batch_size)
+        if (r := pseudo_searcher.search(e.text, k=1, mode="hybrid", encoded=e)).hits
+    ]
+    threshold = fusion.calibrated_threshold(np.array(best), quantile=QUANTILE)
+    return replace(
+        config, min_score=threshold, clear_score=fusion.calibrated_threshold(np.array(best), quantile=0.5),
+        calibration=f"{QUANTILE:.0%} quantile of the best hybrid scores of {len(best)} pseudo-questions (held-out sentences)",
+    )
+
+
+def _held_out(searcher: Searcher) -> dict[int, int]:
+    """Passage row -> the sentence row held out of it, for passages with two or more
+    scoring sentences (the rest of the passage must still say something)."""
+    first, ok = searcher._first_sentence, searcher._sentence_scores
+    candidates = [i for i in range(len(first) - 1) if int(ok[first[i] : first[i + 1]].sum()) >= 2]
+    rng = np.random.default_rng(SEED)
+    picked = rng.choice(candidates, size=min(LIMIT, len(candidates)), replace=False) if candidates else []
+    out = {}
+    for i in sorted(int(x) for x in picked):
+        rows = [r for r in range(first[i], first[i + 1]) if ok[r]]
+        out[i] = int(rng.choice(rows))
+    return out
+
+
+def _sentence_text(index: Index, row: int) -> str:
+    p = index.passages[int(index.sentences.row[row])]
+    a, b = index.sentences.spans[row]
+    return index.documents[p.doc_id].text[int(a) : int(b)]
+
+
+def _without_sentences(
+    index: Index, held: dict[int, int], shortened: dict, rows: list[int], new_vectors: np.ndarray
+) -> Index:
+    """The index as if each held-out sentence had never been in its passage."""
+    import faiss
+
+    vectors = index.vectors.copy()
+    vectors[rows] = new_vectors
+    dense = faiss.IndexFlatIP(vectors.shape[1])
+    dense.add(vectors.astype(np.float32))
+    held_rows = np.array(sorted(held.values()))
+    sentence_vectors = index.sentences.vectors.copy()
+    sentence_vectors[held_rows] = 0.0  # cosine 0: never a passage's best sentence
+    tv = index.tokens
+    keep = ~np.isin(tv.sentence, held_rows)
+    counts = np.concatenate([[0], np.cumsum(keep)])
+    tokens = TokenVectors(tv.vectors[keep], tv.piece[keep], counts[tv.first], tv.pieces, tv.sentence[keep])
+    passages = [shortened.get(i, p) for i, p in enumerate(index.passages)]
+    leads = item_leads(list(index.passages), index.documents)
+    keyword = KeywordIndex.build([keyword_text(p, index.documents[p.doc_id], lead) for p, lead in zip(passages, leads)])
+    return replace(
+        index, vectors=vectors, dense=dense, keyword=keyword, tokens=tokens,
+        sentences=replace(index.sentences, vectors=sentence_vectors),
+    )
