@@ -7,8 +7,14 @@ at random with a fixed seed) the passage is re-embedded without its sentence,
 the sentence's own vector and tokens are left out, BM25 is rebuilt on the
 shortened texts, and the sentence is asked as an ordinary hybrid question. The
 best scores these questions reach show what "answered" looks like in this
-collection; the abstention threshold is their ``QUANTILE`` (a collection
-whose scores run high or low gets a threshold to match), and their median is
+collection. The long-document weights have a threshold measured on real
+questions of two long collections (``fusion.DEFAULT_MIN_SCORE``); the
+pseudo-questions' low tail is less reliable there (technical text has many
+sentences no one would ask: debian-reference's 2% quantile is 0.69, while its
+real answerable questions begin at 0.95). The short-document weights have no
+such measured threshold, so a collection of short documents is refused below
+its pseudo-questions' ``QUANTILE``; in between the two are interpolated with the
+weights. The pseudo-questions' median is
 the level of a clear answer (above it, a name the collection never mentions
 does not make it refuse). Collections with fewer than ``MIN_QUESTIONS`` such
 passages keep the default threshold.
@@ -33,6 +39,8 @@ LIMIT = 200  # pseudo-questions per collection
 MIN_QUESTIONS = 20  # fewer than this say too little about a distribution's tail
 QUANTILE = 0.02  # threshold: 2% of questions whose answer is in the collection score lower
 SEED = 0
+PROSE_SHARE = 0.8  # share of a pseudo-question's words that must be words of letters
+MIN_TOPIC_WORDS = 4  # distinct words other than stop words a pseudo-question names
 
 
 def calibrate(index: Index, *, encoder: Encoder, batch_size: int = 32) -> fusion.RankingConfig:
@@ -66,25 +74,51 @@ def calibrate(index: Index, *, encoder: Encoder, batch_size: int = 32) -> fusion
         for e in pseudo_searcher.encode(questions, batch_size=batch_size)
         if (r := pseudo_searcher.search(e.text, k=1, mode="hybrid", encoded=e)).hits
     ]
-    threshold = fusion.calibrated_threshold(np.array(best), quantile=QUANTILE)
+    own = fusion.calibrated_threshold(np.array(best), quantile=QUANTILE)
+    share = config.long_share
     return replace(
-        config, min_score=threshold, clear_score=fusion.calibrated_threshold(np.array(best), quantile=0.5),
-        calibration=f"{QUANTILE:.0%} quantile of the best hybrid scores of {len(best)} pseudo-questions (held-out sentences)",
+        config, min_score=round(share * fusion.DEFAULT_MIN_SCORE + (1 - share) * own, 4),
+        clear_score=fusion.calibrated_threshold(np.array(best), quantile=0.5),
+        calibration=(
+            f"{share:.2f} x {fusion.DEFAULT_MIN_SCORE} (long-document threshold) + {1 - share:.2f} x {own} "
+            f"({QUANTILE:.0%} quantile of the best scores of {len(best)} pseudo-questions)"
+        ),
     )
 
 
 def _held_out(searcher: Searcher) -> dict[int, int]:
     """Passage row -> the sentence row held out of it, for passages with two or more
-    scoring sentences (the rest of the passage must still say something)."""
+    scoring sentences (the rest of the passage must still say something), one of
+    which reads like a question's words (``question_like``)."""
     first, ok = searcher._first_sentence, searcher._sentence_scores
-    candidates = [i for i in range(len(first) - 1) if int(ok[first[i] : first[i + 1]].sum()) >= 2]
+    index = searcher.index
+    asks = np.array(
+        [bool(ok[r]) and question_like(_sentence_text(index, r), searcher._stopwords) for r in range(len(ok))],
+        dtype=bool,
+    )
+    candidates = [
+        i for i in range(len(first) - 1)
+        if int(ok[first[i] : first[i + 1]].sum()) >= 2 and asks[first[i] : first[i + 1]].any()
+    ]
     rng = np.random.default_rng(SEED)
     picked = rng.choice(candidates, size=min(LIMIT, len(candidates)), replace=False) if candidates else []
     out = {}
     for i in sorted(int(x) for x in picked):
-        rows = [r for r in range(first[i], first[i + 1]) if ok[r]]
+        rows = [r for r in range(first[i], first[i + 1]) if asks[r]]
         out[i] = int(rng.choice(rows))
     return out
+
+
+def question_like(sentence: str, stopwords: frozenset[str]) -> bool:
+    """Prose that names a topic, as a question does: nearly every word is a word of
+    letters (not a table row, command line or code), and at least MIN_TOPIC_WORDS
+    of them are not stop words ("Please read this in this context." names nothing)."""
+    tokens = sentence.split()
+    words = [w for w in (t.strip(".,;:!?()\"'“”‘’") for t in tokens) if w.isalpha()]
+    if not tokens or len(words) < PROSE_SHARE * len(tokens):
+        return False
+    topics = {w.lower() for w in words if len(w) > 2 and w.lower() not in stopwords}
+    return len(topics) >= MIN_TOPIC_WORDS
 
 
 def _sentence_text(index: Index, row: int) -> str:

@@ -17,8 +17,9 @@ indexed: how many passages the document of a typical passage has.
   (``LONG``).
 - Short documents (a handful of passages: FAQ answers, notes): a passage is
   most of its document's answer, so its whole vector is the best single piece
-  of evidence and a best sentence adds noise (``SHORT``: the sentence-level
-  parts of ``LONG`` give way to the paragraph's cosine at full weight).
+  of evidence and a best sentence adds noise (``SHORT``: token match plus the
+  paragraph's cosine; BM25 scaled by its best is left out too, since a name found
+  on every page then looks like a perfect keyword match).
 
 Between ``SHORT_DOC_PASSAGES`` and ``LONG_DOC_PASSAGES`` the weights are
 interpolated on a log scale, so there is no cliff.
@@ -33,7 +34,7 @@ import numpy as np
 
 SHORT_DOC_PASSAGES = 4.0  # a passage of a document this short is most of its answer
 LONG_DOC_PASSAGES = 32.0  # from this many passages a document is read paragraph by paragraph
-DEFAULT_MIN_SCORE = 0.95  # abstention threshold when a collection is too small to calibrate
+DEFAULT_MIN_SCORE = 0.95  # abstention threshold on the LONG scale (eval/queries.jsonl; holds on debian-reference)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Weights:
 
 
 LONG = Weights(sentence_token=0.5, paragraph_cosine=0.0, best_cosine=0.5, keyword=0.1, year=0.05)
-SHORT = Weights(sentence_token=0.0, paragraph_cosine=1.0, best_cosine=0.0, keyword=0.1, year=0.05)
+SHORT = Weights(sentence_token=0.0, paragraph_cosine=1.0, best_cosine=0.0, keyword=0.0, year=0.05)
 
 
 @dataclass(frozen=True)

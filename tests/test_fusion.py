@@ -61,28 +61,52 @@ def test_hybrid_is_the_weighted_sum_by_hand():
     assert score.tolist() == pytest.approx([0.5 + 0.4 + 0.5, 0.7 + 0.1 + 0.2])
 
 
-def _many_paragraphs(n: int) -> dict[str, str]:
-    """One page of n paragraphs, each of three sentences of distinct words."""
+def _many_paragraphs(n: int, *, pages: int = 1) -> dict[str, str]:
+    """``pages`` pages of n paragraphs in all, each of three sentences of made-up words."""
     rng = np.random.default_rng(1)
-    vocab = [f"w{i}" for i in range(400)]
+    vocab = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), size=6)) for _ in range(400)]
     paras = []
     for _ in range(n):
         sentences = [" ".join(rng.choice(vocab, size=7)).capitalize() + "." for _ in range(3)]
         paras.append(" ".join(sentences))
-    return {"page.txt": "Report on things\n\n" + "\n\n".join(paras) + "\n"}
+    per_page = -(-n // pages)
+    return {
+        f"page{p}.txt": f"Report {p}\n\n" + "\n\n".join(paras[p * per_page : (p + 1) * per_page]) + "\n"
+        for p in range(pages)
+    }
 
 
-def test_build_calibrates_the_threshold_on_held_out_sentences(tmp_path):
-    corpus = write_corpus(tmp_path / "corpus", _many_paragraphs(40), None)
+def test_build_calibrates_a_short_document_collection_on_held_out_sentences(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", _many_paragraphs(60, pages=30), None)
     build_index(corpus, encoder=TinyEncoder(), out_dir=tmp_path / "index")
     raw = json.loads((tmp_path / "index" / "manifest.json").read_text())["ranking"]
     cfg = fusion.RankingConfig.from_json(raw)
+    assert cfg.doc_passages == 2.0 and cfg.weights == fusion.SHORT
     assert "pseudo-questions" in cfg.calibration and "default" not in cfg.calibration
-    assert cfg.doc_passages == 40.0 and cfg.weights == fusion.LONG
-    assert 0 < cfg.min_score <= cfg.clear_score
+    assert 0 < cfg.min_score <= cfg.clear_score  # the 2% quantile and the median
     searcher = Searcher(load_index(tmp_path / "index"), TinyEncoder())
     assert searcher.config == cfg
-    assert searcher.search("w1 w2 w3", k=1).min_score == cfg.min_score
+    assert searcher.search("what did the report say", k=1).min_score == cfg.min_score
+
+
+def test_a_long_document_collection_keeps_the_long_threshold(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", _many_paragraphs(40), None)
+    build_index(corpus, encoder=TinyEncoder(), out_dir=tmp_path / "index")
+    cfg = Searcher(load_index(tmp_path / "index"), TinyEncoder()).config
+    assert cfg.doc_passages == 40.0 and cfg.weights == fusion.LONG
+    assert cfg.min_score == fusion.DEFAULT_MIN_SCORE and "pseudo-questions" in cfg.calibration
+    assert np.isfinite(cfg.clear_score)
+
+
+def test_only_prose_that_names_topics_is_a_pseudo_question():
+    from assistant.calibrate import question_like
+    from assistant.keyword import stopwords
+
+    stop = stopwords()
+    assert question_like("Bus ridership fell because the route services were cut.", stop)
+    assert not question_like("Please read this in this context.", stop)  # names nothing
+    assert not question_like("|www (http) |80 |https |443 |", stop)  # a table row
+    assert not question_like("$ sudo systemctl restart ssh.service --now", stop)
 
 
 def test_a_held_out_sentence_is_gone_from_its_passage(tmp_path):
