@@ -1,4 +1,4 @@
-"""The command line: ``assistant build | ask | eval | serve``.
+"""The command line: ``assistant build | add | remove | ask | eval | serve``.
 
 Owns argument parsing, the process environment (threads, offline mode: read and
 set here and nowhere else), printing, and turning our errors into one message
@@ -84,7 +84,7 @@ def _prepare_runtime(args: argparse.Namespace) -> None:
             raise AssistantError(
                 f"ASSISTANT_THREADS={os.environ['ASSISTANT_THREADS']!r} is not a positive whole number"
             ) from None
-    if not threads and args.handler is not cmd_build:
+    if not threads and args.handler not in (cmd_build, cmd_add, cmd_remove):
         # One question at a time is fastest on one thread: measured p50 33 ms / p95 45 ms
         # against 66 / 450 ms with two (scripts/bench_ask.py). Builds batch, so they keep torch's default.
         threads = 1
@@ -106,10 +106,13 @@ def _onnx_dir() -> Path | None:
 def _open(args: argparse.Namespace, encoder: Encoder | None, index=None):
     from assistant.service import Assistant
 
-    return Assistant.open(
+    assistant = Assistant.open(
         args.index, model=args.model, encoder=encoder, threads=args.threads,
         reranker=getattr(args, "reranker", None), index=index, onnx_dir=None if encoder else _onnx_dir(),
     )
+    for note in assistant.index.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return assistant
 
 
 def _export_onnx(model: str) -> None:
@@ -138,21 +141,63 @@ def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
 
         encoder = SentenceTransformerEncoder(args.model, threads=args.threads)
     report = build_index(
-        args.corpus, encoder=encoder, out_dir=args.index, batch_size=args.batch_size, progress=sys.stderr.isatty(),
+        args.corpus, encoder=encoder, out_dir=args.index, batch_size=args.batch_size, progress=True,
         follow_links=args.follow_links, max_file_bytes=args.max_file_mb * 1024 * 1024,
     )
     for s in report.skipped:
         print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
     if not given:  # an encoder passed in (tests) is not the named model: nothing to export
         _export_onnx(args.model)
-    skipped = f"; skipped {len(report.skipped)}, listed above" if report.skipped else ""
+    _print_update(args, report, f"indexed {_count(report.documents, 'document')}, {_count(report.passages, 'passage')} "
+                                f"into {report.index_dir} in {report.seconds:.1f} s")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
+    from assistant.update import add_documents
+
+    report = add_documents(args.index, args.files, encoder=encoder or _index_encoder(args), batch_size=args.batch_size,
+                           progress=True)
+    for s in report.skipped:
+        print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
+    _print_update(args, report, f"{report.index_dir}: {_count(report.documents, 'document')}, {_count(report.passages, 'passage')}")
+    return 1 if report.skipped else 0
+
+
+def cmd_remove(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
+    from assistant.update import remove_documents
+
+    report = remove_documents(args.index, args.names, encoder=encoder or _index_encoder(args))
+    _print_update(args, report, f"{report.index_dir}: {_count(report.documents, 'document')}, {_count(report.passages, 'passage')}")
+    return 0
+
+
+def _index_encoder(args: argparse.Namespace):
+    """The model an existing index was built with (add and remove must use it)."""
+    from assistant.index import load_index, read_manifest
+
+    if not args.model:
+        if not (Path(args.index) / "manifest.json").is_file():
+            load_index(args.index, check_corpus=False)  # raises the message that says what to run
+        args.model = read_manifest(Path(args.index))[0].model
+    from assistant.embed import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(args.model, threads=args.threads)
+
+
+def _print_update(args: argparse.Namespace, report, headline: str) -> None:
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps({"index": report.index_dir, "documents": report.documents, "passages": report.passages,
+                          "added": list(report.added), "updated": list(report.updated),
+                          "removed": list(report.removed), "unchanged": report.unchanged,
+                          "encoded": report.encoded, "reused": report.reused,
                           "skipped": [s.__dict__ for s in report.skipped], "seconds": report.seconds}))
     else:
-        print(f"indexed {_count(report.documents, 'document')}, {_count(report.passages, 'passage')} "
-              f"into {report.index_dir} in {report.seconds:.1f} s{skipped}")
-    return 0
+        skipped = f"; skipped {len(report.skipped)}, listed above" if report.skipped else ""
+        print(f"{headline}{skipped}")
+        print(f"documents: {report.summary()}; encoded {_count(report.encoded, 'text')}, {report.reused} from the cache")
 
 
 def _count(n: int, noun: str) -> str:
@@ -334,6 +379,17 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--batch-size", type=_positive, default=32, help="texts per encoder call (default: %(default)s)")
     common(b, model_default="all-MiniLM-L6-v2")
     b.set_defaults(handler=cmd_build)
+
+    ad = sub.add_parser("add", help="add files to an index (or refresh them), encoding only what is new")
+    ad.add_argument("files", nargs="+", metavar="FILE", help="files to add; from anywhere (outside the corpus folder too)")
+    ad.add_argument("--batch-size", type=_positive, default=32, help="texts per encoder call (default: %(default)s)")
+    common(ad, model_default=None)
+    ad.set_defaults(handler=cmd_add)
+
+    rm = sub.add_parser("remove", help="remove documents from an index, by id or file")
+    rm.add_argument("names", nargs="+", metavar="FILE|DOC_ID", help="document ids or indexed files")
+    common(rm, model_default=None)
+    rm.set_defaults(handler=cmd_remove)
 
     a = sub.add_parser("ask", help="answer a question with quoted, cited passages")
     a.add_argument("question", nargs="?", help="the question")

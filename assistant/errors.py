@@ -23,3 +23,7 @@ class QueryError(AssistantError):
 
 class SkipFile(AssistantError):
     """One corpus file cannot be read; the build names it with this reason and goes on."""
+
+
+class IndexBusyError(AssistantError):
+    """Another build, add or remove is changing the same index."""

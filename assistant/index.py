@@ -11,9 +11,13 @@ Owns the arrow ``Passage -> index/``. One folder of plain files:
     tokens.npz         every passage's contextual token vectors (float16) and pieces
     tokens.json        the distinct word pieces
     keyword/           the BM25 index (bm25s)
+    files.json         each source file's size, time and hash (freshness; files added from elsewhere)
+    cache/             encoder outputs by text (assistant.cache; not checksummed)
 
-A build writes a temporary folder and renames it into place, so an interrupted
-build leaves the previous index usable.
+Writing (build, add, remove) lives in :mod:`assistant.update`: a new version is
+assembled in a temporary folder and swapped into place, so an interrupted
+change leaves the previous index usable. This module computes what goes into
+the folder and loads and checks it.
 """
 
 from __future__ import annotations
@@ -21,25 +25,23 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from assistant import __version__
-from assistant.corpus import (
-    DEFAULT_MAX_FILE_BYTES, Corpus, Document, Passage, Skipped, files_fingerprint, fingerprint, passages_of, read_corpus,
-)
+from assistant import sources
+from assistant.cache import CACHE_DIR
+from assistant.corpus import DEFAULT_MAX_FILE_BYTES, Document, Passage, Skipped
 from assistant.embed import Encoder, Tokens
-from assistant.errors import CorpusError, IndexLoadError
+from assistant.errors import IndexLoadError
+from assistant.sources import build_command
 from assistant.keyword import KeywordIndex, stems
 from assistant.split import MONTHS, sentence_spans
 from assistant.tokens import CONTEXT, NO_SENTENCE, TokenVectors
 
-FORMAT = 5
+FORMAT = 6  # 6: files.json (each source file's size, time and hash) and the encoder cache
 PASSAGE_TOKENS = 200  # leaves room in the 256-token window for the title and section
 
 
@@ -59,9 +61,8 @@ class Manifest:
     embedding_text: str
     built_at: str
     build_seconds: float
-    follow_links: bool = False  # how the corpus was read, so the freshness check reads it alike
+    follow_links: bool = False  # how the corpus was read, so add and later builds read it alike
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    files_fingerprint: str = ""  # the corpus files' bytes (corpus.files_fingerprint): a quick freshness check
     ranking: dict | None = None  # assistant.fusion.RankingConfig: hybrid weights and abstention threshold
 
 
@@ -86,15 +87,33 @@ class Index:
     sentences: Sentences
     tokens: TokenVectors
     vocabulary: frozenset[str]  # every lower-cased word of every document, and its stem
+    notes: tuple[str, ...] = ()  # e.g. a corpus file that could not be read to check it is current
 
 
 @dataclass(frozen=True)
-class BuildReport:
+class UpdateReport:
+    """What a build, ``assistant add`` or ``assistant remove`` did (documents by id)."""
+
     index_dir: str
     documents: int
     passages: int
     skipped: tuple[Skipped, ...]
     seconds: float
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: int = 0
+    encoded: int = 0  # distinct texts the encoder embedded
+    reused: int = 0  # distinct texts whose encoding came from the cache
+    notes: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """E.g. "3 added, 1 updated, 2 removed, 140 unchanged" (documents)."""
+        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+                f"{self.unchanged} unchanged")
+
+
+BuildReport = UpdateReport  # the name build_index's callers know
 
 
 def date_words(date: str) -> str:
@@ -200,132 +219,33 @@ def build_index(
     follow_links: bool = False,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> BuildReport:
-    """Read, split, embed and save a corpus as an index folder.
+    """Read, split, embed and save a corpus as an index folder, re-encoding only
+    what the index's encoder cache does not hold (see :mod:`assistant.update`).
 
     Args:
         corpus_dir: folder of text files (and an optional metadata.json).
         encoder: the embedding model.
         out_dir: the index folder to (re)place.
         batch_size: texts per encoder call.
-        progress: show progress bars while embedding.
+        progress: show progress (a bar in a terminal, periodic lines otherwise).
         follow_links: read links that lead out of the corpus folder.
         max_file_bytes: skip (and name) files larger than this.
 
     Raises:
         CorpusError: no readable document in the corpus.
+        IndexBusyError: another build, add or remove holds the index.
     """
-    import faiss
+    from assistant.update import build_index as build
 
-    t0 = time.perf_counter()
-    _check_writable(Path(corpus_dir), Path(out_dir))
-    files = files_fingerprint(corpus_dir, follow_links=follow_links, max_file_bytes=max_file_bytes)
-    corpus: Corpus = read_corpus(corpus_dir, follow_links=follow_links, max_file_bytes=max_file_bytes)
-    docs = {d.doc_id: d for d in corpus.documents}
-    passages: list[Passage] = []
-    for doc in corpus.documents:
-        passages.extend(
-            passages_of(doc, max_tokens=min(PASSAGE_TOKENS, encoder.max_tokens), count_tokens=encoder.count_tokens)
-        )
-    if not passages:
-        raise CorpusError(f"the documents in {corpus_dir} contain no passages of text")
-    texts = [embedding_text(p, docs[p.doc_id]) for p in passages]
-    vectors, per_passage = encoder.encode_tokens(texts, batch_size=batch_size, progress=progress)
-    empty = [p.passage_id for p, t in zip(passages, per_passage) if not t.pieces]
-    if empty:
-        raise CorpusError(f"the encoder sees no tokens in passage {empty[0]}; check that file's encoding")
-    sent_rows: list[int] = []
-    sent_spans: list[tuple[int, int]] = []
-    for row, p in enumerate(passages):
-        for span in passage_sentences(p, docs[p.doc_id]):
-            sent_rows.append(row)
-            sent_spans.append(span)
-    by_passage: dict[int, list[tuple[int, tuple[int, int]]]] = {}
-    for i, (r, span) in enumerate(zip(sent_rows, sent_spans)):
-        by_passage.setdefault(r, []).append((i, span))
-    tokens = TokenVectors.of(
-        per_passage,
-        encoder.dimension,
-        [token_sentences(p, text, t, by_passage.get(row, [])) for row, (p, text, t) in enumerate(zip(passages, texts, per_passage))],
-    )
-    # A sentence is embedded with its document's title, so "the 1997 statement" can find it.
-    sent_texts = [
-        f"{docs[passages[r].doc_id].title}. " + " ".join(docs[passages[r].doc_id].text[a:b].split())
-        for r, (a, b) in zip(sent_rows, sent_spans)
-    ]
-    sent_vectors = encoder.encode(sent_texts, batch_size=batch_size, progress=progress)
-
-    dense = faiss.IndexFlatIP(encoder.dimension)
-    dense.add(vectors)
-    leads = item_leads(passages, docs)
-    keyword = KeywordIndex.build([keyword_text(p, docs[p.doc_id], lead) for p, lead in zip(passages, leads)])
-
-    out = Path(out_dir).resolve()
-    sentences = Sentences(
-        row=np.asarray(sent_rows, dtype=np.int64), spans=np.asarray(sent_spans, dtype=np.int64).reshape(-1, 2),
-        vectors=np.asarray(sent_vectors, dtype=np.float32),
-    )
-    ranking = _ranking_config(out, docs, passages, vectors, dense, keyword, sentences, tokens, encoder, batch_size)
-    manifest = Manifest(
-        format=FORMAT,
-        package_version=__version__,
-        model=encoder.name,
-        dimension=encoder.dimension,
-        normalized=True,
-        corpus_dir=str(Path(corpus_dir).resolve()),
-        corpus_fingerprint=fingerprint(corpus.documents),
-        documents=len(docs),
-        passages=len(passages),
-        sentences=len(sent_rows),
-        passage_tokens=min(PASSAGE_TOKENS, encoder.max_tokens),
-        embedding_text="title — section (organisation, kind, date). passage; sentences: title. sentence",
-        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        build_seconds=round(time.perf_counter() - t0, 2),
-        follow_links=follow_links,
-        max_file_bytes=max_file_bytes,
-        files_fingerprint=files,
-        ranking=ranking,
-    )
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in corpus.documents))
-    _write_jsonl(tmp / "passages.jsonl", (asdict(p) for p in passages))
-    faiss.write_index(dense, str(tmp / "dense.faiss"))
-    np.save(tmp / "sentences.npy", sent_vectors)
-    (tmp / "sentences.json").write_text(json.dumps({"row": sent_rows, "spans": sent_spans}))
-    keyword.save(tmp / "keyword")
-    np.savez(
-        tmp / "tokens.npz",
-        vectors=tokens.vectors.astype(np.float16), piece=tokens.piece, first=tokens.first, sentence=tokens.sentence,
-    )
-    (tmp / "tokens.json").write_text(json.dumps({"pieces": tokens.pieces}, ensure_ascii=False))
-    # The manifest goes last: a folder without one is never mistaken for an index.
-    # It records a checksum of every file, so a damaged file is refused, not half-read.
-    record = asdict(manifest) | {"checksums": _checksums(tmp)}
-    (tmp / "manifest.json").write_text(json.dumps(record, indent=2) + "\n")
-    _swap_into_place(tmp, out)
-    return BuildReport(str(out), len(docs), len(passages), corpus.skipped, round(time.perf_counter() - t0, 2))
-
-
-def _ranking_config(out, docs, passages, vectors, dense, keyword, sentences, tokens, encoder, batch_size) -> dict:
-    """The collection's ranking configuration (weights and an abstention threshold
-    calibrated on its own pseudo-questions; see assistant.calibrate), for the manifest."""
-    from assistant.calibrate import calibrate
-
-    manifest = Manifest(
-        FORMAT, __version__, encoder.name, encoder.dimension, True, "", "", len(docs), len(passages),
-        len(sentences.row), 0, "", "", 0.0,
-    )
-    built = Index(
-        out, manifest, docs, tuple(passages), np.asarray(vectors, dtype=np.float32), dense, keyword, sentences, tokens,
-        frozenset(),
-    )
-    return calibrate(built, encoder=encoder, batch_size=batch_size).to_json()
+    return build(corpus_dir, encoder=encoder, out_dir=out_dir, batch_size=batch_size, progress=progress,
+                 follow_links=follow_links, max_file_bytes=max_file_bytes)
 
 
 def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
     """Load an index folder, refusing one that is damaged or older than its corpus.
+
+    A corpus file that cannot be read to check it becomes a note in
+    ``Index.notes``, not an error.
 
     Raises:
         IndexLoadError: missing, damaged, of another format, or stale; the message
@@ -334,26 +254,24 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
     import faiss
 
     path = Path(index_dir)
-    rebuild = f"run: assistant build --index {path}"
     if path.exists() and not path.is_dir():
         raise IndexLoadError(f"{path} is a file, not an index folder; build one: assistant build --index FOLDER")
     _recover_interrupted_swap(path)
+    rebuild = f"rebuild it: {build_command(_corpus_of(path), path)}"
     if not (path / "manifest.json").exists():
         if path.exists() and any(path.iterdir()):
-            raise IndexLoadError(f"{path} is not an index folder (no manifest.json); {rebuild}")
-        corpus = "" if Path("corpus").is_dir() else "--corpus FOLDER "  # build's default corpus is ./corpus
-        raise IndexLoadError(f"no index at {path.resolve()}; build one first: assistant build {corpus}--index {path}")
-    try:
-        raw = json.loads((path / "manifest.json").read_text())
-        if isinstance(raw, dict) and raw.get("corpus_dir"):
-            rebuild = f"run: assistant build --corpus {raw['corpus_dir']} --index {path}"
-        if raw.get("format") != FORMAT:
+            if looks_like_index(path):
+                raise IndexLoadError(f"the index at {path} is damaged (no manifest.json); {rebuild}")
             raise IndexLoadError(
-                f"the index at {path} has format {raw.get('format')}, this version reads {FORMAT}; {rebuild}"
+                f"{path} is not an index folder (no manifest.json) and build will not overwrite it; "
+                f"build the index in a new folder: {build_command(_corpus_of(path) or _default_corpus(), Path(f'{path}-index'))}"
+                " (and pass that --index when you ask)"
             )
-        checksums = raw.pop("checksums", None)
-        manifest = Manifest(**raw)
-        if not isinstance(checksums, dict) or checksums != _checksums(path):
+        corpus = _default_corpus()
+        raise IndexLoadError(f"no index at {path.resolve()}; build one first: {build_command(corpus, path)}")
+    try:
+        manifest, sums = read_manifest(path)
+        if sums != checksums(path):
             raise IndexLoadError(f"the index at {path} is damaged (a file's checksum does not match); {rebuild}")
         docs = {d["doc_id"]: Document(**d) for d in _read_jsonl(path / "documents.jsonl")}
         passages = tuple(Passage(**p) for p in _read_jsonl(path / "passages.jsonl"))
@@ -366,6 +284,7 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
                 z["vectors"].astype(np.float32), z["piece"], z["first"],
                 tuple(json.loads((path / "tokens.json").read_text())["pieces"]), z["sentence"],
             )
+        files = sources.load(path)
     except IndexLoadError:
         raise
     except Exception as e:  # truncated or edited files fail in many ways
@@ -391,8 +310,7 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
             raise IndexLoadError(
                 f"the index at {path} is damaged (passage {p.passage_id} does not match its source); {rebuild}"
             )
-    if check_corpus:
-        _check_fresh(manifest, path)
+    notes = sources.raise_if_stale(files, path) if check_corpus else ()
     vectors = dense.reconstruct_n(0, dense.ntotal)
     sentences = Sentences(
         row=np.asarray(sent["row"], dtype=np.int64),
@@ -401,77 +319,111 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
     )
     words = {w.lower() for d in docs.values() for w in re.findall(r"\w+", d.text)}
     vocabulary = frozenset(words | set(stems(sorted(words))))
-    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary)
+    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary, notes)
 
 
-def _check_fresh(manifest: Manifest, path: Path) -> None:
-    corpus_dir = Path(manifest.corpus_dir)
-    if not corpus_dir.is_dir():
-        return  # the corpus moved away: the index still holds every quoted text
-    opts = dict(follow_links=manifest.follow_links, max_file_bytes=manifest.max_file_bytes)
+def read_manifest(path: Path) -> tuple[Manifest, dict[str, str]]:
+    """The manifest of the index at ``path`` and the checksums it records.
+
+    Fields this version does not know are ignored (a newer version may add some);
+    a missing field or a format that is not this version's is refused.
+
+    Raises:
+        IndexLoadError: unreadable, of another format, or lacking a field.
+    """
+    rebuild = f"rebuild it: {build_command(_corpus_of(path), path)}"
     try:
-        if manifest.files_fingerprint:  # bytes only: no PDF parsing or OCR on every question
-            fresh = files_fingerprint(corpus_dir, **opts) == manifest.files_fingerprint
-        else:
-            fresh = fingerprint(read_corpus(corpus_dir, **opts).documents) == manifest.corpus_fingerprint
-    except CorpusError:
-        fresh = False
-    if not fresh:
+        raw = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise IndexLoadError(f"the index at {path} is damaged (manifest.json: {type(e).__name__}); {rebuild}") from e
+    if not isinstance(raw, dict):
+        raise IndexLoadError(f"the index at {path} is damaged (manifest.json is not an object); {rebuild}")
+    fmt = raw.get("format")
+    if type(fmt) is not int:
         raise IndexLoadError(
-            f"the corpus at {corpus_dir} has changed since the index at {path} was built; "
-            f"rebuild it: assistant build --corpus {corpus_dir} --index {path}"
+            f"the index at {path} is damaged (its manifest's format is {json.dumps(fmt)}, not a whole number); {rebuild}"
         )
+    if fmt != FORMAT:
+        newer = "a newer" if fmt > FORMAT else "an older"
+        raise IndexLoadError(
+            f"the index at {path} has format {fmt}, written by {newer} version; this version reads format {FORMAT}; "
+            f"{rebuild}"
+        )
+    known = {f.name for f in fields(Manifest)}
+    required = {f.name for f in fields(Manifest) if f.default is MISSING}
+    missing = sorted(required - raw.keys())
+    if missing:
+        raise IndexLoadError(f"the index at {path} is damaged (its manifest lacks {', '.join(missing)}); {rebuild}")
+    sums = raw.get("checksums")
+    if not isinstance(sums, dict):
+        raise IndexLoadError(f"the index at {path} is damaged (its manifest lacks checksums); {rebuild}")
+    try:
+        manifest = Manifest(**{k: raw[k] for k in known if k in raw})
+    except TypeError as e:
+        raise IndexLoadError(f"the index at {path} is damaged (manifest: {e}); {rebuild}") from e
+    return manifest, sums
 
 
-def _checksums(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file in the index folder except the manifest."""
+INDEX_FILES = frozenset({
+    "manifest.json", "documents.jsonl", "passages.jsonl", "dense.faiss", "sentences.npy", "sentences.json",
+    "tokens.npz", "tokens.json", "keyword", sources.FILES, CACHE_DIR,
+})
+
+
+def looks_like_index(folder: Path) -> bool:
+    """True when every entry of ``folder`` is a file an index holds (a damaged
+    index may be rebuilt in place; a folder of other files never is)."""
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except OSError:
+        return False
+    return bool(names) and names <= INDEX_FILES
+
+
+def checksums(folder: Path, *, only: str | None = None) -> dict[str, str]:
+    """SHA-256 of every file in the index folder except the manifest and the cache
+    (which checks itself: each entry is found by the hash of its text)."""
     import hashlib
 
     out = {}
     for f in sorted(folder.rglob("*")):
-        if f.is_file() and f.name != "manifest.json":
-            out[f.relative_to(folder).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
+        rel = f.relative_to(folder).as_posix()
+        if not f.is_file() or rel == "manifest.json" or rel.split("/")[0] == CACHE_DIR:
+            continue
+        if only is not None and rel != only:
+            continue
+        out[rel] = hashlib.sha256(f.read_bytes()).hexdigest()
     return out
 
 
-def _check_writable(corpus_dir: Path, out: Path) -> None:
-    """Refuse an --index that would destroy something that is not an index."""
-    out_r, corpus_r = out.resolve(), corpus_dir.resolve()
-    if out_r == Path.cwd().resolve() or out_r == Path(out_r.anchor):
-        raise CorpusError(f"refusing to build into {out}: give the index its own folder, e.g. --index index")
-    if out_r == corpus_r or out_r in corpus_r.parents or corpus_r in out_r.parents:
-        raise CorpusError(f"refusing to build into {out}: it is, holds or lies inside the corpus folder {corpus_dir}")
-    if out_r.exists():
-        if not out_r.is_dir():
-            raise CorpusError(f"refusing to build into {out}: it is a file")
-        if any(out_r.iterdir()) and not (out_r / "manifest.json").exists():
-            raise CorpusError(
-                f"refusing to build into {out}: the folder holds files and is not an index (no manifest.json); "
-                "choose an empty or new folder"
-            )
+def _corpus_of(path: Path) -> str | None:
+    """The corpus folder an index (even a damaged one) was built from, if it says."""
+    for name, key in (("manifest.json", "corpus_dir"), (sources.FILES, "corpus_dir")):
+        try:
+            raw = json.loads((path / name).read_text(encoding="utf-8"))
+            if isinstance(raw, dict) and isinstance(raw.get(key), str) and raw[key]:
+                return raw[key]
+        except (OSError, ValueError):
+            continue
+    return None
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    old = out.parent / f".{out.name}.old"
-    if old.exists():
-        shutil.rmtree(old)
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+def _default_corpus() -> str | None:
+    # build's default corpus is ./corpus; elsewhere the user must name one
+    return None if Path("corpus").is_dir() else "FOLDER"
 
 
 def _recover_interrupted_swap(out: Path) -> None:
-    # Killed between the two renames above: the last good index is in .old.
+    """Killed between the two renames of a swap: the last good index is in .old.
+    Only with the writers' lock, so a running writer's swap is never undone."""
     old = out.parent / f".{out.name}.old"
-    if not out.exists() and (old / "manifest.json").exists():
-        os.replace(old, out)
+    if out.exists() or not (old / "manifest.json").exists():
+        return
+    from assistant.update import writer_lock
 
-
-def _write_jsonl(path: Path, rows: Any) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    with writer_lock(out, timeout=30.0):
+        if not out.exists() and (old / "manifest.json").exists():
+            os.replace(old, out)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

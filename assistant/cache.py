@@ -1,0 +1,270 @@
+"""The encoder cache: what the model once computed for a text is never computed again.
+
+Owns the ``cache/`` folder inside an index. Every encoder output a build uses is
+stored under a hash of (cache version, package version, model name, dimension,
+kind, the exact text encoded): for a passage its vector, word pieces, token
+vectors (float16, as the index keeps them) and token spans; for a sentence its
+vector. Whatever text is unchanged is therefore never re-encoded, whatever else
+changed around it, and an incremental build gives the index a full rebuild gives.
+
+Entries are written as shards (one ``.npz`` per encoder batch), each written to a
+temporary name and renamed, so a build killed with ``kill -9`` leaves only whole
+shards: the next build picks them up and resumes without re-encoding finished
+batches. After a successful build only the shards it used are kept (hard links
+into the new index folder; a shard less than half used is rewritten with just
+its used entries), so the cache holds about what the index holds.
+
+The cache knows nothing about the index's own files: it maps texts to encoder
+outputs and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant import __version__
+from assistant.embed import Encoder, Tokens
+
+CACHE_DIR = "cache"
+CACHE_VERSION = 1
+_PASSAGE, _SENTENCE = "p", "s"
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """How many distinct texts the encoder had to embed, and how many came from the cache."""
+
+    encoded: int
+    reused: int
+
+
+class EncoderCache:
+    """Encoder outputs by text, read from earlier shards and extended batch by batch.
+
+    Args:
+        encoder: the model; its name and dimension are part of every key.
+        sources: folders whose shards may be read (the current index's cache,
+            caches of interrupted builds).
+        work_dir: where new shards go while the build runs.
+        batch_size: texts per encoder call (and per shard).
+    """
+
+    def __init__(
+        self,
+        *,
+        encoder: Encoder,
+        sources: Iterable[Path],
+        work_dir: Path,
+        batch_size: int = 32,
+    ) -> None:
+        self._encoder = encoder
+        self._work = work_dir
+        self._batch = batch_size
+        self._on_batch: Callable[[int], None] = lambda n: None
+        self._where: dict[bytes, tuple[Path, int]] = {}  # key -> (shard, row)
+        self._loaded: dict[Path, dict[str, np.ndarray]] = {}
+        self._used: set[bytes] = set()
+        self._encoded = 0
+        self._reused = 0
+        self._work.mkdir(parents=True, exist_ok=True)
+        for folder in sources:
+            for shard in sorted(Path(folder).glob("*.npz")) if Path(folder).is_dir() else ():
+                try:
+                    with np.load(shard) as z:
+                        keys = z["keys"]
+                except Exception:  # a damaged shard is only a cache miss
+                    continue
+                for row, key in enumerate(keys):
+                    self._where.setdefault(key.tobytes(), (shard, row))
+
+    @property
+    def stats(self) -> CacheStats:
+        return CacheStats(self._encoded, self._reused)
+
+    def key(self, kind: str, text: str) -> bytes:
+        e = self._encoder
+        head = f"{CACHE_VERSION}\0{__version__}\0{e.name}\0{e.dimension}\0{kind}\0"
+        return hashlib.sha256((head + text).encode("utf-8", "surrogatepass")).digest()
+
+    def passages(self, texts: list[str]) -> tuple[np.ndarray, list[Tokens]]:
+        """Each text's vector and tokens, as ``encoder.encode_tokens`` gives them."""
+        keys = [self.key(_PASSAGE, t) for t in texts]
+        self._fill(_PASSAGE, texts, keys)
+        vectors = np.zeros((len(texts), self._encoder.dimension), dtype=np.float32)
+        tokens: list[Tokens] = []
+        for i, k in enumerate(keys):
+            z, row = self._entry(k)
+            vectors[i] = z["vec"][row]
+            a, b = int(z["tok_first"][row]), int(z["tok_first"][row + 1])
+            spans = tuple(map(tuple, z["tok_span"][a:b].tolist())) if z["span_ok"][row] else ()
+            tokens.append(Tokens(tuple(z["tok_piece"][a:b].tolist()), z["tok_vec"][a:b].astype(np.float32), spans))
+        return vectors, tokens
+
+    def sentences(self, texts: list[str]) -> np.ndarray:
+        """Each text's vector, as ``encoder.encode`` gives it."""
+        keys = [self.key(_SENTENCE, t) for t in texts]
+        self._fill(_SENTENCE, texts, keys)
+        out = np.zeros((len(texts), self._encoder.dimension), dtype=np.float32)
+        for i, k in enumerate(keys):
+            z, row = self._entry(k)
+            out[i] = z["vec"][row]
+        return out
+
+    def missing(self, *, passages: list[str], sentences: list[str]) -> int:
+        """Distinct texts the cache does not hold yet (what the encoder will embed)."""
+        keys = {self.key(_PASSAGE, t) for t in passages} | {self.key(_SENTENCE, t) for t in sentences}
+        return sum(k not in self._where for k in keys)
+
+    def report_to(self, on_batch: Callable[[int], None]) -> None:
+        """Call ``on_batch(number of texts)`` after each encoder call (progress)."""
+        self._on_batch = on_batch
+
+    def as_encoder(self) -> CachedEncoder:
+        """The encoder seen through this cache (for other build steps that encode)."""
+        return CachedEncoder(self, self._encoder)
+
+    def keep(self, dest: Path) -> None:
+        """Put the shards this build used into ``dest`` (a new index's cache folder):
+        hard links where at least half of a shard is used, else a new shard of the
+        used entries only. Entries no build uses any longer are dropped."""
+        dest.mkdir(parents=True, exist_ok=True)
+        by_shard: dict[Path, list[int]] = {}
+        for k in self._used:
+            shard, row = self._where[k]
+            by_shard.setdefault(shard, []).append(row)
+        for shard, rows in sorted(by_shard.items()):
+            z = self._arrays(shard)
+            if 2 * len(rows) >= len(z["keys"]):
+                _link_or_copy(shard, dest / shard.name)
+            else:
+                _write_shard(dest, _take(z, sorted(rows)))
+
+    # --- internals --------------------------------------------------------------
+
+    def _fill(self, kind: str, texts: list[str], keys: list[bytes]) -> None:
+        todo: dict[bytes, str] = {}
+        for k, t in zip(keys, texts):
+            self._used.add(k)
+            if k in self._where:
+                continue
+            todo.setdefault(k, t)
+        self._reused += len({k for k in keys if k not in todo})
+        # longest first, as sentence-transformers orders a batch: less padding
+        order = sorted(todo, key=lambda k: -len(todo[k]))
+        for first in range(0, len(order), self._batch):
+            batch = order[first : first + self._batch]
+            batch_texts = [todo[k] for k in batch]
+            if kind == _PASSAGE:
+                vectors, tokens = self._encoder.encode_tokens(batch_texts, batch_size=self._batch)
+                arrays = _passage_arrays(batch, vectors, tokens, self._encoder.dimension)
+            else:
+                vectors = self._encoder.encode(batch_texts, batch_size=self._batch)
+                arrays = {"keys": _keys(batch), "vec": np.asarray(vectors, dtype=np.float32)}
+            shard = _write_shard(self._work, arrays)
+            self._loaded[shard] = arrays
+            for row, k in enumerate(batch):
+                self._where[k] = (shard, row)
+            self._encoded += len(batch)
+            self._on_batch(len(batch))
+
+    def _entry(self, key: bytes) -> tuple[dict[str, np.ndarray], int]:
+        shard, row = self._where[key]
+        return self._arrays(shard), row
+
+    def _arrays(self, shard: Path) -> dict[str, np.ndarray]:
+        if shard not in self._loaded:
+            with np.load(shard) as z:
+                self._loaded[shard] = {name: z[name] for name in z.files}
+        return self._loaded[shard]
+
+
+class CachedEncoder:
+    """An :class:`~assistant.embed.Encoder` whose outputs come from (and go into) a cache."""
+
+    def __init__(self, cache: EncoderCache, encoder: Encoder) -> None:
+        self._cache, self._encoder = cache, encoder
+        self.name, self.dimension, self.max_tokens = encoder.name, encoder.dimension, encoder.max_tokens
+
+    def encode(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self._cache.sentences(list(texts))
+
+    def encode_tokens(
+        self, texts: list[str], *, batch_size: int = 32, progress: bool = False
+    ) -> tuple[np.ndarray, list[Tokens]]:
+        return self._cache.passages(list(texts))
+
+    def count_tokens(self, text: str) -> int:
+        return self._encoder.count_tokens(text)
+
+
+def _keys(keys: list[bytes]) -> np.ndarray:
+    # raw bytes in a (n, 32) uint8 array: numpy's "S32" would drop trailing zero bytes
+    return np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 32)
+
+
+def _passage_arrays(keys: list[bytes], vectors: np.ndarray, tokens: list[Tokens], dimension: int) -> dict[str, np.ndarray]:
+    first = np.zeros(len(tokens) + 1, dtype=np.int64)
+    first[1:] = np.cumsum([len(t.pieces) for t in tokens])
+    total = int(first[-1])
+    spans = np.zeros((total, 2), dtype=np.int64)
+    span_ok = np.zeros(len(tokens), dtype=bool)
+    for i, t in enumerate(tokens):
+        if t.spans and len(t.spans) == len(t.pieces):
+            spans[first[i] : first[i + 1]] = np.asarray(t.spans, dtype=np.int64).reshape(-1, 2)
+            span_ok[i] = True
+    vec = [np.asarray(t.vectors, dtype=np.float32).reshape(-1, dimension) for t in tokens]
+    return {
+        "keys": _keys(keys),
+        "vec": np.asarray(vectors, dtype=np.float32),
+        "tok_first": first,
+        "tok_vec": (np.concatenate(vec) if vec else np.zeros((0, dimension), np.float32)).astype(np.float16),
+        "tok_piece": np.array([p for t in tokens for p in t.pieces], dtype=str),
+        "tok_span": spans,
+        "span_ok": span_ok,
+    }
+
+
+def _take(z: dict[str, np.ndarray], rows: list[int]) -> dict[str, np.ndarray]:
+    """The shard's entries at ``rows`` only."""
+    out = {"keys": z["keys"][rows], "vec": z["vec"][rows]}
+    if "tok_first" in z:
+        f = z["tok_first"]
+        idx = np.concatenate([np.arange(f[r], f[r + 1]) for r in rows]) if rows else np.zeros(0, np.int64)
+        first = np.zeros(len(rows) + 1, dtype=np.int64)
+        first[1:] = np.cumsum([f[r + 1] - f[r] for r in rows])
+        out |= {
+            "tok_first": first, "tok_vec": z["tok_vec"][idx], "tok_piece": z["tok_piece"][idx],
+            "tok_span": z["tok_span"][idx], "span_ok": z["span_ok"][rows],
+        }
+    return out
+
+
+def _write_shard(folder: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write a shard whole or not at all (temporary name, fsync, rename)."""
+    name = uuid.uuid4().hex
+    tmp = folder / f".{name}.part"
+    with tmp.open("wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    final = folder / f"{name}.npz"
+    os.replace(tmp, final)
+    return final
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    if dst.exists():
+        return
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or no hard links here
+        import shutil
+
+        shutil.copy2(src, dst)
