@@ -17,6 +17,7 @@ import pytest
 
 from assistant.errors import IndexLoadError
 from assistant.index import build_index, load_index
+from assistant.search import Searcher
 from assistant.update import add_documents
 from conftest import TinyEncoder
 from test_update import NEW_PAGE, CountingEncoder, assert_same_index, index_files, no_leftovers
@@ -151,3 +152,21 @@ def test_two_builds_at_once_never_interleave(built, small_corpus, tmp_path):
         assert "OSError" not in err and "Directory not empty" not in err
     load_index(built)
     no_leftovers(built.parent)
+
+
+@pytest.mark.model
+def test_a_first_build_with_the_real_model_killed_midway_resumes(real_encoder, tmp_path):
+    from conftest import DEFAULT_CORPUS
+
+    out = tmp_path / "index"
+    run_until(["--real", "--batch-size", "16", "build", str(DEFAULT_CORPUS), str(out)], "encoded 3", cwd=tmp_path)
+    with pytest.raises(IndexLoadError, match="no index at"):
+        load_index(out)
+    report = build_index(DEFAULT_CORPUS, encoder=real_encoder, out_dir=out)
+    assert report.reused >= 2 * 16  # the batches finished before the kill were not encoded again
+    index = load_index(out)
+    assert len(index.passages) == report.passages
+    hits = Searcher(index, real_encoder).search("What happens to people sent back from China?", k=3).hits
+    assert hits and all(index.documents[h.passage.doc_id].text[h.passage.start : h.passage.end] == h.passage.text
+                        for h in hits)
+    no_leftovers(tmp_path)

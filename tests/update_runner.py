@@ -58,6 +58,8 @@ def main() -> None:
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--pause-swap", type=float, default=0.0)
     p.add_argument("--two-step", action="store_true")
+    p.add_argument("--real", action="store_true", help="the packaged model instead of the tiny encoder")
+    p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("op", choices=["build", "add", "remove"])
     p.add_argument("args", nargs="+")
     a = p.parse_args()
@@ -90,11 +92,25 @@ def main() -> None:
         update._exchange = lambda x, y: False
         update.os = Os()
 
-    encoder = SlowEncoder(a.delay)
+    if a.real:
+        from assistant.embed import DEFAULT_MODEL, SentenceTransformerEncoder
+
+        class Real(SentenceTransformerEncoder):
+            batches = 0
+
+            def encode_tokens(self, texts, *, batch_size=32, progress=False):
+                out = super().encode_tokens(texts, batch_size=batch_size, progress=progress)
+                Real.batches += 1
+                print(f"encoded {Real.batches}", flush=True)
+                return out
+
+        encoder = Real(DEFAULT_MODEL)
+    else:
+        encoder = SlowEncoder(a.delay)
     if a.op == "build":
-        report = update.build_index(a.args[0], encoder=encoder, out_dir=a.args[1], batch_size=1)
+        report = update.build_index(a.args[0], encoder=encoder, out_dir=a.args[1], batch_size=a.batch_size)
     elif a.op == "add":
-        report = update.add_documents(a.args[0], a.args[1:], encoder=encoder, batch_size=1)
+        report = update.add_documents(a.args[0], a.args[1:], encoder=encoder, batch_size=a.batch_size)
     else:
         report = update.remove_documents(a.args[0], a.args[1:], encoder=encoder)
     print(json.dumps({"summary": report.summary(), "encoded": report.encoded, "reused": report.reused}), flush=True)
