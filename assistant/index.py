@@ -245,15 +245,35 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
     """Load an index folder, refusing one that is damaged or older than its corpus.
 
     A corpus file that cannot be read to check it becomes a note in
-    ``Index.notes``, not an error.
+    ``Index.notes``, not an error. Readers take no lock: a load that met a
+    writer's swap (the manifest changed while it read) is simply read again.
 
     Raises:
         IndexLoadError: missing, damaged, of another format, or stale; the message
             names the command that fixes it.
     """
+    path = Path(index_dir)
+    for attempt in range(3):
+        before = _identity(path / "manifest.json")
+        try:
+            return _load_once(path, check_corpus=check_corpus)
+        except IndexLoadError:
+            if attempt == 2 or _identity(path / "manifest.json") == before:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _load_once(path: Path, *, check_corpus: bool) -> Index:
     import faiss
 
-    path = Path(index_dir)
     if path.exists() and not path.is_dir():
         raise IndexLoadError(f"{path} is a file, not an index folder; build one: assistant build --index FOLDER")
     _recover_interrupted_swap(path)

@@ -313,6 +313,35 @@ def test_concurrent_writers_take_turns(built, small_corpus, tmp_path):
     no_leftovers(built.parent)
 
 
+def test_readers_never_see_a_half_swapped_index(built, tmp_path):
+    """Loads running while add and remove swap new versions in: each load returns a
+    whole index (the old or the new), never a 'damaged' error."""
+    f = tmp_path / "extra.txt"
+    f.write_text(NEW_PAGE, encoding="utf-8")
+    stop = threading.Event()
+    seen: list[int] = []
+    errors: list[BaseException] = []
+
+    def read():
+        while not stop.is_set():
+            try:
+                seen.append(len(load_index(built).documents))
+            except BaseException as e:  # noqa: BLE001 - any failure fails the test
+                errors.append(e)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(6):
+            add_documents(built, [f], encoder=TinyEncoder())
+            remove_documents(built, ["extra"], encoder=TinyEncoder())
+    finally:
+        stop.set()
+        reader.join()
+    assert errors == []
+    assert set(seen) <= {3, 4} and seen
+
+
 def test_leftovers_of_a_killed_build_are_reused_and_removed(built, small_corpus):
     # what a build killed midway leaves: its temporary folder with the shards it encoded
     (small_corpus / "forced-labour.txt").write_text(NEW_PAGE, encoding="utf-8")
