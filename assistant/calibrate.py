@@ -14,10 +14,8 @@ sentences no one would ask: debian-reference's 2% quantile is 0.69, while its
 real answerable questions begin at 0.95). The short-document weights have no
 such measured threshold, so a collection of short documents is refused below
 its pseudo-questions' ``QUANTILE``; in between the two are interpolated with the
-weights. The pseudo-questions' median is
-the level of a clear answer (above it, a name the collection never mentions
-does not make it refuse). Collections with fewer than ``MIN_QUESTIONS`` such
-passages keep the default threshold.
+weights. Collections with fewer than ``MIN_QUESTIONS`` such passages keep the
+default threshold.
 
 The cost is one passage and one question encoding per pseudo-question.
 """
@@ -78,7 +76,6 @@ def calibrate(index: Index, *, encoder: Encoder, batch_size: int = 32) -> fusion
     share = config.long_share
     return replace(
         config, min_score=round(share * fusion.DEFAULT_MIN_SCORE + (1 - share) * own, 4),
-        clear_score=fusion.calibrated_threshold(np.array(best), quantile=0.5),
         calibration=(
             f"{share:.2f} x {fusion.DEFAULT_MIN_SCORE} (long-document threshold) + {1 - share:.2f} x {own} "
             f"({QUANTILE:.0%} quantile of the best scores of {len(best)} pseudo-questions)"

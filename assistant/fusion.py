@@ -28,7 +28,7 @@ interpolated on a log scale, so there is no cliff.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
@@ -61,17 +61,21 @@ class RankingConfig:
     weights: Weights
     min_score: float  # refuse when the best hybrid score is below this
     calibration: str  # how min_score was set
-    clear_score: float = math.inf  # a best score this high answers clearly, whatever names the question uses
+
+    @property
+    def name_rule(self) -> bool:
+        """Whether a name the collection never mentions makes it refuse: in collections
+        of long documents (where it measured right on every question); not in short
+        answers, whose question's name is often not repeated ("a player for Flash?")."""
+        return self.long_share >= 0.5
 
     @classmethod
     def from_json(cls, raw: dict) -> RankingConfig:
-        clear = raw.get("clear_score")
-        return cls(**{**raw, "weights": Weights(**raw["weights"]), "clear_score": math.inf if clear is None else clear})
+        known = {f.name for f in fields(cls)}  # a key another version added is ignored
+        return cls(**{k: v for k, v in raw.items() if k in known} | {"weights": Weights(**raw["weights"])})
 
     def to_json(self) -> dict:
-        out = asdict(self)
-        out["clear_score"] = None if math.isinf(self.clear_score) else self.clear_score  # JSON has no infinity
-        return out
+        return asdict(self)
 
 
 def long_share(doc_passages: float) -> float:
@@ -117,7 +121,6 @@ def hybrid(w: Weights, *, cheap: np.ndarray, token: np.ndarray, sentence_token: 
 
 
 def calibrated_threshold(best_scores: np.ndarray, *, quantile: float) -> float:
-    """The ``quantile`` of the best scores that questions with a known answer in the
-    collection reached (its pseudo-questions): the abstention threshold for a low
-    quantile, the level of a clear answer for the median."""
+    """The abstention threshold: the ``quantile`` of the best scores that questions
+    with a known answer in the collection reached (its pseudo-questions)."""
     return round(float(np.quantile(np.asarray(best_scores, dtype=np.float64), quantile)), 4)

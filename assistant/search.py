@@ -8,7 +8,6 @@ small enough that a flat index is fast), so fusion sees complete rankings.
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 from dataclasses import dataclass, field, fields
@@ -90,7 +89,7 @@ class Retrieval:
     reranked: bool = False  # scores are a cross-encoder's
     best_sentences: dict[str, list[tuple[int, int, float]]] = field(default_factory=dict, repr=False)
     min_score: float = fusion.DEFAULT_MIN_SCORE  # the index's abstention threshold for hybrid scores
-    clear_score: float = math.inf  # the index's level of a clear answer (hybrid score)
+    name_rule: bool = True  # whether an unknown name refuses (RankingConfig.name_rule)
 
 
 class Searcher:
@@ -213,7 +212,7 @@ class Searcher:
                 (int(self.index.sentences.spans[r][0]), int(self.index.sentences.spans[r][1]), float(sent_sims[r]))
                 for r in rows
             ]
-        return Retrieval(query, mode, hits, n_allowed, self.reranker is not None, best, self.config.min_score, self.config.clear_score)
+        return Retrieval(query, mode, hits, n_allowed, self.reranker is not None, best, self.config.min_score, self.config.name_rule)
 
     def check(self, where: Filter) -> None:
         """Refuse a filter that names what this index does not have: unknown ids or

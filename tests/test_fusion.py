@@ -43,11 +43,8 @@ def test_the_typical_document_size_is_the_median_over_passages():
 
 def test_the_config_survives_the_manifest_round_trip():
     cfg = fusion.config_for(["a", "a", "b"], min_score=0.8, calibration="test")
-    raw = json.loads(json.dumps(cfg.to_json()))  # no "Infinity" in the JSON
-    assert raw["clear_score"] is None
+    raw = json.loads(json.dumps(cfg.to_json()))
     assert fusion.RankingConfig.from_json(raw) == cfg
-    calibrated = fusion.RankingConfig.from_json(raw | {"clear_score": 1.2})
-    assert calibrated.clear_score == 1.2
 
 
 def test_hybrid_is_the_weighted_sum_by_hand():
@@ -83,7 +80,8 @@ def test_build_calibrates_a_short_document_collection_on_held_out_sentences(tmp_
     cfg = fusion.RankingConfig.from_json(raw)
     assert cfg.doc_passages == 2.0 and cfg.weights == fusion.SHORT
     assert "pseudo-questions" in cfg.calibration and "default" not in cfg.calibration
-    assert 0 < cfg.min_score <= cfg.clear_score  # the 2% quantile and the median
+    assert 0 < cfg.min_score < fusion.DEFAULT_MIN_SCORE * 2
+    assert not cfg.name_rule
     searcher = Searcher(load_index(tmp_path / "index"), TinyEncoder())
     assert searcher.config == cfg
     assert searcher.search("what did the report say", k=1).min_score == cfg.min_score
@@ -95,7 +93,7 @@ def test_a_long_document_collection_keeps_the_long_threshold(tmp_path):
     cfg = Searcher(load_index(tmp_path / "index"), TinyEncoder()).config
     assert cfg.doc_passages == 40.0 and cfg.weights == fusion.LONG
     assert cfg.min_score == fusion.DEFAULT_MIN_SCORE and "pseudo-questions" in cfg.calibration
-    assert np.isfinite(cfg.clear_score)
+    assert cfg.name_rule
 
 
 def test_only_prose_that_names_topics_is_a_pseudo_question():
@@ -130,7 +128,7 @@ def test_a_collection_too_small_to_calibrate_keeps_the_default_threshold(tmp_pat
     build_index(corpus, encoder=TinyEncoder(), out_dir=tmp_path / "index")
     cfg = Searcher(load_index(tmp_path / "index"), TinyEncoder()).config
     assert cfg.min_score == fusion.DEFAULT_MIN_SCORE and "default threshold" in cfg.calibration
-    assert math.isinf(cfg.clear_score)
+    assert cfg.name_rule == (cfg.long_share >= 0.5)
 
 
 @pytest.mark.model
