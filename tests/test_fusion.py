@@ -92,7 +92,7 @@ def test_a_long_document_collection_keeps_the_long_threshold(tmp_path):
     build_index(corpus, encoder=TinyEncoder(), out_dir=tmp_path / "index")
     cfg = Searcher(load_index(tmp_path / "index"), TinyEncoder()).config
     assert cfg.doc_passages == 40.0 and cfg.weights == fusion.LONG
-    assert cfg.min_score == fusion.DEFAULT_MIN_SCORE and "pseudo-questions" in cfg.calibration
+    assert cfg.min_score == fusion.DEFAULT_MIN_SCORE and "pseudo-questions" not in cfg.calibration
     assert cfg.name_rule
 
 
