@@ -143,11 +143,17 @@ def _looks_like_text(text: str) -> bool:
 def read_html(html: str) -> Extracted:
     """The page's main text (trafilatura): headings on their own lines, paragraphs,
     list items and table rows, without navigation, menus, footers, scripts and styles."""
+    import copy
+
     import trafilatura
     from lxml import etree
+    from trafilatura.settings import DEFAULT_CONFIG
 
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    # a short page (a one-paragraph note) is still a document: no minimum size
+    config["DEFAULT"]["MIN_EXTRACTED_SIZE"] = config["DEFAULT"]["MIN_OUTPUT_SIZE"] = "1"
     args = dict(
-        output_format="xml", include_tables=True, include_comments=False, with_metadata=True,
+        output_format="xml", include_tables=True, include_comments=False, with_metadata=True, config=config,
         date_extraction_params={"extensive_search": False, "original_date": True},
     )
     xml = trafilatura.extract(html, **args) or trafilatura.extract(html, favor_recall=True, **args)

@@ -396,20 +396,20 @@ def test_files_fingerprint_changes_with_any_byte_and_with_metadata(tmp_path):
     assert files_fingerprint(tmp_path) != fp2
 
 
-def test_build_counts_what_it_skipped_and_fails_when_everything_was(tmp_path, capsys):
+def test_build_counts_what_it_skipped_and_fails_when_everything_was(tmp_path, capsys, tiny_encoder):
     from assistant.cli import main
 
     root = tmp_path / "docs"
     root.mkdir()
     make_pdf(root / "report.pdf", sections(1, 2), title="Report")
     (root / "empty.txt").write_bytes(b"")
-    code = main(["build", "--corpus", str(root), "--index", str(tmp_path / "index")])
+    code = main(["build", "--corpus", str(root), "--index", str(tmp_path / "index")], encoder=tiny_encoder)
     out, err = capsys.readouterr()
     assert code == 0, err
     assert re.search(r"indexed 1 document, \d+ passages into .* in [\d.]+ s; skipped 1, listed above", out)
     assert f"skipped {root / 'empty.txt'}: empty file" in err
     (root / "report.pdf").unlink()
-    code = main(["build", "--corpus", str(root), "--index", str(tmp_path / "index2")])
+    code = main(["build", "--corpus", str(root), "--index", str(tmp_path / "index2")], encoder=tiny_encoder)
     out, err = capsys.readouterr()
     assert code == 1 and "no readable documents" in err and "empty.txt: empty file" in err
     assert "Traceback" not in err
@@ -438,3 +438,12 @@ def test_a_pdf_answer_cites_its_page_in_json_terminal_chat_and_sources(tmp_path,
     assert f"p. {target.page}" in hit["citation"]
     assert f"p. {target.page}" in source_line(answer.quotes[0]) and f"p. {target.page}" in render_answer(answer)
     assert f"p. {target.page}" in Chat(assistant).source_html(target.passage_id)
+
+
+def test_a_short_web_page_is_read_without_its_navigation(tmp_path):
+    (tmp_path / "note.html").write_text(
+        "<html><head><title>Note</title></head><body><nav><a href=/>Home</a> <a href=/about>About</a></nav>"
+        "<p>Short note about the detention of two journalists.</p><footer>Contact us</footer></body></html>"
+    )
+    doc = read_document(tmp_path / "note.html", root=tmp_path, metadata={})
+    assert doc.text == "Short note about the detention of two journalists.\n" and doc.title == "Note"
