@@ -1,5 +1,6 @@
 """pypdf against pdfplumber on realistic PDFs made here: speed and text quality.
 
+    .venv/bin/pip install pdfplumber==0.11.10   # only for this comparison; not a dependency
     .venv/bin/python scripts/bench_pdf.py [PAGES_PER_PDF]
 
 Makes three reports from the default corpus's paragraphs (running header, "Page n of m"
