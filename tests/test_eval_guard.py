@@ -1,4 +1,5 @@
-"""Quality guard: retrieval on the default corpus may not fall below the recorded figures."""
+"""Quality guard: retrieval on the default corpus and on each evaluation collection may not
+fall below the recorded figures (eval/baseline.json, eval/collections/NAME/baseline.json)."""
 
 from __future__ import annotations
 
@@ -27,4 +28,54 @@ def test_recall_and_mrr_do_not_regress(default_index: Path) -> None:
             assert now >= recorded[metric] - tol, (
                 f"{mode} {metric} fell from {recorded[metric]} to {now}; "
                 "if this is intended, update eval/baseline.json in the same commit"
+            )
+
+
+def _collection_baselines() -> list[tuple[str, Path]]:
+    from assistant.evalsets import load_registry
+
+    out = []
+    for c in load_registry(ROOT / "eval" / "collections.json"):
+        path = c.queries.parent / "baseline.json"
+        if c.name != "default" and path.is_file():
+            out.append((c.name, path))
+    return out
+
+
+@pytest.fixture(scope="session")
+def collection_index(tmp_path_factory: pytest.TempPathFactory, real_encoder):
+    """Each evaluation collection built with the real model, once per session."""
+    from assistant.evalsets import load_registry
+    from assistant.index import build_index
+
+    built: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in built:
+            c = next(x for x in load_registry(ROOT / "eval" / "collections.json") if x.name == name)
+            if not c.corpus.is_dir():
+                pytest.skip(f"collection {name} not fetched: run {c.fetch or 'make eval-data'}")
+            out = tmp_path_factory.mktemp(f"{name}-index") / "index"
+            build_index(c.corpus, encoder=real_encoder, out_dir=out)
+            built[name] = out
+        return built[name]
+
+    return get
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("name,baseline_path", _collection_baselines(), ids=lambda v: v if isinstance(v, str) else "")
+def test_collections_do_not_regress(name: str, baseline_path: Path, collection_index) -> None:
+    """The same guard on every evaluation collection (eval/collections/NAME/baseline.json)."""
+    baseline = json.loads(baseline_path.read_text())
+    assistant = Assistant.open(collection_index(name))
+    queries = load_queries(ROOT / baseline["queries"], assistant.index.documents)
+    reports = {r.mode: r.metrics for r in evaluate(assistant, queries, modes=tuple(baseline["modes"]))}
+    tol = baseline["tolerance"]
+    for mode, recorded in baseline["modes"].items():
+        for metric in ("recall@5", "mrr@10"):
+            now = reports[mode][metric]
+            assert now >= recorded[metric] - tol, (
+                f"{name}: {mode} {metric} fell from {recorded[metric]} to {now}; "
+                f"if this is intended, update {baseline_path.relative_to(ROOT)} in the same commit"
             )
