@@ -396,7 +396,7 @@ def test_upload_panel_in_a_real_browser(upload_server, tmp_path):
             page.locator("#add-docs").click()
             status = page.locator("#upload-status")
             expect(status).to_contain_text("Added 1 document", timeout=120_000)
-            expect(about).to_contain_text(f"{n_before + 1} documents")
+            expect(about).to_contain_text(f"{n_before + 1} documents", timeout=30_000)
             fresh = browser.new_page()  # a visitor arriving later sees the collection as it is now
             fresh.goto(upload_server.url)
             expect(fresh.locator("#about")).to_contain_text(f"{n_before + 1} documents", timeout=30_000)
