@@ -230,6 +230,12 @@ def read_pdf(path: Path, raw: bytes) -> Extracted:
         raise SkipFile(f"damaged PDF ({type(e).__name__}: {str(e)[:120]})") from None
     if scanned and len(scanned) == len(pages_lines):
         raise SkipFile(f"scanned PDF with no text layer ({len(scanned)} pages of images): {TESSERACT_HINT}")
+    if scanned:  # indexing only the text pages would drop the scanned ones without a word
+        listed = ", ".join(map(str, scanned[:5])) + (", ..." if len(scanned) > 5 else "")
+        raise SkipFile(
+            f"{len(scanned)} of {len(pages_lines)} pages are scanned images with no text layer (p. {listed}); "
+            f"{TESSERACT_HINT}"
+        )
     text, pages = _join_pages(_drop_running_lines(pages_lines))
     if not text.strip():
         raise SkipFile("PDF with no text")

@@ -151,6 +151,27 @@ def test_a_scanned_pdf_without_tesseract_is_skipped_naming_what_to_install(tmp_p
     assert [Path(d.path).name for d in corpus.documents] == ["note.txt"]
 
 
+def test_a_pdf_with_some_scanned_pages_is_not_indexed_half_without_tesseract(tmp_path, monkeypatch):
+    import pypdf
+
+    make_pdf(tmp_path / "text.pdf", [("Findings", ["Witnesses described the transfer of prisoners at night."])])
+    make_scanned_pdf(tmp_path / "scan.pdf", ["The prisoners were moved at night."])
+    writer = pypdf.PdfWriter()
+    for part in ("text.pdf", "scan.pdf"):
+        writer.append(str(tmp_path / part))
+    corpus_dir = tmp_path / "corpus"
+    corpus_dir.mkdir()
+    with open(corpus_dir / "mixed.pdf", "wb") as f:
+        writer.write(f)
+    (corpus_dir / "note.txt").write_text("Prisoners were moved at night, witnesses said.\n")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs-here"))
+    corpus = read_corpus(corpus_dir)
+    (skipped,) = corpus.skipped
+    assert Path(skipped.path).name == "mixed.pdf"
+    assert "1 of 2 pages are scanned" in skipped.reason and "(p. 2)" in skipped.reason
+    assert "apt-get install tesseract-ocr" in skipped.reason
+
+
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="Tesseract is not installed (apt-get install tesseract-ocr)")
 def test_a_scanned_pdf_is_read_by_ocr_and_cited_as_ocr_text(tmp_path):
     make_scanned_pdf(tmp_path / "scan.pdf", ["The prisoners were moved to the camp", "at night in closed trucks."])
