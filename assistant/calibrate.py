@@ -3,7 +3,9 @@
 Owns the arrow ``built index -> RankingConfig`` at build time. A sentence held
 out of its paragraph is a question whose answer is known: that paragraph
 without the sentence. For up to ``LIMIT`` passages (one sentence each, chosen
-at random with a fixed seed) the passage is re-embedded without its sentence,
+by a hash of their text: as good as a random draw, and stable, so a change
+elsewhere in the collection keeps the same choice and an incremental build
+finds its encodings in the cache) the passage is re-embedded without its sentence,
 the sentence's own vector and tokens are left out, BM25 is rebuilt on the
 shortened texts, and the sentence is asked as an ordinary hybrid question. The
 best scores these questions reach show what "answered" looks like in this
@@ -24,6 +26,7 @@ takes); collections of long documents need none.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 import numpy as np
@@ -38,7 +41,6 @@ from assistant.tokens import TokenVectors
 LIMIT = 200  # pseudo-questions per collection
 MIN_QUESTIONS = 20  # fewer than this say too little about a distribution's tail
 QUANTILE = 0.02  # threshold: 2% of questions whose answer is in the collection score lower
-SEED = 0
 PROSE_SHARE = 0.8  # share of a pseudo-question's words that must be words of letters
 MIN_TOPIC_WORDS = 4  # distinct words other than stop words a pseudo-question names
 
@@ -101,13 +103,18 @@ def _held_out(searcher: Searcher) -> dict[int, int]:
         i for i in range(len(first) - 1)
         if int(ok[first[i] : first[i + 1]].sum()) >= 2 and asks[first[i] : first[i + 1]].any()
     ]
-    rng = np.random.default_rng(SEED)
-    picked = rng.choice(candidates, size=min(LIMIT, len(candidates)), replace=False) if candidates else []
+    # Chosen by hash, not by a seeded draw: a draw over the list of candidates picks
+    # other passages whenever one is added or removed, and re-encodes them all.
+    picked = sorted(candidates, key=lambda i: _stable_key(index.passages[i].passage_id, index.passages[i].text))[:LIMIT]
     out = {}
-    for i in sorted(int(x) for x in picked):
+    for i in sorted(picked):
         rows = [r for r in range(first[i], first[i + 1]) if asks[r]]
-        out[i] = int(rng.choice(rows))
+        out[i] = min(rows, key=lambda r: _stable_key(_sentence_text(index, r)))
     return out
+
+
+def _stable_key(*parts: str) -> bytes:
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).digest()
 
 
 def question_like(sentence: str, stopwords: frozenset[str]) -> bool:
