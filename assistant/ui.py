@@ -78,7 +78,6 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
         about = gr.Markdown(header_markdown(info), elem_id="about")
         sources = gr.State([])
         asked = gr.State([])  # the user's own messages, as typed (the chat shows them escaped)
-        pending = gr.State(None)  # the message being answered; None when there is nothing to answer
         k = gr.Slider(1, MAX_QUOTES, value=5, step=1, label="Number of quotes", render=False)
         mode = gr.Radio(list(MODES), value="hybrid", label="Search mode", render=False,
                         info=" · ".join(f"{m}: {MODE_HELP[m]}" if m in MODE_HELP else m for m in MODES))
@@ -123,16 +122,18 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
                                    elem_id="source-pick")
                 view = gr.HTML(EMPTY_SOURCE, elem_id="source-view")
 
-        def take(message, history, earlier):
-            """Show the question at once (as text) and clear the box; an empty one is ignored."""
+        def ask(message, history, earlier, *values):
+            """Show the question at once (as text, the box cleared), then its answer.
+
+            One event from question to answer, so that a question sent while another is
+            being answered waits in the box until that answer is shown (``always_last``)
+            instead of being dropped or overwritten; an empty one is ignored.
+            """
             shown = show_question(message, history)
             if shown is None:
-                return gr.skip(), gr.skip(), gr.skip(), None
-            return "", shown, list(earlier or []), message
-
-        def respond(message, history, earlier, *values):
-            if message is None:
-                return gr.skip(), gr.skip(), gr.skip()
+                yield gr.skip(), gr.skip(), gr.skip()
+                return
+            yield shown, gr.skip(), gr.skip()
             past = [{"role": "user", "content": m} for m in earlier or []]
             try:
                 reply = chat.reply(message, past, *values)
@@ -140,23 +141,18 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
             except Exception:  # a bug or a broken index: the person gets a message, the log the trace
                 log.exception("answering %r failed", str(message)[:200])
                 text, cited = SORRY, ()
-            history = list(history or []) + [{"role": "assistant", "content": text}]
             items = [[s.label, s.passage_id, [list(h) for h in s.highlights], s.marker] for s in cited]
-            return history, list(earlier or []) + [message], items
+            yield shown + [{"role": "assistant", "content": text}], list(earlier or []) + [message], items
 
-        def then_answer(question_shown):
-            return (
-                question_shown.then(None, None, None, js=SCROLL_TO_LAST)
-                .then(respond, [pending, chatbot, asked, *settings], [chatbot, asked, sources],
-                      api_visibility="private")
-                .then(None, None, None, js=SCROLL_TO_LAST)
-            )
-
-        take_io = dict(inputs=[box, chatbot, asked], outputs=[box, chatbot, asked, pending], queue=False,
-                       api_visibility="private")
-        then_answer(box.submit(take, **take_io))
-        then_answer(examples.click(lambda sample: sample[0], [examples], [box], queue=False,
-                                   api_visibility="private").then(take, **take_io))
+        # The box is emptied in the page as the question is taken (TAKE_BOX), not by the server's
+        # reply, which could arrive after the next question was typed and erase it.
+        box.submit(ask, [box, chatbot, asked, *settings], [chatbot, asked, sources], js=TAKE_BOX,
+                   trigger_mode="always_last", show_progress_on=[chatbot], api_visibility="private")
+        # An example is put in the box and sent from there, as if typed: it waits like any question.
+        examples.click(lambda sample: sample[0], [examples], [box], queue=False,
+                       api_visibility="private").then(None, None, None, js=SEND_BOX)
+        # After a question, and again after its answer: the new question's top in view.
+        chatbot.change(None, None, None, js=SCROLL_TO_LAST, queue=False, api_visibility="private")
 
         def show_sources(items):
             choices = [(label, pid) for label, pid, *_ in items or []]
@@ -320,8 +316,20 @@ def user_markdown(message: str) -> str:
 # question, and again after its answer, it scrolls so that the last question is at
 # the top, the answer's first line (the filter, the headline, quote [1]) under it;
 # a question too long for that gives way to the answer's top.
+TAKE_BOX = """
+(message, ...rest) => {
+  const box = document.querySelector('#question textarea');
+  if (box) { box.value = ''; box.dispatchEvent(new Event('input', {bubbles: true})); }
+  return [message, ...rest];
+}
+"""
+
+SEND_BOX = """
+() => { document.querySelector('#question button.submit-button')?.click(); }
+"""
+
 SCROLL_TO_LAST = """
-() => {
+() => { window.__scrolls = (window.__scrolls || 0) + 1; requestAnimationFrame(() => setTimeout(() => {
   const log = document.querySelector('#chat [role="log"]') || document.querySelector('#chat .bubble-wrap');
   const rows = [...document.querySelectorAll('#chat .message-row')];
   if (!log || !rows.length) return;
@@ -332,7 +340,7 @@ SCROLL_TO_LAST = """
   let target = question ? offset(question) : 0;
   if (answer && offset(answer) - target > log.clientHeight / 3) target = offset(answer);
   log.scrollTo({top: Math.max(0, target - 40), behavior: 'instant'});  // clear of the copy/clear buttons
-}
+}, 0)); }
 """
 
 
