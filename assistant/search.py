@@ -2,8 +2,13 @@
 
 Owns the arrow ``question -> Hit``: dense (FAISS) and keyword (BM25) ranking,
 fusing the two, and filtering by document, organisation and date. The question
-is cleaned, and k, mode and filter checked, by :mod:`assistant.request`. Every passage is scored exactly (the collections this tool is for are
-small enough that a flat index is fast), so fusion sees complete rankings.
+is cleaned, and k, mode and filter checked, by :mod:`assistant.request`.
+
+A question goes through three stages: candidates (every passage the filter allows,
+up to ``EXHAUSTIVE_UP_TO``; past that the dense index's nearest and BM25's best),
+signals computed for the candidates only (cosines of the passage and of its
+sentences, BM25, year), and fusion (``assistant.fusion``, with token matching for
+the best ``TOKEN_POOL`` of them).
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ MIN_SENTENCE_WORDS = 5
 # of the best sentence, on every collection.
 SENTENCE_TOKEN_WEIGHT = 0.5
 TOKEN_POOL = 40  # token matching re-scores this many best candidates by the other signals
+# Stage 1 (candidates): a question scores every allowed passage exactly up to
+# EXHAUSTIVE_UP_TO of them; past that, the CANDIDATES nearest by the dense index and the
+# CANDIDATES best by BM25 (both within the filter). Measured in the README ("Speed and scale").
+EXHAUSTIVE_UP_TO = 5_000
+CANDIDATES = 400
 RRF_K = 60
 MASK_CACHE = 64  # filters whose masks a Searcher keeps
 _ISO_PREFIX = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
@@ -119,6 +129,8 @@ class Searcher:
         self._piece_counts = index.tokens.passage_counts()
         self._stopwords = stopwords()
         self.config = ranking_config(index)
+        self.exhaustive_up_to = EXHAUSTIVE_UP_TO
+        self.candidates = CANDIDATES
 
     def encode(self, questions: list[str], *, batch_size: int = 32) -> list[EncodedQuestion]:
         """Encode cleaned questions in batches, for ``search(..., encoded=...)``."""
@@ -151,68 +163,109 @@ class Searcher:
             return Retrieval(query, mode, (), 0)
         if encoded is None or encoded.text != query.text:
             encoded = self.encode([query.text])[0]
-        qvec = encoded.vector
-        dense = self._dense_scores(qvec)
-        sent_sims = self.index.sentences.vectors @ qvec
-        sentence = np.full(len(self.index.passages), -1.0, dtype=np.float32)
-        ok = self._sentence_scores
-        np.maximum.at(sentence, self.index.sentences.row[ok], sent_sims[ok])
-        keyword = self.index.keyword.scores(query.text)
-        top = float(keyword[allowed].max())
+        bm25 = self.index.keyword.scores(query.text)
+        rows = self._candidates(encoded.vector, bm25, allowed, n_allowed, k)  # 1. candidates
+        found = self._signals(rows, encoded.vector, bm25, query)  # 2. signals, of the candidates only
+        score, tokens, sentence_tokens = self._fuse(mode, found, encoded.tokens, k)  # 3. fusion
+        order = np.argsort(-score, kind="stable")[: min(k, len(rows))]  # positions in rows
+        if self.reranker is not None:
+            from assistant.rerank import CANDIDATES as RERANK_POOL
+
+            pool = np.argsort(-score, kind="stable")[: min(max(k, RERANK_POOL), len(rows))]
+            rescored = self.reranker.scores(query.text, [self.index.passages[i].text for i in rows[pool]])
+            score = score.copy()
+            score[pool] = rescored
+            order = pool[np.argsort(-rescored, kind="stable")][: min(k, len(rows))]
+        used = _MODE_SIGNALS[mode]
+
+        def signals(j: int) -> Signals:
+            values = {
+                "token_match": float(tokens[j]),
+                "sentence_token_match": float(sentence_tokens[j]),
+                "paragraph_cosine": float(found.dense[j]),
+                "sentence_cosine": float(found.sentence[j]) if found.sentence[j] > -1.0 else None,
+                "bm25": float(found.bm25[j]),
+                "bm25_scaled": float(found.scaled[j]),
+                "year": float(found.year[j]),
+            }
+            return Signals(**{name: (v if name in used else None) for name, v in values.items()})
+
+        hits = tuple(
+            Hit(
+                self.index.passages[rows[j]], float(score[j]), r, float(found.dense[j]), float(found.bm25[j]),
+                float(found.sentence[j]), float(tokens[j]), signals(j),
+            )
+            for r, j in enumerate(order, start=1)
+        )
+        best: dict[str, list[tuple[int, int, float]]] = {}
+        for j in order:
+            a, b = found.sentence_start[j], found.sentence_start[j + 1]
+            best[self.index.passages[rows[j]].passage_id] = [
+                (int(self.index.sentences.spans[r][0]), int(self.index.sentences.spans[r][1]), float(sim))
+                for r, sim in zip(found.sentence_rows[a:b], found.sentence_sims[a:b])
+            ]
+        return Retrieval(query, mode, hits, n_allowed, self.reranker is not None, best, self.config.min_score, self.config.name_rule)
+
+    def _candidates(
+        self, qvec: np.ndarray, bm25: np.ndarray, allowed: np.ndarray, n_allowed: int, k: int
+    ) -> np.ndarray:
+        """Stage 1: the passage rows worth scoring (ascending), all within the filter.
+
+        Up to ``exhaustive_up_to`` allowed passages, every one of them (exact). Beyond,
+        the ``candidates`` nearest by the dense index (asked for more in proportion to
+        what the filter keeps) and the ``candidates`` best by BM25, merged.
+        """
+        if n_allowed <= self.exhaustive_up_to:
+            return np.flatnonzero(allowed)
+        want = max(self.candidates, k)
+        dense = self.index.dense
+        share = n_allowed / len(allowed)
+        asked = int(min(dense.ntotal, np.ceil(want / share) + k))
+        _, near = dense.search(np.ascontiguousarray(qvec, dtype=np.float32).reshape(1, -1), asked)
+        near = near[0][near[0] >= 0]
+        near = near[allowed[near]][:want]
+        keyword = np.where(allowed, bm25, -np.inf)
+        best = np.argpartition(-keyword, want)[:want] if len(keyword) > want else np.arange(len(keyword))
+        best = best[keyword[best] > 0]
+        return np.union1d(near, best).astype(np.int64)
+
+    def _signals(self, rows: np.ndarray, qvec: np.ndarray, bm25: np.ndarray, query: Query) -> _Found:
+        """Stage 2: every signal of the candidate ``rows``, aligned with them."""
+        index = self.index
+        dense = (index.vectors[rows] @ qvec).astype(np.float32)
+        starts, ends = self._first_sentence[rows], self._first_sentence[rows + 1]
+        counts = ends - starts
+        sentence_start = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=sentence_start[1:])
+        if len(rows) == len(index.passages):
+            sentence_rows = np.arange(len(index.sentences.row), dtype=np.int64)
+            sims = index.sentences.vectors @ qvec
+        else:
+            sentence_rows = np.repeat(starts - sentence_start[:-1], counts) + np.arange(sentence_start[-1])
+            sims = index.sentences.vectors[sentence_rows] @ qvec
+        sentence = np.full(len(rows), -1.0, dtype=np.float32)
+        ok = self._sentence_scores[sentence_rows]
+        owner = np.repeat(np.arange(len(rows)), counts)
+        np.maximum.at(sentence, owner[ok], sims[ok])
+        keyword = bm25[rows]
+        top = float(keyword.max()) if len(keyword) else 0.0
         scaled = keyword / top if top > 0 else keyword
-        asked = set(_YEAR.findall(query.text))
-        year = self._columns.year_signal(asked)
-        tokens = np.zeros(len(self.index.passages), dtype=np.float32)
-        sentence_tokens = tokens.copy()
+        year = self._columns.year_signal(set(_YEAR.findall(query.text)), rows)
+        return _Found(rows, dense, sentence, keyword, scaled, year, sentence_rows, sims, sentence_start)
+
+    def _fuse(self, mode: str, found: _Found, qtokens: Tokens, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Stage 3: the mode's score of each candidate, and its token matches (whole, best sentence)."""
         if mode in ("hybrid", "tokens"):
             # hybrid's pool is chosen by its own weights; "tokens" mode's by the fixed LONG
             # weights, so that mode means the same on every collection
             weights = self.config.weights if mode == "hybrid" else fusion.LONG
             cheap = fusion.cheap_score(
-                weights, paragraph_cosine=dense, best_cosine=np.maximum(dense, sentence), keyword=scaled, year=year,
+                weights, paragraph_cosine=found.dense, best_cosine=np.maximum(found.dense, found.sentence),
+                keyword=found.scaled, year=found.year,
             )
-            score, tokens, sentence_tokens = self._token_score(mode, encoded.tokens, allowed, k, cheap)
-        else:
-            score = self._score(mode, dense, keyword)
-        score = np.where(allowed, score, -np.inf)
-        order = np.argsort(-score, kind="stable")[: min(k, n_allowed)]
-        if self.reranker is not None:
-            from assistant.rerank import CANDIDATES
-
-            pool = np.argsort(-score, kind="stable")[: min(max(k, CANDIDATES), n_allowed)]
-            rescored = self.reranker.scores(query.text, [self.index.passages[i].text for i in pool])
-            score = score.copy()
-            score[pool] = rescored
-            order = pool[np.argsort(-rescored, kind="stable")][: min(k, n_allowed)]
-        used = _MODE_SIGNALS[mode]
-
-        def signals(i: int) -> Signals:
-            found = {
-                "token_match": float(tokens[i]),
-                "sentence_token_match": float(sentence_tokens[i]),
-                "paragraph_cosine": float(dense[i]),
-                "sentence_cosine": float(sentence[i]) if sentence[i] > -1.0 else None,
-                "bm25": float(keyword[i]),
-                "bm25_scaled": float(scaled[i]),
-                "year": float(year[i]),
-            }
-            return Signals(**{name: (v if name in used else None) for name, v in found.items()})
-
-        hits = tuple(
-            Hit(
-                self.index.passages[i], float(score[i]), r, float(dense[i]), float(keyword[i]), float(sentence[i]),
-                float(tokens[i]), signals(i),
-            )
-            for r, i in enumerate(order, start=1)
-        )
-        best: dict[str, list[tuple[int, int, float]]] = {}
-        for i in order:
-            rows = range(self._first_sentence[i], self._first_sentence[i + 1])
-            best[self.index.passages[i].passage_id] = [
-                (int(self.index.sentences.spans[r][0]), int(self.index.sentences.spans[r][1]), float(sent_sims[r]))
-                for r in rows
-            ]
-        return Retrieval(query, mode, hits, n_allowed, self.reranker is not None, best, self.config.min_score, self.config.name_rule)
+            return self._token_score(mode, qtokens, found.rows, k, cheap)
+        zeros = np.zeros(len(found.dense), dtype=np.float32)
+        return self._score(mode, found.dense, found.bm25), zeros, zeros.copy()
 
     def check(self, where: Filter) -> None:
         """Refuse a filter that names what this index does not have: unknown ids or
@@ -245,15 +298,6 @@ class Searcher:
                 self._masks[where] = mask
         return mask
 
-    def _dense_scores(self, qvec: np.ndarray) -> np.ndarray:
-        """Cosine similarity of the question with every passage, from the FAISS index
-        (exact inner product over unit vectors), in passage order."""
-        n = self.index.dense.ntotal
-        sims, rows = self.index.dense.search(qvec.reshape(1, -1).astype(np.float32), n)
-        dense = np.empty(n, dtype=np.float32)
-        dense[rows[0]] = sims[0]
-        return dense
-
     def _score(self, mode: str, dense: np.ndarray, keyword: np.ndarray) -> np.ndarray:
         """Scores of the modes without token matching: dense, keyword, rrf."""
         if mode == "dense":
@@ -263,35 +307,51 @@ class Searcher:
         return _rrf(dense, keyword)
 
     def _token_score(
-        self, mode: str, qtokens: Tokens, allowed: np.ndarray, k: int, cheap: np.ndarray
+        self, mode: str, qtokens: Tokens, rows: np.ndarray, k: int, cheap: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Hybrid (or token-only) scores, and each passage's token match, whole and
-        by its best sentence.
+        """Hybrid (or token-only) scores of the candidate ``rows``, and each one's token
+        match, whole and by its best sentence (all aligned with ``rows``).
 
         "tokens" = token match + SENTENCE_TOKEN_WEIGHT * token match of the best
         sentence; hybrid = ``fusion.hybrid`` of the token signals and ``cheap``
         (cosines, scaled BM25 and year with the index's weights). Token matching is
-        exact for every allowed passage up to TOKEN_POOL of them; past that, for the
+        exact for every candidate up to TOKEN_POOL of them; past that, for the
         TOKEN_POOL best by ``cheap`` (also in "tokens" mode).
         """
-        rows = np.flatnonzero(allowed)
-        if len(rows) > max(TOKEN_POOL, k):
-            rows = rows[np.argsort(-cheap[rows], kind="stable")[: max(TOKEN_POOL, k)]]
+        pool = np.arange(len(rows))
+        if len(pool) > max(TOKEN_POOL, k):
+            pool = np.argsort(-cheap, kind="stable")[: max(TOKEN_POOL, k)]
         weights = query_weights(qtokens.pieces, self._piece_counts, len(self.index.passages), self._stopwords)
         whole, best = late_interaction(
-            qtokens, weights, self.index.tokens, rows, self.index.sentences.row, self._sentence_scores
+            qtokens, weights, self.index.tokens, rows[pool], self.index.sentences.row, self._sentence_scores
         )
-        tokens = np.zeros(len(cheap), dtype=np.float32)
+        tokens = np.zeros(len(rows), dtype=np.float32)
         sentence_tokens = tokens.copy()
-        tokens[rows], sentence_tokens[rows] = whole, best
-        score = np.full(len(cheap), -np.inf, dtype=np.float32)
+        tokens[pool], sentence_tokens[pool] = whole, best
+        score = np.full(len(rows), -np.inf, dtype=np.float32)
         if mode == "tokens":
-            score[rows] = tokens[rows] + SENTENCE_TOKEN_WEIGHT * sentence_tokens[rows]
+            score[pool] = tokens[pool] + SENTENCE_TOKEN_WEIGHT * sentence_tokens[pool]
         else:
-            score[rows] = fusion.hybrid(
-                self.config.weights, cheap=cheap[rows], token=tokens[rows], sentence_token=sentence_tokens[rows]
+            score[pool] = fusion.hybrid(
+                self.config.weights, cheap=cheap[pool], token=tokens[pool], sentence_token=sentence_tokens[pool]
             )
         return score, tokens, sentence_tokens
+
+
+@dataclass(frozen=True)
+class _Found:
+    """Stage 2's signals of the candidates, each array aligned with the candidate rows;
+    the candidates' sentences are ``sentence_rows[sentence_start[j]:sentence_start[j + 1]]``."""
+
+    rows: np.ndarray  # the candidate passage rows, ascending
+    dense: np.ndarray  # paragraph cosine
+    sentence: np.ndarray  # best cosine of a scoring sentence; -1 when none
+    bm25: np.ndarray
+    scaled: np.ndarray  # BM25 / the best BM25 among the candidates
+    year: np.ndarray
+    sentence_rows: np.ndarray
+    sentence_sims: np.ndarray
+    sentence_start: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -344,13 +404,13 @@ class _Columns:
             mask &= ok[self.date_code]
         return mask
 
-    def year_signal(self, asked: set[str]) -> np.ndarray:
-        """1.0 for each passage of a year the question names, else 0.0."""
-        year = np.zeros(self.n, dtype=np.float32)
+    def year_signal(self, asked: set[str], rows: np.ndarray) -> np.ndarray:
+        """For each of ``rows`` (ascending): 1.0 if the passage is of a year the question names, else 0.0."""
+        year = np.zeros(len(rows), dtype=np.float32)
         for y in asked:
-            rows = self.year_rows.get(y)
-            if rows is not None:
-                year[rows] = 1.0
+            of_year = self.year_rows.get(y)
+            if of_year is not None:
+                year[np.isin(rows, of_year, assume_unique=True)] = 1.0
         return year
 
 

@@ -55,4 +55,7 @@ def test_a_cached_mask_cannot_be_changed_by_a_caller(searcher):
 def test_the_year_signal_marks_the_passages_of_the_years_asked(searcher):
     for asked in [set(), {"2014"}, {"2013", "2018"}, {"1850"}]:
         want = [1.0 if asked & _passage_years(p) else 0.0 for p in searcher.index.passages]
-        assert searcher._columns.year_signal(asked).tolist() == want
+        every = np.arange(len(searcher.index.passages))
+        assert searcher._columns.year_signal(asked, every).tolist() == want
+        some = every[::3]  # candidates: a subset of the rows, in order
+        assert searcher._columns.year_signal(asked, some).tolist() == want[::3]
