@@ -142,7 +142,7 @@ def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
         encoder = SentenceTransformerEncoder(args.model, threads=args.threads)
     report = build_index(
         args.corpus, encoder=encoder, out_dir=args.index, batch_size=args.batch_size, progress=True,
-        follow_links=args.follow_links, max_file_bytes=args.max_file_mb * 1024 * 1024,
+        follow_links=args.follow_links, max_file_bytes=args.max_file_mb * 1024 * 1024, index_type=args.index_type,
     )
     for s in report.skipped:
         print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
@@ -432,6 +432,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="folder of .txt .md .html .pdf .docx documents, read recursively (default: %(default)s)")
     b.add_argument("--follow-links", action="store_true", help="also read links that lead out of the corpus folder")
     b.add_argument("--max-file-mb", type=_positive, default=50, help="skip larger files (default: %(default)s MB)")
+    b.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf-sq8"), default=None,
+                   help="the dense (FAISS) index: auto chooses by size (exact flat up to 50,000 passages, "
+                        "then IVF-SQ8); default: what the index's last build used, else auto")
     b.add_argument("--batch-size", type=_positive, default=32, help="texts per encoder call (default: %(default)s)")
     common(b, model_default="all-MiniLM-L6-v2")
     b.set_defaults(handler=cmd_build)

@@ -34,6 +34,7 @@ import numpy as np
 from assistant import sources
 from assistant.cache import CACHE_DIR
 from assistant.corpus import DEFAULT_MAX_FILE_BYTES, Document, Passage, Skipped
+from assistant.dense import DenseIndex
 from assistant.embed import Encoder, Tokens
 from assistant.errors import IndexLoadError
 from assistant.sources import build_command
@@ -42,6 +43,7 @@ from assistant.split import MONTHS, sentence_spans
 from assistant.tokens import CONTEXT, NO_SENTENCE, TokenVectors
 
 FORMAT = 6  # 6: files.json (each source file's size, time and hash) and the encoder cache
+AUTO = "auto"  # --index-type: the dense index kind chosen by collection size (dense.choose_kind)
 PASSAGE_TOKENS = 200  # leaves room in the 256-token window for the title and section
 
 
@@ -64,6 +66,8 @@ class Manifest:
     follow_links: bool = False  # how the corpus was read, so add and later builds read it alike
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     ranking: dict | None = None  # assistant.fusion.RankingConfig: hybrid weights and abstention threshold
+    index_type: str = "auto"  # the dense index kind asked for (build --index-type): auto or one of dense.KINDS
+    dense_index: str = "flat"  # the kind built (assistant.dense); indexes from before it was recorded are flat
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,7 @@ def build_index(
     progress: bool = False,
     follow_links: bool = False,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    index_type: str | None = None,
 ) -> BuildReport:
     """Read, split, embed and save a corpus as an index folder, re-encoding only
     what the index's encoder cache does not hold (see :mod:`assistant.update`).
@@ -230,6 +235,8 @@ def build_index(
         progress: show progress (a bar in a terminal, periodic lines otherwise).
         follow_links: read links that lead out of the corpus folder.
         max_file_bytes: skip (and name) files larger than this.
+        index_type: the dense index kind, ``auto`` (by collection size) or one of
+            ``assistant.dense.KINDS``; None keeps what the index's last build was asked.
 
     Raises:
         CorpusError: no readable document in the corpus.
@@ -238,7 +245,7 @@ def build_index(
     from assistant.update import build_index as build
 
     return build(corpus_dir, encoder=encoder, out_dir=out_dir, batch_size=batch_size, progress=progress,
-                 follow_links=follow_links, max_file_bytes=max_file_bytes)
+                 follow_links=follow_links, max_file_bytes=max_file_bytes, index_type=index_type)
 
 
 def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
@@ -295,7 +302,7 @@ def _load_once(path: Path, *, check_corpus: bool) -> Index:
             raise IndexLoadError(f"the index at {path} is damaged (a file's checksum does not match); {rebuild}")
         docs = {d["doc_id"]: Document(**d) for d in _read_jsonl(path / "documents.jsonl")}
         passages = tuple(Passage(**p) for p in _read_jsonl(path / "passages.jsonl"))
-        dense = faiss.read_index(str(path / "dense.faiss"))
+        dense = DenseIndex.load(path / "dense.faiss", kind=manifest.dense_index).faiss_index
         sent = json.loads((path / "sentences.json").read_text())
         sent_vectors = np.load(path / "sentences.npy")
         keyword = KeywordIndex.load(path / "keyword")
@@ -331,6 +338,8 @@ def _load_once(path: Path, *, check_corpus: bool) -> Index:
                 f"the index at {path} is damaged (passage {p.passage_id} does not match its source); {rebuild}"
             )
     notes = sources.raise_if_stale(files, path) if check_corpus else ()
+    if manifest.dense_index.startswith("ivf"):
+        faiss.extract_index_ivf(dense).make_direct_map()  # to read the (8-bit) vectors back by row
     vectors = dense.reconstruct_n(0, dense.ntotal)
     sentences = Sentences(
         row=np.asarray(sent["row"], dtype=np.int64),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,6 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
     with gr.Blocks(title=info.title, fill_height=True) as demo:
         about = gr.Markdown(header_markdown(info), elem_id="about")
         sources = gr.State([])
-        asked = gr.State([])  # the user's own messages, as typed (the chat shows them escaped)
         k = gr.Slider(1, MAX_QUOTES, value=5, step=1, label="Number of quotes", render=False)
         mode = gr.Radio(list(MODES), value="hybrid", label="Search mode", render=False,
                         info=" · ".join(f"{m}: {MODE_HELP[m]}" if m in MODE_HELP else m for m in MODES))
@@ -122,32 +122,37 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
                                    elem_id="source-pick")
                 view = gr.HTML(EMPTY_SOURCE, elem_id="source-view")
 
-        def ask(message, history, earlier, *values):
-            """Show the question at once (as text, the box cleared), then its answer.
+        conversations = Conversations()
 
-            One event from question to answer, so that a question sent while another is
-            being answered waits in the box until that answer is shown (``always_last``)
-            instead of being dropped or overwritten; an empty one is ignored.
+        def ask(message, k, mode, doc_ids, orgs, date_from, date_to, request: gr.Request):
+            """Show the question at once (as text; the page has emptied the box), then its answer.
+
+            The conversation is kept on the server (``Conversations``), so a question sent
+            while another is being answered is answered too, each answer under its own
+            question; an empty one is ignored.
             """
-            shown = show_question(message, history)
-            if shown is None:
-                yield gr.skip(), gr.skip(), gr.skip()
+            if show_question(message, []) is None:
+                yield gr.skip(), gr.skip()
                 return
-            yield shown, gr.skip(), gr.skip()
-            past = [{"role": "user", "content": m} for m in earlier or []]
+            conversation = conversations.of(request.session_hash)
+            question, earlier, shown = conversation.ask(user_markdown(message))
+            yield shown, gr.skip()
+            past = [{"role": "user", "content": m} for m in earlier]
             try:
-                reply = chat.reply(message, past, *values)
+                reply = chat.reply(message, past, k, mode, doc_ids, orgs, date_from, date_to)
                 text, cited = reply.text, reply.sources
             except Exception:  # a bug or a broken index: the person gets a message, the log the trace
                 log.exception("answering %r failed", str(message)[:200])
                 text, cited = SORRY, ()
             items = [[s.label, s.passage_id, [list(h) for h in s.highlights], s.marker] for s in cited]
-            yield shown + [{"role": "assistant", "content": text}], list(earlier or []) + [message], items
+            yield conversation.answer(question, message, text), items
+
+        ask.__annotations__["request"] = gr.Request  # (a string under `from __future__ import annotations`)
 
         # The box is emptied in the page as the question is taken (TAKE_BOX), not by the server's
         # reply, which could arrive after the next question was typed and erase it.
-        box.submit(ask, [box, chatbot, asked, *settings], [chatbot, asked, sources], js=TAKE_BOX,
-                   trigger_mode="always_last", show_progress_on=[chatbot], api_visibility="private")
+        box.submit(ask, [box, *settings], [chatbot, sources], js=TAKE_BOX, trigger_mode="multiple",
+                   show_progress_on=[chatbot], api_visibility="private")
         # An example is put in the box and sent from there, as if typed: it waits like any question.
         examples.click(lambda sample: sample[0], [examples], [box], queue=False,
                        api_visibility="private").then(None, None, None, js=SEND_BOX)
@@ -168,10 +173,17 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
                 log.exception("showing source %r failed", passage_id)
                 return EMPTY_SOURCE
 
-        def forget():
-            return [], [], gr.Dropdown(choices=[], value=None), EMPTY_SOURCE
+        def forget(request: gr.Request):
+            conversations.forget(request.session_hash)
+            return [], gr.Dropdown(choices=[], value=None), EMPTY_SOURCE
 
-        chatbot.clear(forget, None, [asked, sources, pick, view], queue=False, api_visibility="private")
+        forget.__annotations__["request"] = gr.Request
+        chatbot.clear(forget, None, [sources, pick, view], queue=False, api_visibility="private")
+        def leave(request: gr.Request):
+            conversations.forget(request.session_hash)
+
+        leave.__annotations__["request"] = gr.Request
+        demo.unload(leave)
         sources.change(show_sources, [sources], [pick, view], api_visibility="private", queue=False)
         pick.input(show_source, [pick, sources], [view], api_visibility="private", queue=False)
 
@@ -294,6 +306,50 @@ def chat_collection(chat: Chat, *, title: str | None = None, queries: str | None
     index = chat.assistant.index
     return describe_collection(index.documents, index.passages, corpus_dir=index.manifest.corpus_dir,
                                title=title, queries=queries)
+
+
+class Conversations:
+    """Each page's conversation, kept on the server: its messages as shown and the
+    questions as typed (the context of a follow-up question).
+
+    Questions of one page may be answered at the same time (one sent while another is
+    being answered); each answer goes right under its own question, and every update
+    shows the whole conversation as it is, so neither answer overwrites the other.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_session: dict[str, Conversation] = {}
+
+    def of(self, session: str) -> Conversation:
+        with self._lock:
+            return self._by_session.setdefault(session, Conversation(self._lock))
+
+    def forget(self, session: str) -> None:
+        with self._lock:
+            self._by_session.pop(session, None)
+
+
+class Conversation:
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self.messages: list[dict] = []
+        self.asked: list[str] = []  # questions answered, as typed
+
+    def ask(self, shown: str) -> tuple[dict, list[str], list[dict]]:
+        """Add a question (as shown); returns it, the questions answered before it, and the messages."""
+        question = {"role": "user", "content": shown}
+        with self._lock:
+            self.messages.append(question)
+            return question, list(self.asked), [dict(m) for m in self.messages]
+
+    def answer(self, question: dict, typed: str, text: str) -> list[dict]:
+        """Put an answer right under its question; returns the messages."""
+        with self._lock:
+            at = next((i for i, m in enumerate(self.messages) if m is question), len(self.messages) - 1)
+            self.messages.insert(at + 1, {"role": "assistant", "content": text})
+            self.asked.append(typed)
+            return [dict(m) for m in self.messages]
 
 
 def show_question(message: object, history: list | None) -> list | None:

@@ -32,8 +32,9 @@ from assistant.cache import CACHE_DIR, EncoderCache
 from assistant.corpus import DEFAULT_MAX_FILE_BYTES, Document, Passage, Skipped, fingerprint, passages_of, read_corpus
 from assistant.embed import Encoder
 from assistant.errors import CorpusError, IndexBusyError, IndexLoadError, QueryError
+from assistant.dense import DenseIndex, choose_kind
 from assistant.index import (
-    FORMAT, PASSAGE_TOKENS, Manifest, UpdateReport, checksums, embedding_text, item_leads, keyword_text, passage_sentences,
+    AUTO, FORMAT, PASSAGE_TOKENS, Manifest, UpdateReport, checksums, embedding_text, item_leads, keyword_text, passage_sentences,
     token_sentences,
 )
 from assistant.keyword import KeywordIndex
@@ -56,6 +57,7 @@ def build_index(
     follow_links: bool = False,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     lock_timeout: float = LOCK_TIMEOUT,
+    index_type: str | None = None,
 ) -> UpdateReport:
     """Read a corpus folder (and the files added to the index from elsewhere) and
     make ``out_dir`` its index, encoding only texts the cache does not hold.
@@ -94,6 +96,7 @@ def build_index(
         return _commit(
             out, docs=[d for d, _ in docs], files=files, skipped=tuple(skipped), notes=tuple(notes),
             encoder=encoder, previous=previous, stale=stale, batch_size=batch_size, progress=progress, t0=t0,
+            index_type=index_type,
         )
 
 
@@ -286,6 +289,7 @@ def _layout(docs: list[Document], *, files: SourceFiles, encoder: Encoder) -> _L
 def _commit(
     out: Path, *, docs: list[Document], files: SourceFiles, skipped: tuple[Skipped, ...], notes: tuple[str, ...],
     encoder: Encoder, previous: _Previous | None, stale: list[Path], batch_size: int, progress: bool, t0: float,
+    index_type: str | None = None,
 ) -> UpdateReport:
     """Compute the whole index of ``docs`` (encodings from the cache where it has
     them), write it beside ``out`` and swap it into place."""
@@ -295,8 +299,10 @@ def _commit(
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     try:
+        # the dense index's kind: as asked, else as the index's last build was asked ("auto" by default)
+        asked = index_type or (previous.manifest.index_type if previous is not None else AUTO)
         cache = _write(tmp, out, layout, files=files, encoder=encoder, stale=stale, batch_size=batch_size,
-                       progress=progress, t0=t0)
+                       progress=progress, t0=t0, index_type=asked)
         swap_into_place(tmp, out)
     except BaseException:
         _salvage(tmp, out)
@@ -320,7 +326,7 @@ def _commit(
 
 def _write(
     tmp: Path, out: Path, layout: _Layout, *, files: SourceFiles, encoder: Encoder, stale: list[Path],
-    batch_size: int, progress: bool, t0: float,
+    batch_size: int, progress: bool, t0: float, index_type: str = "auto",
 ) -> EncoderCache:
     """Encode (through the cache) and write every file of the new index into ``tmp``,
     the manifest last."""
@@ -352,14 +358,14 @@ def _write(
         [token_sentences(p, text, t, by_passage.get(row, []))
          for row, (p, text, t) in enumerate(zip(passages, texts, per_passage))],
     )
-    dense = faiss.IndexFlatIP(encoder.dimension)
-    dense.add(vectors)
+    kind = choose_kind(len(passages)) if index_type == AUTO else index_type
+    dense = DenseIndex.build(vectors, kind=kind)
     leads = item_leads(passages, by_id)
     keyword = KeywordIndex.build([keyword_text(p, by_id[p.doc_id], lead) for p, lead in zip(passages, leads)])
 
     _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in docs))
     _write_jsonl(tmp / "passages.jsonl", (asdict(p) for p in passages))
-    faiss.write_index(dense, str(tmp / "dense.faiss"))
+    dense.save(tmp / "dense.faiss")
     np.save(tmp / "sentences.npy", sent_vectors)
     (tmp / "sentences.json").write_text(json.dumps({"row": sent_rows, "spans": sent_spans}))
     keyword.save(tmp / "keyword")
@@ -370,7 +376,7 @@ def _write(
     (tmp / "tokens.json").write_text(json.dumps({"pieces": tokens.pieces}, ensure_ascii=False))
     sources.save(files, tmp)
     cache.report_to(lambda n: None)
-    ranking = _ranking_config(out, layout, vectors, dense, keyword, sent_vectors, tokens, encoder=cache.as_encoder(),
+    ranking = _ranking_config(out, layout, vectors, dense.faiss_index, keyword, sent_vectors, tokens, encoder=cache.as_encoder(),
                               batch_size=batch_size)
     cache.keep(tmp / CACHE_DIR)
     manifest = Manifest(
@@ -389,6 +395,8 @@ def _write(
         follow_links=files.follow_links,
         max_file_bytes=files.max_file_bytes,
         ranking=ranking,
+        index_type=index_type,
+        dense_index=kind,
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         build_seconds=round(time.perf_counter() - t0, 2),
     )

@@ -71,3 +71,32 @@ def test_the_kind_is_chosen_by_size():
     assert choose_kind(1000) == "flat"
     assert choose_kind(EXACT_UP_TO) == "flat"
     assert choose_kind(EXACT_UP_TO + 1) != "flat"
+
+
+def test_build_records_the_dense_index_kind_and_keeps_it_through_rebuilds_and_adds(small_corpus, tmp_path, tiny_encoder):
+    from assistant.index import build_index, load_index
+    from assistant.search import Searcher
+    from assistant.update import add_documents
+
+    flat, hnsw = tmp_path / "flat", tmp_path / "hnsw"
+    build_index(small_corpus, encoder=tiny_encoder, out_dir=flat)
+    build_index(small_corpus, encoder=tiny_encoder, out_dir=hnsw, index_type="hnsw")
+    assert (load_index(flat).manifest.index_type, load_index(flat).manifest.dense_index) == ("auto", "flat")
+    index = load_index(hnsw)
+    assert (index.manifest.index_type, index.manifest.dense_index) == ("hnsw", "hnsw")
+    assert type(index.dense).__name__ == "IndexHNSWFlat"
+    question = "prison camps"
+    want = [h.passage.passage_id for h in Searcher(load_index(flat), tiny_encoder).search(question, k=5).hits]
+    searcher = Searcher(index, tiny_encoder)
+    assert [h.passage.passage_id for h in searcher.search(question, k=5).hits] == want
+    searcher.exhaustive_up_to, searcher.candidates = 0, len(index.passages)  # through the HNSW graph
+    assert [h.passage.passage_id for h in searcher.search(question, k=5).hits] == want
+
+    build_index(small_corpus, encoder=tiny_encoder, out_dir=hnsw)  # no --index-type: as last asked
+    assert load_index(hnsw).manifest.dense_index == "hnsw"
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Lighthouse keepers\n\nThe beacon fuel ran out in January, and the boats had no guide.\n")
+    add_documents(hnsw, [extra], encoder=tiny_encoder)
+    assert load_index(hnsw).manifest.dense_index == "hnsw"
+    build_index(small_corpus, encoder=tiny_encoder, out_dir=hnsw, index_type="auto")
+    assert load_index(hnsw).manifest.dense_index == choose_kind(load_index(hnsw).manifest.passages) == "flat"

@@ -192,8 +192,8 @@ def test_chat_in_a_real_browser(server, tmp_path):
 @pytest.mark.browser
 @pytest.mark.model
 def test_questions_sent_while_one_is_answered_are_all_answered_in_order(server):
-    """A question sent while the last is still being answered waits in the box and is
-    answered next; it is neither dropped nor its bubble overwritten (it was, both ways)."""
+    """A question sent while the last is still being answered is answered too, under its
+    own bubble; it is neither dropped nor its bubble overwritten (it was, both ways)."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium, or make browser)")
     from playwright.sync_api import expect, sync_playwright
@@ -210,7 +210,8 @@ def test_questions_sent_while_one_is_answered_are_all_answered_in_order(server):
             users, bots = chat.locator(".user-row"), chat.locator(".bot-row")
             box.fill(asked[0])
             box.press("Enter")
-            box.fill(asked[1])  # at once: the first is still being answered
+            expect(box).to_have_value("", timeout=30_000)  # the first is taken, and being answered
+            box.fill(asked[1])
             box.press("Enter")
             expect(bots).to_have_count(2, timeout=90_000)
             expect(users).to_have_count(2)
