@@ -8,7 +8,10 @@ Owns the arrow ``Passage -> index/``. One folder of plain files:
     dense.faiss        normalised passage embeddings, inner-product index
     sentences.npy      sentence embeddings (for highlights and sentence scoring)
     sentences.json     sentence spans and the passage row each belongs to
-    tokens.npz         every passage's contextual token vectors (float16) and pieces
+    tokens.vectors.npy every passage's contextual token vectors (float16; memory-mapped when loaded,
+                       so a question reads only its candidates' rows)
+    tokens.piece.npy, tokens.first.npy, tokens.sentence.npy
+                       each token's word piece and sentence, each passage's first token
     tokens.json        the distinct word pieces
     keyword/           the BM25 index (bm25s)
     files.json         each source file's size, time and hash (freshness; files added from elsewhere)
@@ -42,7 +45,8 @@ from assistant.keyword import KeywordIndex, stems
 from assistant.split import MONTHS, sentence_spans
 from assistant.tokens import CONTEXT, NO_SENTENCE, TokenVectors
 
-FORMAT = 6  # 6: files.json (each source file's size, time and hash) and the encoder cache
+FORMAT = 7  # 7: token arrays as .npy files (memory-mapped); 6: files.json and the encoder cache
+TOKEN_ARRAYS = ("vectors", "piece", "first", "sentence")  # tokens.NAME.npy
 AUTO = "auto"  # --index-type: the dense index kind chosen by collection size (dense.choose_kind)
 PASSAGE_TOKENS = 200  # leaves room in the 256-token window for the title and section
 
@@ -248,12 +252,16 @@ def build_index(
                  follow_links=follow_links, max_file_bytes=max_file_bytes, index_type=index_type)
 
 
-def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
+def load_index(index_dir: str | Path, *, check_corpus: bool = True, mmap: bool = True) -> Index:
     """Load an index folder, refusing one that is damaged or older than its corpus.
 
     A corpus file that cannot be read to check it becomes a note in
     ``Index.notes``, not an error. Readers take no lock: a load that met a
     writer's swap (the manifest changed while it read) is simply read again.
+
+    Args:
+        mmap: memory-map the token vectors (read from disk as questions need them)
+            instead of reading them all into memory; the answers are the same.
 
     Raises:
         IndexLoadError: missing, damaged, of another format, or stale; the message
@@ -263,7 +271,7 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True) -> Index:
     for attempt in range(3):
         before = _identity(path / "manifest.json")
         try:
-            return _load_once(path, check_corpus=check_corpus)
+            return _load_once(path, check_corpus=check_corpus, mmap=mmap)
         except IndexLoadError:
             if attempt == 2 or _identity(path / "manifest.json") == before:
                 raise
@@ -278,7 +286,7 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_ino, st.st_mtime_ns
 
 
-def _load_once(path: Path, *, check_corpus: bool) -> Index:
+def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True) -> Index:
     import faiss
 
     if path.exists() and not path.is_dir():
@@ -306,11 +314,12 @@ def _load_once(path: Path, *, check_corpus: bool) -> Index:
         sent = json.loads((path / "sentences.json").read_text())
         sent_vectors = np.load(path / "sentences.npy")
         keyword = KeywordIndex.load(path / "keyword")
-        with np.load(path / "tokens.npz") as z:
-            tokens = TokenVectors(
-                z["vectors"].astype(np.float32), z["piece"], z["first"],
-                tuple(json.loads((path / "tokens.json").read_text())["pieces"]), z["sentence"],
-            )
+        arrays = {name: np.load(path / f"tokens.{name}.npy", mmap_mode="r" if mmap and name == "vectors" else None,
+                                allow_pickle=False) for name in TOKEN_ARRAYS}
+        tokens = TokenVectors(
+            arrays["vectors"], arrays["piece"], arrays["first"],
+            tuple(json.loads((path / "tokens.json").read_text())["pieces"]), arrays["sentence"],
+        )
         files = sources.load(path)
     except IndexLoadError:
         raise
@@ -395,7 +404,8 @@ def read_manifest(path: Path) -> tuple[Manifest, dict[str, str]]:
 
 INDEX_FILES = frozenset({
     "manifest.json", "documents.jsonl", "passages.jsonl", "dense.faiss", "sentences.npy", "sentences.json",
-    "tokens.npz", "tokens.json", "keyword", sources.FILES, CACHE_DIR,
+    *(f"tokens.{name}.npy" for name in TOKEN_ARRAYS), "tokens.json", "keyword", sources.FILES, CACHE_DIR,
+    "tokens.npz",  # format 6 and before: an older index is rebuilt in place, not refused as a stranger's folder
 })
 
 

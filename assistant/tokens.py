@@ -33,7 +33,7 @@ MIN_PASSAGES_FOR_COMMON = 10  # below this, shares say little and common pieces 
 class TokenVectors:
     """Every passage's contextual token vectors, concatenated in passage order."""
 
-    vectors: np.ndarray  # (t, d) float32, unit length
+    vectors: np.ndarray  # (t, d) unit length: float32 when built, float16 (memory-mapped) when loaded
     piece: np.ndarray  # (t,) int32: index into ``pieces`` of each token
     first: np.ndarray  # (n + 1,) int64: passage i owns rows first[i]:first[i + 1]
     pieces: tuple[str, ...]  # the distinct word pieces
@@ -122,7 +122,8 @@ def late_interaction(
         take = slice(None)  # every passage: no copy
     else:
         take = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-    sims = q @ tv.vectors[take].T  # (pieces, tokens of the chosen passages)
+    # stored as float16 (memory-mapped from the index): only the chosen rows are read
+    sims = q @ np.asarray(tv.vectors[take], dtype=np.float32).T  # (pieces, tokens of the chosen passages)
     offsets = np.concatenate([[0], np.cumsum(ends - starts)[:-1]])
     whole_sorted = (w @ np.maximum.reduceat(sims, offsets, axis=1)) / float(w.sum())
     best_sorted = whole_sorted.copy()

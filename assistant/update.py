@@ -34,7 +34,7 @@ from assistant.embed import Encoder
 from assistant.errors import CorpusError, IndexBusyError, IndexLoadError, QueryError
 from assistant.dense import DenseIndex, choose_kind
 from assistant.index import (
-    AUTO, FORMAT, PASSAGE_TOKENS, Manifest, UpdateReport, checksums, embedding_text, item_leads, keyword_text, passage_sentences,
+    AUTO, FORMAT, PASSAGE_TOKENS, TOKEN_ARRAYS, Manifest, UpdateReport, checksums, embedding_text, item_leads, keyword_text, passage_sentences,
     token_sentences,
 )
 from assistant.keyword import KeywordIndex
@@ -369,10 +369,10 @@ def _write(
     np.save(tmp / "sentences.npy", sent_vectors)
     (tmp / "sentences.json").write_text(json.dumps({"row": sent_rows, "spans": sent_spans}))
     keyword.save(tmp / "keyword")
-    np.savez(
-        tmp / "tokens.npz",
-        vectors=tokens.vectors.astype(np.float16), piece=tokens.piece, first=tokens.first, sentence=tokens.sentence,
-    )
+    stored = dict(vectors=tokens.vectors.astype(np.float16), piece=tokens.piece, first=tokens.first,
+                  sentence=tokens.sentence)
+    for name in TOKEN_ARRAYS:
+        np.save(tmp / f"tokens.{name}.npy", stored[name], allow_pickle=False)
     (tmp / "tokens.json").write_text(json.dumps({"pieces": tokens.pieces}, ensure_ascii=False))
     sources.save(files, tmp)
     cache.report_to(lambda n: None)

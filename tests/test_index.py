@@ -18,7 +18,7 @@ from conftest import TinyEncoder, write_corpus
 
 FILES = {
     "manifest.json", "documents.jsonl", "passages.jsonl", "dense.faiss", "sentences.npy", "sentences.json", "keyword",
-    "tokens.npz", "tokens.json",
+    "tokens.vectors.npy", "tokens.piece.npy", "tokens.first.npy", "tokens.sentence.npy", "tokens.json",
 }
 
 
@@ -340,3 +340,46 @@ def test_an_index_path_that_is_a_file_is_a_clear_error(tmp_path):
     f.write_text("{}\n")
     with pytest.raises(IndexLoadError, match="is a file, not an index folder"):
         load_index(f)
+
+
+def test_memory_mapped_and_in_memory_token_vectors_give_identical_answers(tmp_path):
+    from assistant.search import Searcher
+
+    encoder = TinyEncoder()
+    out = tmp_path / "index"
+    build(write_corpus(tmp_path / "corpus"), out, encoder)
+    mapped, loaded = load_index(out), load_index(out, mmap=False)
+    assert isinstance(mapped.tokens.vectors, np.memmap) and not isinstance(loaded.tokens.vectors, np.memmap)
+    assert mapped.tokens.vectors.dtype == np.float16  # as stored: a question converts only its candidates' rows
+    a, b = Searcher(mapped, encoder), Searcher(loaded, encoder)
+    for question in ["food shortages", "prison camps and forced labour", "What happened in 2014?"]:
+        for mode in ("hybrid", "tokens"):
+            x, y = a.search(question, k=5, mode=mode), b.search(question, k=5, mode=mode)
+            assert [(h.passage.passage_id, h.score, h.tokens) for h in x.hits] == \
+                [(h.passage.passage_id, h.score, h.tokens) for h in y.hits]
+
+
+def test_a_damaged_token_file_is_reported(tmp_path):
+    out = tmp_path / "index"
+    build(write_corpus(tmp_path / "corpus"), out)
+    raw = bytearray((out / "tokens.vectors.npy").read_bytes())
+    raw[-7] ^= 0xFF  # one token vector's value, same size
+    (out / "tokens.vectors.npy").write_bytes(bytes(raw))
+    with pytest.raises(IndexLoadError, match="damaged"):
+        load_index(out)
+
+
+def test_an_index_of_the_previous_format_is_refused_with_a_command_and_rebuilt_in_place(tmp_path):
+    corpus, out = write_corpus(tmp_path / "corpus"), tmp_path / "index"
+    build(corpus, out)
+    # what format 6 wrote: the token arrays in one tokens.npz
+    arrays = {name: np.load(out / f"tokens.{name}.npy") for name in ("vectors", "piece", "first", "sentence")}
+    np.savez(out / "tokens.npz", **arrays)
+    for name in arrays:
+        (out / f"tokens.{name}.npy").unlink()
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps(manifest | {"format": 6}))
+    with pytest.raises(IndexLoadError, match=r"format 6.*assistant build"):
+        load_index(out)
+    build(corpus, out)  # not refused as a folder of someone else's files
+    assert load_index(out).manifest.format == 7 and not (out / "tokens.npz").exists()
