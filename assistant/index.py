@@ -47,6 +47,11 @@ from assistant.tokens import CONTEXT, NO_SENTENCE, TokenVectors
 
 FORMAT = 7  # 7: token arrays as .npy files (memory-mapped); 6: files.json and the encoder cache
 TOKEN_ARRAYS = ("vectors", "piece", "first", "sentence")  # tokens.NAME.npy
+# A load checks every file's size against the manifest. Up to this many bytes of index
+# files it also checks every file's SHA-256 and every passage against its document's
+# text (well under a second here); past it those are left to `assistant check`, so that
+# a large index loads in seconds.
+LOAD_VERIFY_BYTES = 256 * 1024 * 1024
 AUTO = "auto"  # --index-type: the dense index kind chosen by collection size (dense.choose_kind)
 PASSAGE_TOKENS = 200  # leaves room in the 256-token window for the title and section
 
@@ -252,7 +257,9 @@ def build_index(
                  follow_links=follow_links, max_file_bytes=max_file_bytes, index_type=index_type)
 
 
-def load_index(index_dir: str | Path, *, check_corpus: bool = True, mmap: bool = True) -> Index:
+def load_index(
+    index_dir: str | Path, *, check_corpus: bool = True, mmap: bool = True, verify: bool | None = None
+) -> Index:
     """Load an index folder, refusing one that is damaged or older than its corpus.
 
     A corpus file that cannot be read to check it becomes a note in
@@ -262,6 +269,9 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True, mmap: bool =
     Args:
         mmap: memory-map the token vectors (read from disk as questions need them)
             instead of reading them all into memory; the answers are the same.
+        verify: check every file's SHA-256 and every passage against its source text
+            (True), or only what is cheap: sizes, shapes and counts (False); default:
+            all of it for an index of up to LOAD_VERIFY_BYTES.
 
     Raises:
         IndexLoadError: missing, damaged, of another format, or stale; the message
@@ -271,7 +281,7 @@ def load_index(index_dir: str | Path, *, check_corpus: bool = True, mmap: bool =
     for attempt in range(3):
         before = _identity(path / "manifest.json")
         try:
-            return _load_once(path, check_corpus=check_corpus, mmap=mmap)
+            return _load_once(path, check_corpus=check_corpus, mmap=mmap, verify=verify)
         except IndexLoadError:
             if attempt == 2 or _identity(path / "manifest.json") == before:
                 raise
@@ -286,7 +296,7 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_ino, st.st_mtime_ns
 
 
-def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True) -> Index:
+def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True, verify: bool | None = None) -> Index:
     import faiss
 
     if path.exists() and not path.is_dir():
@@ -306,7 +316,13 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True) -> Index:
         raise IndexLoadError(f"no index at {path.resolve()}; build one first: {build_command(corpus, path)}")
     try:
         manifest, sums = read_manifest(path)
-        if sums != checksums(path):
+        found = file_sizes(path)
+        recorded = recorded_sizes(path)
+        if set(found) != set(sums) or (recorded is not None and recorded != found):
+            raise IndexLoadError(f"the index at {path} is damaged (a file is missing, extra or of another size); {rebuild}")
+        if verify is None:
+            verify = recorded is None or sum(found.values()) <= LOAD_VERIFY_BYTES
+        if verify and sums != checksums(path):
             raise IndexLoadError(f"the index at {path} is damaged (a file's checksum does not match); {rebuild}")
         docs = {d["doc_id"]: Document(**d) for d in _read_jsonl(path / "documents.jsonl")}
         passages = tuple(Passage(**p) for p in _read_jsonl(path / "passages.jsonl"))
@@ -340,7 +356,7 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True) -> Index:
         or int(tokens.sentence.max(initial=-1)) >= manifest.sentences
     ):
         raise IndexLoadError(f"the index at {path} is damaged (its files disagree on sizes); {rebuild}")
-    for p in passages:
+    for p in passages if verify else ():  # (a quote is always cut from its document's text)
         doc = docs.get(p.doc_id)
         if doc is None or doc.text[p.start : p.end] != p.text:
             raise IndexLoadError(
@@ -417,6 +433,25 @@ def looks_like_index(folder: Path) -> bool:
     except OSError:
         return False
     return bool(names) and names <= INDEX_FILES
+
+
+def file_sizes(folder: Path) -> dict[str, int]:
+    """The size of every file ``checksums`` covers."""
+    out = {}
+    for f in sorted(folder.rglob("*")):
+        rel = f.relative_to(folder).as_posix()
+        if f.is_file() and rel != "manifest.json" and rel.split("/")[0] != CACHE_DIR:
+            out[rel] = f.stat().st_size
+    return out
+
+
+def recorded_sizes(path: Path) -> dict[str, int] | None:
+    """The file sizes the manifest records (None for an index written before they were)."""
+    try:
+        sizes = json.loads((path / "manifest.json").read_text()).get("sizes")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return sizes if isinstance(sizes, dict) else None
 
 
 def checksums(folder: Path, *, only: str | None = None) -> dict[str, str]:

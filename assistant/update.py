@@ -34,7 +34,7 @@ from assistant.embed import Encoder
 from assistant.errors import CorpusError, IndexBusyError, IndexLoadError, QueryError
 from assistant.dense import DenseIndex, choose_kind
 from assistant.index import (
-    AUTO, FORMAT, PASSAGE_TOKENS, TOKEN_ARRAYS, Manifest, UpdateReport, checksums, embedding_text, item_leads, keyword_text, passage_sentences,
+    AUTO, FORMAT, PASSAGE_TOKENS, TOKEN_ARRAYS, Manifest, UpdateReport, checksums, file_sizes, embedding_text, item_leads, keyword_text, passage_sentences,
     token_sentences,
 )
 from assistant.keyword import KeywordIndex
@@ -403,7 +403,7 @@ def _write(
     # The manifest goes last: a folder without one is never mistaken for an index.
     # It records a checksum of every file, so a damaged file is refused, not half-read.
     _fsync_tree(tmp)
-    record = asdict(manifest) | {"checksums": checksums(tmp)}
+    record = asdict(manifest) | {"checksums": checksums(tmp), "sizes": file_sizes(tmp)}
     _write_synced(tmp / "manifest.json", json.dumps(record, indent=2) + "\n")
     return cache
 

@@ -383,3 +383,24 @@ def test_an_index_of_the_previous_format_is_refused_with_a_command_and_rebuilt_i
         load_index(out)
     build(corpus, out)  # not refused as a folder of someone else's files
     assert load_index(out).manifest.format == 7 and not (out / "tokens.npz").exists()
+
+
+def test_a_large_index_loads_on_sizes_and_check_finds_what_the_load_skipped(tmp_path, monkeypatch, capsys):
+    import assistant.index as index_module
+    from assistant.cli import main
+
+    out = tmp_path / "index"
+    build(write_corpus(tmp_path / "corpus"), out)
+    assert main(["check", "--index", str(out)]) == 0
+    assert "intact" in capsys.readouterr().out
+    raw = bytearray((out / "tokens.vectors.npy").read_bytes())
+    raw[-7] ^= 0xFF  # same size: only a checksum sees it
+    (out / "tokens.vectors.npy").write_bytes(bytes(raw))
+    monkeypatch.setattr(index_module, "LOAD_VERIFY_BYTES", 0)  # as if the index were large
+    load_index(out)  # sizes match: loaded without reading every byte
+    assert main(["check", "--index", str(out)]) == 1
+    assert "damaged" in capsys.readouterr().err
+    with (out / "passages.jsonl").open("ab") as f:  # a size that differs is seen by any load
+        f.write(b"\n")
+    with pytest.raises(IndexLoadError, match="another size"):
+        load_index(out)
