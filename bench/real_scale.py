@@ -53,9 +53,9 @@ def make_corpus(folder: Path, copies: int) -> int:
 MEASURE = r'''
 import json, statistics, sys, time
 import numpy as np
-def rss():
+def rss(field="VmRSS"):
     for line in open("/proc/self/status"):
-        if line.startswith("VmRSS"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
 index_dir, questions_file, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 questions = json.load(open(questions_file))
@@ -70,6 +70,7 @@ from assistant.service import Assistant
 t = time.perf_counter()
 assistant = Assistant.open(index_dir, index=index, threads=1, onnx_dir=default_onnx_dir())
 ready = time.perf_counter() - t
+loaded = {"rss": rss(), "anon": rss("RssAnon"), "file": rss("RssFile")}
 searcher = assistant.searcher
 encoded = searcher.encode(questions[:3])
 for e in encoded:
@@ -86,6 +87,7 @@ for _ in range(runs):
             per_mode[m].append(time.perf_counter() - t)
 ms = lambda xs: (float(np.percentile(np.array(xs) * 1000, 50)), float(np.percentile(np.array(xs) * 1000, 95)))
 print(json.dumps({"load_s": load, "searcher_s": ready, "rss_mb": rss(), "rss_index_mb": rss() - before,
+                  "loaded": loaded, "after": {"rss": rss(), "anon": rss("RssAnon"), "file": rss("RssFile")},
                   "passages": len(index.passages), "dense_index": index.manifest.dense_index,
                   "floor": ms(floor), "modes": {m: ms(v) for m, v in per_mode.items()}}))
 '''
@@ -135,8 +137,9 @@ def main() -> None:
     print()
     print(f"{build_line}; index {size / 1e6:.0f} MB on disk (without its encoder cache); dense index "
           f"{m['dense_index']}; load {m['load_s']:.2f} s (+{m['searcher_s']:.2f} s encoder and searcher); "
-          f"RSS after load {m['rss_mb']:.0f} MB ({m['rss_index_mb']:.0f} MB of it added by the load itself); load average "
-          f"{load[0]:.1f}")
+          f"RSS after load and the encoder {m['loaded']['rss']:.0f} MB ({m['loaded']['anon']:.0f} MB anonymous); after "
+          f"the questions {m['after']['rss']:.0f} MB ({m['after']['anon']:.0f} MB anonymous, {m['after']['file']:.0f} MB "
+          f"file pages: the memory-mapped token vectors read, which the kernel can drop); load average {load[0]:.1f}")
     print()
     print("| | p50 ms | p95 ms |")
     print("|---|---|---|")
