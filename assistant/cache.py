@@ -3,7 +3,7 @@
 Owns the ``cache/`` folder inside an index. Every encoder output a build uses is
 stored under a hash of (cache version, package version, model name, dimension,
 kind, the exact text encoded): for a passage its vector, word pieces, token
-vectors (float16, as the index keeps them) and token spans; for a sentence its
+vectors (float16) and token spans; for a sentence its
 vector. Whatever text is unchanged is therefore never re-encoded, whatever else
 changed around it, and an incremental build gives the index a full rebuild gives.
 

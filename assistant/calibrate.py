@@ -151,7 +151,8 @@ def _without_sentences(
     tv = index.tokens
     keep = ~np.isin(tv.sentence, held_rows)
     counts = np.concatenate([[0], np.cumsum(keep)])
-    tokens = TokenVectors(tv.vectors[keep], tv.piece[keep], counts[tv.first], tv.pieces, tv.sentence[keep])
+    tokens = TokenVectors(tv.vectors[keep], tv.piece[keep], counts[tv.first], tv.pieces, tv.sentence[keep],
+                          None if tv.scale is None else tv.scale[keep])
     passages = [shortened.get(i, p) for i, p in enumerate(index.passages)]
     leads = item_leads(list(index.passages), index.documents)
     keyword = KeywordIndex.build([keyword_text(p, index.documents[p.doc_id], lead) for p, lead in zip(passages, leads)])

@@ -8,8 +8,8 @@ Owns the arrow ``Passage -> index/``. One folder of plain files:
     dense.faiss        normalised passage embeddings, inner-product index
     sentences.npy      sentence embeddings (for highlights and sentence scoring)
     sentences.json     sentence spans and the passage row each belongs to
-    tokens.vectors.npy every passage's contextual token vectors (float16; memory-mapped when loaded,
-                       so a question reads only its candidates' rows)
+    tokens.vectors.npy every passage's contextual token vectors (int8; memory-mapped when loaded,
+                       so a question reads only its candidates' rows), tokens.scale.npy their scale
     tokens.piece.npy, tokens.first.npy, tokens.sentence.npy
                        each token's word piece and sentence, each passage's first token
     tokens.json        the distinct word pieces
@@ -45,8 +45,8 @@ from assistant.keyword import KeywordIndex, stems
 from assistant.split import MONTHS, sentence_spans
 from assistant.tokens import CONTEXT, NO_SENTENCE, TokenVectors
 
-FORMAT = 7  # 7: token arrays as .npy files (memory-mapped); 6: files.json and the encoder cache
-TOKEN_ARRAYS = ("vectors", "piece", "first", "sentence")  # tokens.NAME.npy
+FORMAT = 7  # 7: token arrays as .npy files (int8, memory-mapped); 6: files.json and the encoder cache
+TOKEN_ARRAYS = ("vectors", "scale", "piece", "first", "sentence")  # tokens.NAME.npy
 # A load checks every file's size against the manifest. Up to this many bytes of index
 # files it also checks every file's SHA-256 and every passage against its document's
 # text (well under a second here); past it those are left to `assistant check`, so that
@@ -334,7 +334,7 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True, verify: boo
                                 allow_pickle=False) for name in TOKEN_ARRAYS}
         tokens = TokenVectors(
             arrays["vectors"], arrays["piece"], arrays["first"],
-            tuple(json.loads((path / "tokens.json").read_text())["pieces"]), arrays["sentence"],
+            tuple(json.loads((path / "tokens.json").read_text())["pieces"]), arrays["sentence"], arrays["scale"],
         )
         files = sources.load(path)
     except IndexLoadError:
@@ -353,6 +353,8 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True, verify: boo
         or tokens.vectors.shape != (int(tokens.first[-1]), manifest.dimension)
         or len(tokens.piece) != len(tokens.vectors)
         or len(tokens.sentence) != len(tokens.vectors)
+        or tokens.scale is None or len(tokens.scale) != len(tokens.vectors)
+        or tokens.vectors.dtype != np.int8
         or int(tokens.sentence.max(initial=-1)) >= manifest.sentences
     ):
         raise IndexLoadError(f"the index at {path} is damaged (its files disagree on sizes); {rebuild}")

@@ -33,11 +33,27 @@ MIN_PASSAGES_FOR_COMMON = 10  # below this, shares say little and common pieces 
 class TokenVectors:
     """Every passage's contextual token vectors, concatenated in passage order."""
 
-    vectors: np.ndarray  # (t, d) unit length: float32 when built, float16 (memory-mapped) when loaded
+    vectors: np.ndarray  # (t, d) unit length: float32 when built; int8 (memory-mapped) with ``scale`` when loaded
     piece: np.ndarray  # (t,) int32: index into ``pieces`` of each token
     first: np.ndarray  # (n + 1,) int64: passage i owns rows first[i]:first[i + 1]
     pieces: tuple[str, ...]  # the distinct word pieces
     sentence: np.ndarray  # (t,) int32: the sentence row a token lies in; CONTEXT or NO_SENTENCE
+    scale: np.ndarray | None = None  # (t,) float32: row i is vectors[i] * scale[i] (int8 vectors)
+
+    def rows(self, take) -> np.ndarray:
+        """The token vectors ``take`` selects, as float32."""
+        block = np.asarray(self.vectors[take], dtype=np.float32)
+        if self.scale is not None:
+            block *= self.scale[take][:, None]
+        return block
+
+    def quantized(self) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors as int8 with a float32 scale per row (how an index stores them:
+        a quarter of float32's size, and read back far faster than float16)."""
+        v = np.asarray(self.vectors, dtype=np.float32)
+        top = np.abs(v).max(axis=1) if len(v) else np.zeros(0, np.float32)
+        scale = np.where(top > 0, top / 127.0, 1.0).astype(np.float32)
+        return np.clip(np.rint(v / scale[:, None]), -127, 127).astype(np.int8), scale
 
     @classmethod
     def of(cls, tokens: list[Tokens], dimension: int, sentence: list[list[int]] | None = None) -> TokenVectors:
@@ -122,8 +138,10 @@ def late_interaction(
         take = slice(None)  # every passage: no copy
     else:
         take = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-    # stored as float16 (memory-mapped from the index): only the chosen rows are read
+    # stored as int8 with a scale per row (memory-mapped from the index): only the chosen rows are read
     sims = q @ np.asarray(tv.vectors[take], dtype=np.float32).T  # (pieces, tokens of the chosen passages)
+    if tv.scale is not None:
+        sims *= tv.scale[take]
     offsets = np.concatenate([[0], np.cumsum(ends - starts)[:-1]])
     whole_sorted = (w @ np.maximum.reduceat(sims, offsets, axis=1)) / float(w.sum())
     best_sorted = whole_sorted.copy()

@@ -369,8 +369,8 @@ def _write(
     np.save(tmp / "sentences.npy", sent_vectors)
     (tmp / "sentences.json").write_text(json.dumps({"row": sent_rows, "spans": sent_spans}))
     keyword.save(tmp / "keyword")
-    stored = dict(vectors=tokens.vectors.astype(np.float16), piece=tokens.piece, first=tokens.first,
-                  sentence=tokens.sentence)
+    quantized, scale = tokens.quantized()
+    stored = dict(vectors=quantized, scale=scale, piece=tokens.piece, first=tokens.first, sentence=tokens.sentence)
     for name in TOKEN_ARRAYS:
         np.save(tmp / f"tokens.{name}.npy", stored[name], allow_pickle=False)
     (tmp / "tokens.json").write_text(json.dumps({"pieces": tokens.pieces}, ensure_ascii=False))

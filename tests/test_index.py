@@ -18,7 +18,7 @@ from conftest import TinyEncoder, write_corpus
 
 FILES = {
     "manifest.json", "documents.jsonl", "passages.jsonl", "dense.faiss", "sentences.npy", "sentences.json", "keyword",
-    "tokens.vectors.npy", "tokens.piece.npy", "tokens.first.npy", "tokens.sentence.npy", "tokens.json",
+    "tokens.vectors.npy", "tokens.scale.npy", "tokens.piece.npy", "tokens.first.npy", "tokens.sentence.npy", "tokens.json",
 }
 
 
@@ -350,7 +350,7 @@ def test_memory_mapped_and_in_memory_token_vectors_give_identical_answers(tmp_pa
     build(write_corpus(tmp_path / "corpus"), out, encoder)
     mapped, loaded = load_index(out), load_index(out, mmap=False)
     assert isinstance(mapped.tokens.vectors, np.memmap) and not isinstance(loaded.tokens.vectors, np.memmap)
-    assert mapped.tokens.vectors.dtype == np.float16  # as stored: a question converts only its candidates' rows
+    assert mapped.tokens.vectors.dtype == np.int8  # as stored: a question converts only its candidates' rows
     a, b = Searcher(mapped, encoder), Searcher(loaded, encoder)
     for question in ["food shortages", "prison camps and forced labour", "What happened in 2014?"]:
         for mode in ("hybrid", "tokens"):
@@ -373,7 +373,7 @@ def test_an_index_of_the_previous_format_is_refused_with_a_command_and_rebuilt_i
     corpus, out = write_corpus(tmp_path / "corpus"), tmp_path / "index"
     build(corpus, out)
     # what format 6 wrote: the token arrays in one tokens.npz
-    arrays = {name: np.load(out / f"tokens.{name}.npy") for name in ("vectors", "piece", "first", "sentence")}
+    arrays = {name: np.load(out / f"tokens.{name}.npy") for name in ("vectors", "scale", "piece", "first", "sentence")}
     np.savez(out / "tokens.npz", **arrays)
     for name in arrays:
         (out / f"tokens.{name}.npy").unlink()

@@ -67,7 +67,7 @@ def assert_same_index(a: Path, b: Path) -> None:
     np.testing.assert_allclose(x.vectors, y.vectors, atol=1e-6)
     np.testing.assert_allclose(x.sentences.vectors, y.sentences.vectors, atol=1e-6)
     np.testing.assert_array_equal(x.sentences.spans, y.sentences.spans)
-    np.testing.assert_allclose(x.tokens.vectors, y.tokens.vectors, atol=1e-3)
+    np.testing.assert_allclose(x.tokens.rows(slice(None)), y.tokens.rows(slice(None)), atol=1e-3)
     np.testing.assert_array_equal(x.tokens.first, y.tokens.first)
     np.testing.assert_array_equal(x.tokens.sentence, y.tokens.sentence)
     assert [x.tokens.pieces[i] for i in x.tokens.piece] == [y.tokens.pieces[i] for i in y.tokens.piece]
@@ -565,7 +565,7 @@ def test_real_model_incremental_build_equals_a_full_rebuild(real_encoder, tmp_pa
     assert x.passages == y.passages
     np.testing.assert_allclose(x.vectors, y.vectors, atol=1e-5)
     np.testing.assert_allclose(x.sentences.vectors, y.sentences.vectors, atol=1e-5)
-    np.testing.assert_allclose(x.tokens.vectors, y.tokens.vectors, atol=2e-3)
+    np.testing.assert_allclose(x.tokens.rows(slice(None)), y.tokens.rows(slice(None)), atol=3e-3)
     for q in ["What happens to people sent back from China?", "Who signed the letter?", "food shortages",
               "Are families told where detainees are held?", "public executions"]:
         hx = Searcher(x, real_encoder).search(q, k=5).hits
