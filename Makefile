@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS_FILES := $(shell find corpus -type f 2>/dev/null)
 
-.PHONY: setup demo ask index test test-fast browser ocr bench bench-scale clean eval-data mpnet
+.PHONY: setup demo ask index test test-fast browser ocr bench bench-scale bench-peer clean eval-data mpnet
 
 setup: $(STAMP)
 
@@ -68,6 +68,12 @@ bench: setup
 
 bench-scale: setup
 	$(BIN)/python bench/run.py --parts none --scale 10000,100000,1000000
+
+# The peer: txtai (the `peer` extra, for this benchmark only) against this tool's hybrid mode
+# on the three evaluation collections: build time, query p50/p95, recall@5 and MRR@10.
+bench-peer: setup eval-data
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,peer]'
+	$(BIN)/python bench/peer.py
 
 clean:
 	rm -rf index .index.* $(VENV) eval/collections/*/corpus eval/collections/*/source eval/collections/*/index
