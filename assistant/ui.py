@@ -109,7 +109,7 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
                 examples = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[[q] for q in info.examples],
                                       label="Examples", elem_id="examples", type="values",
                                       visible=bool(info.examples))
-                with gr.Accordion("Settings: quotes, search mode, filters", open=False):
+                with gr.Accordion(SETTINGS, open=False, elem_id="settings") as settings_panel:
                     for component in settings:
                         component.render()
                 remove_pick = None
@@ -123,6 +123,14 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
                 view = gr.HTML(EMPTY_SOURCE, elem_id="source-view")
 
         conversations = Conversations()
+
+        def settings_label(doc_ids, orgs, date_from, date_to):
+            """The Settings panel's label names the active filter, so it shows when the panel is closed."""
+            return gr.Accordion(label=settings_label_text(chat, doc_ids, orgs, date_from, date_to))
+
+        filters = [doc_ids, orgs, date_from, date_to]
+        for component in filters:
+            component.change(settings_label, filters, [settings_panel], queue=False, api_visibility="private")
 
         def ask(message, k, mode, doc_ids, orgs, date_from, date_to, request: gr.Request):
             """Show the question at once (as text; the page has emptied the box), then its answer.
@@ -306,6 +314,24 @@ def chat_collection(chat: Chat, *, title: str | None = None, queries: str | None
     index = chat.assistant.index
     return describe_collection(index.documents, index.passages, corpus_dir=index.manifest.corpus_dir,
                                title=title, queries=queries)
+
+
+SETTINGS = "Settings: quotes, search mode, filters"
+
+
+def settings_label_text(chat: Chat, doc_ids, orgs, date_from, date_to) -> str:
+    """The Settings label with the active filter in words ("... · active: dated from 2014"),
+    or a word that the filter is not valid yet (the answer will say why)."""
+    from assistant.request import make_request
+    from assistant.view import describe_filter
+
+    try:
+        where = make_request(doc_ids=doc_ids or (), organizations=orgs or (), date_from=date_from or "",
+                             date_to=date_to or "").where
+    except AssistantError:
+        return f"{SETTINGS} · filter not valid yet"
+    text = describe_filter(where, chat.documents)
+    return f"{SETTINGS} · active: {text}" if text else SETTINGS
 
 
 class Conversations:

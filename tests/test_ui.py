@@ -472,3 +472,16 @@ def test_describe_documents_names_three_organisations_then_counts():
                                   doc(5, "D"), doc(6, "E")]}
     assert describe_documents(docs) == "6 documents from B, A, C and 2 other organisations, dated 1999–2001"
     assert describe_documents({"d1": doc(1, "")}) == "1 document"
+
+
+def test_the_settings_label_names_the_active_filter():
+    from types import SimpleNamespace
+
+    from assistant.ui import SETTINGS, settings_label_text
+
+    chat = SimpleNamespace(documents={})
+    assert settings_label_text(chat, [], [], "", "") == SETTINGS
+    assert settings_label_text(chat, [], [], "2014", "") == f"{SETTINGS} · active: dated from 2014"
+    assert settings_label_text(chat, [], ["Amnesty"], "2014", "2016-05") == \
+        f"{SETTINGS} · active: organisation Amnesty; dated from 2014 to 2016-05"
+    assert settings_label_text(chat, [], [], "20x4", "") == f"{SETTINGS} · filter not valid yet"

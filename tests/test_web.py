@@ -164,7 +164,8 @@ def test_chat_in_a_real_browser(server, tmp_path):
             # as a person would: leave the field before asking (under CI's load a question sent
             # in the same instant as the keystrokes once went out without the new date)
             dated_from.press("Tab")
-            page.wait_for_timeout(500)
+            # the closed or open Settings panel names the active filter once the page holds it
+            expect(page.locator("#settings")).to_contain_text("active: dated from 2014", timeout=30_000)
             html_question = '<b>Markup</b> <img src=x onerror=alert(1)> ![x](javascript:alert(2)) script tags?'
             box.fill(html_question)
             box.press("Enter")
@@ -184,7 +185,7 @@ def test_chat_in_a_real_browser(server, tmp_path):
 
             dated_from.fill("2030")
             dated_from.press("Tab")
-            page.wait_for_timeout(500)
+            expect(page.locator("#settings")).to_contain_text("active: dated from 2030", timeout=30_000)
             box.fill("prison camps")
             box.press("Enter")
             expect(chat).to_contain_text("No passage matches the filter", timeout=60_000)
