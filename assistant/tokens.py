@@ -50,17 +50,21 @@ class TokenVectors:
     def quantized(self) -> tuple[np.ndarray, np.ndarray]:
         """The vectors as int8 with a float32 scale per row (how an index stores them:
         a quarter of float32's size, and read back far faster than float16)."""
-        v = np.asarray(self.vectors, dtype=np.float32)
-        top = np.abs(v).max(axis=1) if len(v) else np.zeros(0, np.float32)
-        scale = np.where(top > 0, top / 127.0, 1.0).astype(np.float32)
-        return np.clip(np.rint(v / scale[:, None]), -127, 127).astype(np.int8), scale
+        if self.scale is not None:
+            return self.vectors, self.scale
+        return _quantize(self.vectors)
 
     @classmethod
-    def of(cls, tokens: list[Tokens], dimension: int, sentence: list[list[int]] | None = None) -> TokenVectors:
+    def of(
+        cls, tokens: list[Tokens], dimension: int, sentence: list[list[int]] | None = None, *, quantize: bool = False
+    ) -> TokenVectors:
         """Concatenate per-passage tokens; a passage without tokens is refused.
 
         ``sentence`` gives, per passage, each token's sentence row (or CONTEXT /
-        NO_SENTENCE); without it no token belongs to a sentence.
+        NO_SENTENCE); without it no token belongs to a sentence. ``quantize`` stores
+        them as the index does (int8 with a scale per row), a chunk of passages at a
+        time, so a build never holds every token vector as float32 (3.7 GB for 10,000
+        passages).
         """
         if any(not t.pieces for t in tokens):
             raise ValueError("every passage needs at least one token")
@@ -68,14 +72,23 @@ class TokenVectors:
         piece = np.array([lookup.setdefault(p, len(lookup)) for t in tokens for p in t.pieces], dtype=np.int32)
         first = np.zeros(len(tokens) + 1, dtype=np.int64)
         first[1:] = np.cumsum([len(t.pieces) for t in tokens])
-        vectors = np.concatenate([t.vectors for t in tokens]) if tokens else np.zeros((0, dimension), np.float32)
+        if quantize:
+            vectors = np.empty((int(first[-1]), dimension), dtype=np.int8)
+            scale = np.empty(int(first[-1]), dtype=np.float32)
+            for a in range(0, len(tokens), QUANTIZE_CHUNK):
+                chunk = tokens[a : a + QUANTIZE_CHUNK]
+                rows_of = slice(int(first[a]), int(first[a + len(chunk)]))
+                vectors[rows_of], scale[rows_of] = _quantize(np.concatenate([t.vectors for t in chunk]))
+        else:
+            vectors = np.concatenate([t.vectors for t in tokens]) if tokens else np.zeros((0, dimension), np.float32)
+            vectors, scale = vectors.astype(np.float32), None
         if sentence is None:
             rows = np.full(len(piece), NO_SENTENCE, dtype=np.int32)
         else:
             rows = np.array([r for s in sentence for r in s], dtype=np.int32)
             if len(rows) != len(piece):
                 raise ValueError("one sentence row per token")
-        return cls(vectors.astype(np.float32), piece, first, tuple(lookup), rows)
+        return cls(vectors, piece, first, tuple(lookup), rows, scale)
 
     @property
     def passages(self) -> int:
@@ -87,6 +100,16 @@ class TokenVectors:
         pairs = np.unique(np.stack([rows, self.piece]), axis=1)
         counts = np.bincount(pairs[1], minlength=len(self.pieces))
         return {p: int(c) for p, c in zip(self.pieces, counts)}
+
+
+QUANTIZE_CHUNK = 256  # passages quantised at a time
+
+
+def _quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    v = np.asarray(vectors, dtype=np.float32)
+    top = np.abs(v).max(axis=1) if len(v) else np.zeros(0, np.float32)
+    scale = np.where(top > 0, top / 127.0, 1.0).astype(np.float32)
+    return np.clip(np.rint(v / scale[:, None]), -127, 127).astype(np.int8), scale
 
 
 def query_weights(pieces: tuple[str, ...], counts: dict[str, int], passages: int, stopwords: frozenset[str]) -> np.ndarray:

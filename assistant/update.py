@@ -357,6 +357,7 @@ def _write(
         encoder.dimension,
         [token_sentences(p, text, t, by_passage.get(row, []))
          for row, (p, text, t) in enumerate(zip(passages, texts, per_passage))],
+        quantize=True,  # as the index stores them, and the calibration below sees them
     )
     kind = choose_kind(len(passages)) if index_type == AUTO else index_type
     dense = DenseIndex.build(vectors, kind=kind)
