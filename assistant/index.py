@@ -437,14 +437,20 @@ def looks_like_index(folder: Path) -> bool:
     return bool(names) and names <= INDEX_FILES
 
 
-def file_sizes(folder: Path) -> dict[str, int]:
-    """The size of every file ``checksums`` covers."""
-    out = {}
+def _checked_files(folder: Path) -> list[tuple[str, Path]]:
+    """(relative name, path) of every file in the index folder except the manifest and
+    the cache (which checks itself: each entry is found by the hash of its text)."""
+    out = []
     for f in sorted(folder.rglob("*")):
         rel = f.relative_to(folder).as_posix()
         if f.is_file() and rel != "manifest.json" and rel.split("/")[0] != CACHE_DIR:
-            out[rel] = f.stat().st_size
+            out.append((rel, f))
     return out
+
+
+def file_sizes(folder: Path) -> dict[str, int]:
+    """The size of every file ``checksums`` covers."""
+    return {rel: f.stat().st_size for rel, f in _checked_files(folder)}
 
 
 def recorded_sizes(path: Path) -> dict[str, int] | None:
@@ -457,19 +463,11 @@ def recorded_sizes(path: Path) -> dict[str, int] | None:
 
 
 def checksums(folder: Path, *, only: str | None = None) -> dict[str, str]:
-    """SHA-256 of every file in the index folder except the manifest and the cache
-    (which checks itself: each entry is found by the hash of its text)."""
+    """SHA-256 of every file ``_checked_files`` lists (only the one named ``only``, if given)."""
     import hashlib
 
-    out = {}
-    for f in sorted(folder.rglob("*")):
-        rel = f.relative_to(folder).as_posix()
-        if not f.is_file() or rel == "manifest.json" or rel.split("/")[0] == CACHE_DIR:
-            continue
-        if only is not None and rel != only:
-            continue
-        out[rel] = hashlib.sha256(f.read_bytes()).hexdigest()
-    return out
+    return {rel: hashlib.sha256(f.read_bytes()).hexdigest() for rel, f in _checked_files(folder)
+            if only is None or rel == only}
 
 
 def _corpus_of(path: Path) -> str | None:

@@ -47,13 +47,6 @@ class TokenVectors:
             block *= self.scale[take][:, None]
         return block
 
-    def quantized(self) -> tuple[np.ndarray, np.ndarray]:
-        """The vectors as int8 with a float32 scale per row (how an index stores them:
-        a quarter of float32's size, and read back far faster than float16)."""
-        if self.scale is not None:
-            return self.vectors, self.scale
-        return _quantize(self.vectors)
-
     @classmethod
     def of(
         cls, tokens: list[Tokens], dimension: int, sentence: list[list[int]] | None = None, *, quantize: bool = False
@@ -62,8 +55,8 @@ class TokenVectors:
 
         ``sentence`` gives, per passage, each token's sentence row (or CONTEXT /
         NO_SENTENCE); without it no token belongs to a sentence. ``quantize`` stores
-        them as the index does (int8 with a scale per row), a chunk of passages at a
-        time, so a build never holds every token vector as float32 (3.7 GB for 10,000
+        them as the index does (int8 with a scale per row: a quarter of float32's size,
+        and read back far faster than float16), a chunk of passages at a time, so a build never holds every token vector as float32 (3.7 GB for 10,000
         passages).
         """
         if any(not t.pieces for t in tokens):

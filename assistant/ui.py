@@ -132,6 +132,7 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
         for component in filters:
             component.change(settings_label, filters, [settings_panel], queue=False, api_visibility="private")
 
+        @_with_request
         def ask(message, k, mode, doc_ids, orgs, date_from, date_to, request: gr.Request):
             """Show the question at once (as text; the page has emptied the box), then its answer.
 
@@ -139,7 +140,7 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
             while another is being answered is answered too, each answer under its own
             question; an empty one is ignored.
             """
-            if show_question(message, []) is None:
+            if show_question(message, []) is None:  # an empty or blank message adds nothing
                 yield gr.skip(), gr.skip()
                 return
             conversation = conversations.of(request.session_hash)
@@ -155,13 +156,11 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
             items = [[s.label, s.passage_id, [list(h) for h in s.highlights], s.marker] for s in cited]
             yield conversation.answer(question, message, text), items
 
-        ask.__annotations__["request"] = gr.Request  # (a string under `from __future__ import annotations`)
-
         # The box is emptied in the page as the question is taken (TAKE_BOX), not by the server's
         # reply, which could arrive after the next question was typed and erase it.
         box.submit(ask, [box, *settings], [chatbot, sources], js=TAKE_BOX, trigger_mode="multiple",
                    show_progress_on=[chatbot], api_visibility="private")
-        # An example is put in the box and sent from there, as if typed: it waits like any question.
+        # An example is put in the box and sent from there, as if typed.
         examples.click(lambda sample: sample[0], [examples], [box], queue=False,
                        api_visibility="private").then(None, None, None, js=SEND_BOX)
         # After a question, and again after its answer: the new question's top in view.
@@ -181,16 +180,16 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
                 log.exception("showing source %r failed", passage_id)
                 return EMPTY_SOURCE
 
-        def forget(request: gr.Request):
-            conversations.forget(request.session_hash)
-            return [], gr.Dropdown(choices=[], value=None), EMPTY_SOURCE
-
-        forget.__annotations__["request"] = gr.Request
-        chatbot.clear(forget, None, [sources, pick, view], queue=False, api_visibility="private")
+        @_with_request
         def leave(request: gr.Request):
             conversations.forget(request.session_hash)
 
-        leave.__annotations__["request"] = gr.Request
+        @_with_request
+        def forget(request: gr.Request):
+            leave(request)
+            return [], gr.Dropdown(choices=[], value=None), EMPTY_SOURCE
+
+        chatbot.clear(forget, None, [sources, pick, view], queue=False, api_visibility="private")
         demo.unload(leave)
         sources.change(show_sources, [sources], [pick, view], api_visibility="private", queue=False)
         pick.input(show_source, [pick, sources], [view], api_visibility="private", queue=False)
@@ -316,6 +315,15 @@ def chat_collection(chat: Chat, *, title: str | None = None, queries: str | None
                                title=title, queries=queries)
 
 
+def _with_request(fn):
+    """Let Gradio see ``fn``'s ``request`` parameter as a ``gr.Request`` (under
+    ``from __future__ import annotations`` the annotation is a string it cannot resolve)."""
+    import gradio as gr
+
+    fn.__annotations__["request"] = gr.Request
+    return fn
+
+
 SETTINGS = "Settings: quotes, search mode, filters"
 
 
@@ -394,10 +402,6 @@ def user_markdown(message: str) -> str:
     return escape_markdown(message.strip())
 
 
-# The chat does not follow new messages to the bottom (autoscroll=False). After a
-# question, and again after its answer, it scrolls so that the last question is at
-# the top, the answer's first line (the filter, the headline, quote [1]) under it;
-# a question too long for that gives way to the answer's top.
 TAKE_BOX = """
 (message, ...rest) => {
   const box = document.querySelector('#question textarea');
@@ -410,8 +414,12 @@ SEND_BOX = """
 () => { document.querySelector('#question button.submit-button')?.click(); }
 """
 
+# The chat does not follow new messages to the bottom (autoscroll=False). After a
+# question, and again after its answer, it scrolls so that the last question is at
+# the top, the answer's first line (the filter, the headline, quote [1]) under it;
+# a question too long for that gives way to the answer's top.
 SCROLL_TO_LAST = """
-() => { window.__scrolls = (window.__scrolls || 0) + 1; requestAnimationFrame(() => setTimeout(() => {
+() => { requestAnimationFrame(() => setTimeout(() => {  // once the new rows are drawn
   const log = document.querySelector('#chat [role="log"]') || document.querySelector('#chat .bubble-wrap');
   const rows = [...document.querySelectorAll('#chat .message-row')];
   if (!log || !rows.length) return;

@@ -326,12 +326,10 @@ def _commit(
 
 def _write(
     tmp: Path, out: Path, layout: _Layout, *, files: SourceFiles, encoder: Encoder, stale: list[Path],
-    batch_size: int, progress: bool, t0: float, index_type: str = "auto",
+    batch_size: int, progress: bool, t0: float, index_type: str = AUTO,
 ) -> EncoderCache:
     """Encode (through the cache) and write every file of the new index into ``tmp``,
     the manifest last."""
-    import faiss
-
     from assistant.progress import Progress
 
     docs, passages, texts = list(layout.docs), list(layout.passages), list(layout.texts)
@@ -370,8 +368,8 @@ def _write(
     np.save(tmp / "sentences.npy", sent_vectors)
     (tmp / "sentences.json").write_text(json.dumps({"row": sent_rows, "spans": sent_spans}))
     keyword.save(tmp / "keyword")
-    quantized, scale = tokens.quantized()
-    stored = dict(vectors=quantized, scale=scale, piece=tokens.piece, first=tokens.first, sentence=tokens.sentence)
+    stored = dict(vectors=tokens.vectors, scale=tokens.scale, piece=tokens.piece, first=tokens.first,
+                  sentence=tokens.sentence)
     for name in TOKEN_ARRAYS:
         np.save(tmp / f"tokens.{name}.npy", stored[name], allow_pickle=False)
     (tmp / "tokens.json").write_text(json.dumps({"pieces": tokens.pieces}, ensure_ascii=False))
