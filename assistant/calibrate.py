@@ -93,7 +93,7 @@ def _held_out(searcher: Searcher) -> dict[int, int]:
     """Passage row -> the sentence row held out of it, for passages with two or more
     scoring sentences (the rest of the passage must still say something), one of
     which reads like a question's words (``question_like``)."""
-    first, ok = searcher._first_sentence, searcher._sentence_scores
+    first, ok = searcher.index.sentences.first, searcher.index.sentences.scores
     index = searcher.index
     asks = np.array(
         [bool(ok[r]) and question_like(_sentence_text(index, r), searcher._stopwords) for r in range(len(ok))],
@@ -146,8 +146,8 @@ def _without_sentences(
     dense = faiss.IndexFlatIP(vectors.shape[1])
     dense.add(vectors.astype(np.float32))
     held_rows = np.array(sorted(held.values()))
-    sentence_vectors = index.sentences.vectors.copy()
-    sentence_vectors[held_rows] = 0.0  # cosine 0: never a passage's best sentence
+    sentence_vectors = np.array(index.sentences.vectors)  # a copy
+    sentence_vectors[held_rows] = 0  # cosine 0: never a passage's best sentence
     tv = index.tokens
     keep = ~np.isin(tv.sentence, held_rows)
     counts = np.concatenate([[0], np.cumsum(keep)])

@@ -121,3 +121,38 @@ class DenseIndex:
         keep = rows[0] >= 0
         return Nearest(rows[0][keep].astype(np.int64), scores[0][keep].astype(np.float32))
 
+
+    def stored_vectors(self):
+        """The vectors the index holds, by row, without a copy of them all: a view of a
+        flat index's own array, or (approximate kinds) rows reconstructed as asked for
+        (``[rows]``), as the index stores them (8-bit for IVF-SQ8)."""
+        import faiss
+
+        n, d = self.ntotal, int(self._index.d)
+        if self.kind == "flat":
+            if n == 0:
+                return np.zeros((0, d), dtype=np.float32)
+            return faiss.rev_swig_ptr(self._index.get_xb(), n * d).reshape(n, d)
+        if self.kind.startswith("ivf"):
+            faiss.extract_index_ivf(self._index).make_direct_map()  # to find a row's list and code
+        return StoredRows(self._index, n, d)
+
+
+class StoredRows:
+    """Rows of an approximate FAISS index, reconstructed when indexed (``rows[[3, 7]]``)."""
+
+    def __init__(self, index, n: int, d: int) -> None:
+        self._index = index
+        self.shape = (n, d)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows) -> np.ndarray:
+        rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
+        if len(rows) == 0:
+            return np.zeros((0, self.shape[1]), dtype=np.float32)
+        return self._index.reconstruct_batch(rows)
+
+    def copy(self) -> np.ndarray:
+        return self._index.reconstruct_n(0, self.shape[0])

@@ -2,20 +2,26 @@
 
 Owns the arrow ``Passage -> index/``. One folder of plain files:
 
-    manifest.json      what built it (model, dimension, corpus fingerprint, version)
-    documents.jsonl    each document's metadata and full source text
-    passages.jsonl     each passage's id, location and text
-    dense.faiss        normalised passage embeddings, inner-product index
-    sentences.npy      sentence embeddings (for highlights and sentence scoring)
-    sentences.json     sentence spans and the passage row each belongs to
-    tokens.vectors.npy every passage's contextual token vectors (int8; memory-mapped when loaded,
-                       so a question reads only its candidates' rows), tokens.scale.npy their scale
-    tokens.piece.npy, tokens.first.npy, tokens.sentence.npy
-                       each token's word piece and sentence, each passage's first token
-    tokens.json        the distinct word pieces
+    manifest.json      what built it (model, dimension, corpus fingerprint, version, sizes, checksums)
+    documents.jsonl    each document's metadata and full source text; documents.index.json
+                       their ids and each one's byte offset (read one at a time, as asked)
+    passages.jsonl     each passage's id, location and text; passages.offsets.npy each
+                       line's byte offset (a question reads only the passages it shows)
+    dense.faiss        normalised passage embeddings: flat, HNSW or IVF-SQ8 (assistant.dense)
+    sentences.NAME.npy sentence embeddings (int8, with a scale per row), their spans, passage
+                       rows, each passage's first sentence, and which sentences score
+    tokens.NAME.npy    every passage's contextual token vectors (int8, with their scale), each
+                       token's word piece and sentence, each passage's first token, and in how
+                       many passages each piece occurs; tokens.json the distinct word pieces
     keyword/           the BM25 index (bm25s)
+    columns.json, columns.npz
+                       each passage's document, organisation and date code, and the
+                       passages of each year (filters and the year signal; assistant.columns)
+    vocabulary.json    every lower-cased word of every document, and its stem
     files.json         each source file's size, time and hash (freshness; files added from elsewhere)
     cache/             encoder outputs by text (assistant.cache; not checksummed)
+
+Every array is memory-mapped when loaded: a question reads its candidates' rows.
 
 Writing (build, add, remove) lives in :mod:`assistant.update`: a new version is
 assembled in a temporary folder and swapped into place, so an interrupted
@@ -28,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -36,17 +43,20 @@ import numpy as np
 
 from assistant import sources
 from assistant.cache import CACHE_DIR
+from assistant.columns import FILES as COLUMN_FILES, Columns
 from assistant.corpus import DEFAULT_MAX_FILE_BYTES, Document, Passage, Skipped
 from assistant.dense import DenseIndex
 from assistant.embed import Encoder, Tokens
 from assistant.errors import IndexLoadError
 from assistant.sources import build_command
+from assistant.store import DocumentStore, PassageStore
 from assistant.keyword import KeywordIndex, stems
 from assistant.split import MONTHS, sentence_spans
-from assistant.tokens import CONTEXT, NO_SENTENCE, TokenVectors
+from assistant.tokens import CONTEXT, NO_SENTENCE, TokenVectors, quantize_rows
 
-FORMAT = 7  # 7: token arrays as .npy files (int8, memory-mapped); 6: files.json and the encoder cache
-TOKEN_ARRAYS = ("vectors", "scale", "piece", "first", "sentence")  # tokens.NAME.npy
+FORMAT = 8  # 8: passages and documents read from disk as asked, sentence vectors int8, columns stored; 7: token arrays as .npy files (int8, memory-mapped); 6: files.json and the encoder cache
+TOKEN_ARRAYS = ("vectors", "scale", "piece", "first", "sentence", "counts")  # tokens.NAME.npy
+SENTENCE_ARRAYS = ("row", "spans", "vectors", "scores", "first", "scale")  # sentences.NAME.npy
 # A load checks every file's size against the manifest. Up to this many bytes of index
 # files it also checks every file's SHA-256 and every passage against its document's
 # text (well under a second here); past it those are left to `assistant check`, so that
@@ -54,6 +64,9 @@ TOKEN_ARRAYS = ("vectors", "scale", "piece", "first", "sentence")  # tokens.NAME
 LOAD_VERIFY_BYTES = 256 * 1024 * 1024
 AUTO = "auto"  # --index-type: the dense index kind chosen by collection size (dense.choose_kind)
 PASSAGE_TOKENS = 200  # leaves room in the 256-token window for the title and section
+# A sentence of fewer words (a label such as "These include: Prison Camps", a name in a
+# list) is too short to stand for its paragraph: it may be highlighted, but does not score it.
+MIN_SENTENCE_WORDS = 5
 
 
 @dataclass(frozen=True)
@@ -83,24 +96,55 @@ class Manifest:
 class Sentences:
     """Sentence spans (absolute offsets in their document) and their embeddings."""
 
-    row: np.ndarray  # (m,) passage row of each sentence
+    row: np.ndarray  # (m,) passage row of each sentence, ascending
     spans: np.ndarray  # (m, 2) start, end
-    vectors: np.ndarray  # (m, d)
+    vectors: np.ndarray  # (m, d): float32 when built; int8 (memory-mapped) with ``scale`` when stored
+    scores: np.ndarray  # (m,) bool: the sentence has MIN_SENTENCE_WORDS words, enough to stand for its paragraph
+    first: np.ndarray  # (n + 1,) passage i owns sentence rows first[i]:first[i + 1]
+    scale: np.ndarray | None = None  # (m,) float32: row i is vectors[i] * scale[i] (int8 vectors)
+
+    @classmethod
+    def of(cls, row, spans, vectors: np.ndarray, texts: list[str], passages: int, *, quantize: bool = False) -> Sentences:
+        """From sentence rows, spans, vectors and texts (the texts only decide ``scores``)."""
+        row = np.asarray(row, dtype=np.int64)
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(row), -1)
+        scale = None
+        if quantize:
+            vectors, scale = quantize_rows(vectors)
+        return cls(
+            row, np.asarray(spans, dtype=np.int64).reshape(-1, 2), vectors,
+            np.array([len(t.split()) >= MIN_SENTENCE_WORDS for t in texts], dtype=bool),
+            np.searchsorted(row, np.arange(passages + 1)).astype(np.int64), scale,
+        )
+
+    def rows(self, take=slice(None)) -> np.ndarray:
+        """The sentence vectors ``take`` selects, as float32."""
+        block = np.array(self.vectors[take], dtype=np.float32)
+        if self.scale is not None:
+            block *= np.asarray(self.scale[take])[..., None]
+        return block
+
+    def similarities(self, rows: np.ndarray, question: np.ndarray) -> np.ndarray:
+        """Cosine of the question with each sentence of ``rows`` (reads only those rows)."""
+        block = np.asarray(self.vectors[rows], dtype=np.float32)
+        sims = block @ np.asarray(question, dtype=np.float32)
+        return sims * self.scale[rows] if self.scale is not None else sims
 
 
 @dataclass(frozen=True)
 class Index:
     path: Path
     manifest: Manifest
-    documents: dict[str, Document]
-    passages: tuple[Passage, ...]
-    vectors: np.ndarray  # (n, d) passage embeddings, unit length
+    documents: Mapping[str, Document]  # a DocumentStore (read from disk as asked) when loaded
+    passages: Sequence[Passage]  # a PassageStore when loaded
+    vectors: Any  # (n, d) passage embeddings, unit length, indexable by rows (dense.stored_vectors when loaded)
     dense: Any  # faiss.IndexFlatIP
     keyword: KeywordIndex
     sentences: Sentences
     tokens: TokenVectors
     vocabulary: frozenset[str]  # every lower-cased word of every document, and its stem
     notes: tuple[str, ...] = ()  # e.g. a corpus file that could not be read to check it is current
+    columns: Columns | None = None  # filter and year columns (stored; computed from the passages when None)
 
 
 @dataclass(frozen=True)
@@ -297,8 +341,6 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True, verify: bool | None = None) -> Index:
-    import faiss
-
     if path.exists() and not path.is_dir():
         raise IndexLoadError(f"{path} is a file, not an index folder; build one: assistant build --index FOLDER")
     _recover_interrupted_swap(path)
@@ -322,40 +364,53 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True, verify: boo
             raise IndexLoadError(f"the index at {path} is damaged (a file is missing, extra or of another size); {rebuild}")
         if verify is None:
             verify = recorded is None or sum(found.values()) <= LOAD_VERIFY_BYTES
+        mode = "r" if mmap else None
         if verify and sums != checksums(path):
             raise IndexLoadError(f"the index at {path} is damaged (a file's checksum does not match); {rebuild}")
-        docs = {d["doc_id"]: Document(**d) for d in _read_jsonl(path / "documents.jsonl")}
-        passages = tuple(Passage(**p) for p in _read_jsonl(path / "passages.jsonl"))
-        dense = DenseIndex.load(path / "dense.faiss", kind=manifest.dense_index).faiss_index
-        sent = json.loads((path / "sentences.json").read_text())
-        sent_vectors = np.load(path / "sentences.npy")
-        keyword = KeywordIndex.load(path / "keyword")
-        arrays = {name: np.load(path / f"tokens.{name}.npy", mmap_mode="r" if mmap and name == "vectors" else None,
-                                allow_pickle=False) for name in TOKEN_ARRAYS}
+        listing = json.loads((path / "documents.index.json").read_text(encoding="utf-8"))
+        docs = DocumentStore(path / "documents.jsonl", listing["ids"], np.asarray(listing["offsets"], dtype=np.int64))
+        offsets = np.load(path / "passages.offsets.npy", mmap_mode=mode, allow_pickle=False)
+        passages = PassageStore(path / "passages.jsonl", offsets)
+        stored_dense = DenseIndex.load(path / "dense.faiss", kind=manifest.dense_index)
+        dense = stored_dense.faiss_index
+        sentences = Sentences(**{name: np.load(path / f"sentences.{name}.npy", mmap_mode=mode, allow_pickle=False)
+                                 for name in SENTENCE_ARRAYS})
+        keyword = KeywordIndex.load(path / "keyword", mmap=mmap)
+        arrays = {name: np.load(path / f"tokens.{name}.npy", mmap_mode=mode, allow_pickle=False) for name in TOKEN_ARRAYS}
         tokens = TokenVectors(
             arrays["vectors"], arrays["piece"], arrays["first"],
             tuple(json.loads((path / "tokens.json").read_text())["pieces"]), arrays["sentence"], arrays["scale"],
+            arrays["counts"],
         )
+        columns = Columns.load(path)
+        vocabulary = frozenset(json.loads((path / "vocabulary.json").read_text(encoding="utf-8")))
         files = sources.load(path)
     except IndexLoadError:
         raise
     except Exception as e:  # truncated or edited files fail in many ways
         first = (str(e).strip().splitlines() or [""])[0][:160]
         raise IndexLoadError(f"the index at {path} is damaged ({type(e).__name__}: {first}); {rebuild}") from e
+    m = manifest.sentences
     if (
         len(passages) != manifest.passages
+        or int(offsets[-1]) != (path / "passages.jsonl").stat().st_size
+        or int(docs._lines._offsets[-1]) != (path / "documents.jsonl").stat().st_size
         or dense.ntotal != len(passages)
         or dense.d != manifest.dimension
         or len(docs) != manifest.documents
-        or sent_vectors.shape != (manifest.sentences, manifest.dimension)
+        or sentences.vectors.shape != (m, manifest.dimension) or sentences.vectors.dtype != np.int8
+        or sentences.spans.shape != (m, 2) or not (len(sentences.row) == len(sentences.scores) == len(sentences.scale) == m)
+        or len(sentences.first) != len(passages) + 1 or int(sentences.first[-1]) != m
         or keyword.size != len(passages)
         or tokens.passages != len(passages)
         or tokens.vectors.shape != (int(tokens.first[-1]), manifest.dimension)
         or len(tokens.piece) != len(tokens.vectors)
         or len(tokens.sentence) != len(tokens.vectors)
         or tokens.scale is None or len(tokens.scale) != len(tokens.vectors)
+        or tokens.counts is None or len(tokens.counts) != len(tokens.pieces)
         or tokens.vectors.dtype != np.int8
-        or int(tokens.sentence.max(initial=-1)) >= manifest.sentences
+        or columns.n != len(passages)
+        or (verify and int(tokens.sentence.max(initial=-1)) >= m)
     ):
         raise IndexLoadError(f"the index at {path} is damaged (its files disagree on sizes); {rebuild}")
     for p in passages if verify else ():  # (a quote is always cut from its document's text)
@@ -365,17 +420,14 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True, verify: boo
                 f"the index at {path} is damaged (passage {p.passage_id} does not match its source); {rebuild}"
             )
     notes = sources.raise_if_stale(files, path) if check_corpus else ()
-    if manifest.dense_index.startswith("ivf"):
-        faiss.extract_index_ivf(dense).make_direct_map()  # to read the (8-bit) vectors back by row
-    vectors = dense.reconstruct_n(0, dense.ntotal)
-    sentences = Sentences(
-        row=np.asarray(sent["row"], dtype=np.int64),
-        spans=np.asarray(sent["spans"], dtype=np.int64).reshape(-1, 2),
-        vectors=sent_vectors.astype(np.float32),
-    )
-    words = {w.lower() for d in docs.values() for w in re.findall(r"\w+", d.text)}
-    vocabulary = frozenset(words | set(stems(sorted(words))))
-    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary, notes)
+    vectors = stored_dense.stored_vectors()  # read by row as questions need them
+    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary, notes, columns)
+
+
+def vocabulary_of(docs) -> frozenset[str]:
+    """Every lower-cased word of the documents, and its stem (the unknown-name rule's)."""
+    words = {w.lower() for d in docs for w in re.findall(r"\w+", d.text)}
+    return frozenset(words | set(stems(sorted(words))))
 
 
 def read_manifest(path: Path) -> tuple[Manifest, dict[str, str]]:
@@ -421,9 +473,11 @@ def read_manifest(path: Path) -> tuple[Manifest, dict[str, str]]:
 
 
 INDEX_FILES = frozenset({
-    "manifest.json", "documents.jsonl", "passages.jsonl", "dense.faiss", "sentences.npy", "sentences.json",
-    *(f"tokens.{name}.npy" for name in TOKEN_ARRAYS), "tokens.json", "keyword", sources.FILES, CACHE_DIR,
-    "tokens.npz",  # format 6 and before: an older index is rebuilt in place, not refused as a stranger's folder
+    "manifest.json", "documents.jsonl", "documents.index.json", "passages.jsonl", "passages.offsets.npy", "dense.faiss",
+    *(f"sentences.{name}.npy" for name in SENTENCE_ARRAYS), *(f"tokens.{name}.npy" for name in TOKEN_ARRAYS),
+    "tokens.json", "keyword", *COLUMN_FILES, "vocabulary.json", sources.FILES, CACHE_DIR,
+    # format 7 and before: an older index is rebuilt in place, not refused as a stranger's folder
+    "tokens.npz", "sentences.npy", "sentences.json",
 })
 
 
@@ -498,8 +552,3 @@ def _recover_interrupted_swap(out: Path) -> None:
     with writer_lock(out, timeout=30.0):
         if not out.exists() and (old / "manifest.json").exists():
             os.replace(old, out)
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]

@@ -64,10 +64,11 @@ class KeywordIndex:
         (path / "size.txt").write_text(str(self.size))
 
     @classmethod
-    def load(cls, path: Path) -> KeywordIndex:
+    def load(cls, path: Path, *, mmap: bool = False) -> KeywordIndex:
+        """``mmap``: read the postings from disk as questions need them."""
         import bm25s
 
-        retriever = bm25s.BM25.load(str(path), show_progress=False)
+        retriever = bm25s.BM25.load(str(path), show_progress=False, mmap=mmap)
         return cls(retriever, int((path / "size.txt").read_text()))
 
     def scores(self, query: str) -> np.ndarray:

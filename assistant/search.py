@@ -13,7 +13,6 @@ the best ``TOKEN_POOL`` of them).
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass, field, fields
 
@@ -22,13 +21,13 @@ import numpy as np
 from assistant import fusion
 from assistant.embed import Encoder, Tokens
 from assistant.errors import IndexLoadError, QueryError
+from assistant.columns import YEAR, Columns
 from assistant.index import Index
 from assistant.corpus import Passage
 from assistant.keyword import stopwords
 from assistant.request import MAX_QUERY_CHARS, MODES, Filter, Query, check_k, check_mode, clean_query  # noqa: F401 (re-exported)
 from assistant.tokens import late_interaction, query_weights
 
-MIN_SENTENCE_WORDS = 5
 # The hybrid weights live in assistant.fusion (one RankingConfig per index, recorded
 # in its manifest). "tokens" mode = token match + SENTENCE_TOKEN_WEIGHT * token match
 # of the best sentence, on every collection.
@@ -41,8 +40,6 @@ EXHAUSTIVE_UP_TO = 5_000
 CANDIDATES = 400
 RRF_K = 60
 MASK_CACHE = 64  # filters whose masks a Searcher keeps
-_ISO_PREFIX = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
-_YEAR = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
 
 
 @dataclass(frozen=True)
@@ -114,18 +111,12 @@ class Searcher:
         self.index = index
         self.encoder = encoder
         self.reranker = reranker  # a CrossEncoderReranker, or None
-        self._columns = _Columns.of(index)
+        self._columns = index.columns or Columns.of(index.documents, index.passages)
         self._masks: dict[Filter, np.ndarray] = {}  # allowed() per filter, computed once
         self._masks_lock = threading.Lock()
-        # A sentence of fewer than MIN_SENTENCE_WORDS words (a label such as "These include:
-        # Prison Camps", a name in a list) is too short to stand for its paragraph: it may be
-        # highlighted, but it does not score the paragraph.
-        texts = [index.documents[index.passages[r].doc_id].text for r in index.sentences.row]
         # Sentences are stored in passage order: passage i owns rows first[i]:first[i + 1].
-        self._first_sentence = np.searchsorted(index.sentences.row, np.arange(len(index.passages) + 1))
-        self._sentence_scores = np.array(
-            [len(t[a:b].split()) >= MIN_SENTENCE_WORDS for t, (a, b) in zip(texts, index.sentences.spans)], dtype=bool
-        )
+        self._first_sentence = index.sentences.first
+        self._sentence_scores = index.sentences.scores  # enough words to stand for the paragraph
         self._piece_counts = index.tokens.passage_counts()
         self._stopwords = stopwords()
         self.config = ranking_config(index)
@@ -232,17 +223,16 @@ class Searcher:
     def _signals(self, rows: np.ndarray, qvec: np.ndarray, bm25: np.ndarray, query: Query) -> _Found:
         """Stage 2: every signal of the candidate ``rows``, aligned with them."""
         index = self.index
-        dense = (index.vectors[rows] @ qvec).astype(np.float32)
+        dense = (index.vectors[rows] @ qvec).astype(np.float32)  # read for the candidates only
         starts, ends = self._first_sentence[rows], self._first_sentence[rows + 1]
         counts = ends - starts
         sentence_start = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(counts, out=sentence_start[1:])
         if len(rows) == len(index.passages):
             sentence_rows = np.arange(len(index.sentences.row), dtype=np.int64)
-            sims = index.sentences.vectors @ qvec
         else:
             sentence_rows = np.repeat(starts - sentence_start[:-1], counts) + np.arange(sentence_start[-1])
-            sims = index.sentences.vectors[sentence_rows] @ qvec
+        sims = index.sentences.similarities(sentence_rows, qvec)
         sentence = np.full(len(rows), -1.0, dtype=np.float32)
         ok = self._sentence_scores[sentence_rows]
         owner = np.repeat(np.arange(len(rows)), counts)
@@ -250,7 +240,7 @@ class Searcher:
         keyword = bm25[rows]
         top = float(keyword.max()) if len(keyword) else 0.0
         scaled = keyword / top if top > 0 else keyword
-        year = self._columns.year_signal(set(_YEAR.findall(query.text)), rows)
+        year = self._columns.year_signal(set(YEAR.findall(query.text)), rows)
         return _Found(rows, dense, sentence, keyword, scaled, year, sentence_rows, sims, sentence_start)
 
     def _fuse(self, mode: str, found: _Found, qtokens: Tokens, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -277,7 +267,7 @@ class Searcher:
         unknown = [d for d in where.doc_ids if d not in self.index.documents]
         if unknown:
             raise QueryError(f"unknown document {unknown[0]!r}; known: {', '.join(sorted(self.index.documents))}")
-        orgs = sorted({d.organization for d in self.index.documents.values() if d.organization})
+        orgs = [o for o in self._columns.orgs if o]
         for o in where.organizations:
             if not any(o.casefold() in known.casefold() for known in orgs):
                 raise QueryError(f"no document is from an organisation matching {o!r}; known: {'; '.join(orgs)}")
@@ -354,66 +344,6 @@ class _Found:
     sentence_start: np.ndarray
 
 
-@dataclass(frozen=True)
-class _Columns:
-    """Per-passage filter and year columns, computed once per index, so that a
-    question costs work per distinct document, organisation, date or year, never a
-    Python loop over the passages."""
-
-    doc_code: np.ndarray  # passage -> index into doc_ids
-    doc_ids: tuple[str, ...]
-    org_code: np.ndarray  # passage -> index into orgs
-    orgs: tuple[str, ...]
-    date_code: np.ndarray  # passage -> index into dates
-    dates: tuple[str, ...]
-    year_rows: dict[str, np.ndarray]  # year -> passages that speak of it or are dated in it
-    n: int
-
-    @classmethod
-    def of(cls, index: Index) -> _Columns:
-        doc_ids = tuple(index.documents)
-        orgs = tuple(sorted({d.organization or "" for d in index.documents.values()}))
-        dates = tuple(sorted({p.date or "" for p in index.passages}))
-        where_doc = {d: i for i, d in enumerate(doc_ids)}
-        where_org = {o: i for i, o in enumerate(orgs)}
-        where_date = {d: i for i, d in enumerate(dates)}
-        years: dict[str, list[int]] = {}
-        for row, p in enumerate(index.passages):
-            for y in _passage_years(p):
-                years.setdefault(y, []).append(row)
-        return cls(
-            np.array([where_doc[p.doc_id] for p in index.passages], dtype=np.int32), doc_ids,
-            np.array([where_org[index.documents[p.doc_id].organization or ""] for p in index.passages], dtype=np.int32),
-            orgs,
-            np.array([where_date[p.date or ""] for p in index.passages], dtype=np.int32), dates,
-            {y: np.array(rows, dtype=np.int64) for y, rows in years.items()},
-            len(index.passages),
-        )
-
-    def mask(self, where: Filter) -> np.ndarray:
-        mask = np.ones(self.n, dtype=bool)
-        if where.doc_ids:
-            wanted = set(where.doc_ids)
-            mask &= np.array([d in wanted for d in self.doc_ids], dtype=bool)[self.doc_code]
-        if where.organizations:
-            wanted_orgs = {o.casefold() for o in where.organizations}
-            ok = np.array([any(w in o.casefold() for w in wanted_orgs) for o in self.orgs], dtype=bool)
-            mask &= ok[self.org_code]
-        if where.date_from or where.date_to:
-            ok = np.array([_date_in(d, where.date_from, where.date_to) for d in self.dates], dtype=bool)
-            mask &= ok[self.date_code]
-        return mask
-
-    def year_signal(self, asked: set[str], rows: np.ndarray) -> np.ndarray:
-        """For each of ``rows`` (ascending): 1.0 if the passage is of a year the question names, else 0.0."""
-        year = np.zeros(len(rows), dtype=np.float32)
-        for y in asked:
-            of_year = self.year_rows.get(y)
-            if of_year is not None:
-                year[np.isin(rows, of_year, assume_unique=True)] = 1.0
-        return year
-
-
 def ranking_config(index: Index) -> fusion.RankingConfig:
     """The index's ranking configuration: as its manifest records it, or (an index
     built before it was recorded) derived from its passages with the default threshold."""
@@ -431,31 +361,3 @@ def _rrf(*scores: np.ndarray) -> np.ndarray:
         ranks[np.argsort(-s, kind="stable")] = np.arange(1, len(s) + 1)
         total += 1.0 / (RRF_K + ranks)
     return total.astype(np.float32)
-
-
-def _passage_years(p: Passage) -> frozenset[str]:
-    """Years a passage speaks of or is dated in (a dated range counts every year in it).
-
-    Dates come from metadata.json and may be free text ("Spring 2014", "n.d."):
-    only the years found in them count.
-    """
-    years = set(_YEAR.findall(p.text))
-    ends = [int(y) for y in _YEAR.findall(p.date or "")]
-    if ends:
-        lo, hi = min(ends), max(ends)
-        years.update(str(y) for y in range(lo, min(hi, lo + 100) + 1))
-    return frozenset(years)
-
-
-def _date_in(date: str, lo: str, hi: str) -> bool:
-    if not date:
-        return False  # an undated passage cannot be said to fall in a range
-    first, _, last = date.partition("/")
-    last = last or first
-    if not (_ISO_PREFIX.match(first) and _ISO_PREFIX.match(last)):
-        return False  # a free-text date ("Spring 2014") cannot be placed in a range: undated
-    if lo and last[: len(lo)] < lo:
-        return False
-    if hi and first[: len(hi)] > hi:
-        return False
-    return True

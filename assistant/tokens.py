@@ -39,6 +39,7 @@ class TokenVectors:
     pieces: tuple[str, ...]  # the distinct word pieces
     sentence: np.ndarray  # (t,) int32: the sentence row a token lies in; CONTEXT or NO_SENTENCE
     scale: np.ndarray | None = None  # (t,) float32: row i is vectors[i] * scale[i] (int8 vectors)
+    counts: np.ndarray | None = None  # (len(pieces),) in how many passages each piece occurs (stored; else computed)
 
     def rows(self, take) -> np.ndarray:
         """The token vectors ``take`` selects, as float32."""
@@ -71,7 +72,7 @@ class TokenVectors:
             for a in range(0, len(tokens), QUANTIZE_CHUNK):
                 chunk = tokens[a : a + QUANTIZE_CHUNK]
                 rows_of = slice(int(first[a]), int(first[a + len(chunk)]))
-                vectors[rows_of], scale[rows_of] = _quantize(np.concatenate([t.vectors for t in chunk]))
+                vectors[rows_of], scale[rows_of] = quantize_rows(np.concatenate([t.vectors for t in chunk]))
         else:
             vectors = np.concatenate([t.vectors for t in tokens]) if tokens else np.zeros((0, dimension), np.float32)
             vectors, scale = vectors.astype(np.float32), None
@@ -89,16 +90,22 @@ class TokenVectors:
 
     def passage_counts(self) -> dict[str, int]:
         """In how many passages each piece occurs."""
+        if self.counts is not None:
+            return {p: int(c) for p, c in zip(self.pieces, self.counts)}
+        return {p: int(c) for p, c in zip(self.pieces, self.piece_passages())}
+
+    def piece_passages(self) -> np.ndarray:
+        """In how many passages each piece occurs, aligned with ``pieces`` (computed)."""
         rows = np.repeat(np.arange(self.passages), np.diff(self.first))
         pairs = np.unique(np.stack([rows, self.piece]), axis=1)
-        counts = np.bincount(pairs[1], minlength=len(self.pieces))
-        return {p: int(c) for p, c in zip(self.pieces, counts)}
+        return np.bincount(pairs[1], minlength=len(self.pieces)).astype(np.int64)
 
 
 QUANTIZE_CHUNK = 256  # passages quantised at a time
 
 
-def _quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def quantize_rows(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 rows and a float32 scale per row: row i is about ``q[i] * scale[i]``."""
     v = np.asarray(vectors, dtype=np.float32)
     top = np.abs(v).max(axis=1) if len(v) else np.zeros(0, np.float32)
     scale = np.where(top > 0, top / 127.0, 1.0).astype(np.float32)

@@ -33,11 +33,13 @@ from assistant.corpus import DEFAULT_MAX_FILE_BYTES, Document, Passage, Skipped,
 from assistant.embed import Encoder
 from assistant.errors import CorpusError, IndexBusyError, IndexLoadError, QueryError
 from assistant.dense import DenseIndex, choose_kind
+from assistant.columns import Columns
 from assistant.index import (
-    AUTO, FORMAT, PASSAGE_TOKENS, TOKEN_ARRAYS, Manifest, UpdateReport, checksums, file_sizes, embedding_text, item_leads, keyword_text, passage_sentences,
-    token_sentences,
+    AUTO, FORMAT, PASSAGE_TOKENS, SENTENCE_ARRAYS, TOKEN_ARRAYS, Manifest, Sentences, UpdateReport, checksums, file_sizes,
+    embedding_text, item_leads, keyword_text, passage_sentences, token_sentences, vocabulary_of,
 )
 from assistant.keyword import KeywordIndex
+from assistant.store import write_jsonl_with_offsets
 from assistant.sources import ADDED, CORPUS, EXCLUDED, SKIPPED, SourceFile, SourceFiles
 from assistant.tokens import TokenVectors
 
@@ -357,26 +359,23 @@ def _write(
          for row, (p, text, t) in enumerate(zip(passages, texts, per_passage))],
         quantize=True,  # as the index stores them, and the calibration below sees them
     )
+    tokens = replace(tokens, counts=tokens.piece_passages())
+    sentences = Sentences.of(
+        sent_rows, sent_spans, sent_vectors,
+        [by_id[passages[r].doc_id].text[a:b] for r, (a, b) in zip(sent_rows, sent_spans)], len(passages),
+        quantize=True,
+    )
     kind = choose_kind(len(passages)) if index_type == AUTO else index_type
     dense = DenseIndex.build(vectors, kind=kind)
     leads = item_leads(passages, by_id)
     keyword = KeywordIndex.build([keyword_text(p, by_id[p.doc_id], lead) for p, lead in zip(passages, leads)])
-
-    _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in docs))
-    _write_jsonl(tmp / "passages.jsonl", (asdict(p) for p in passages))
-    dense.save(tmp / "dense.faiss")
-    np.save(tmp / "sentences.npy", sent_vectors)
-    (tmp / "sentences.json").write_text(json.dumps({"row": sent_rows, "spans": sent_spans}))
-    keyword.save(tmp / "keyword")
-    stored = dict(vectors=tokens.vectors, scale=tokens.scale, piece=tokens.piece, first=tokens.first,
-                  sentence=tokens.sentence)
-    for name in TOKEN_ARRAYS:
-        np.save(tmp / f"tokens.{name}.npy", stored[name], allow_pickle=False)
-    (tmp / "tokens.json").write_text(json.dumps({"pieces": tokens.pieces}, ensure_ascii=False))
+    columns = Columns.of(by_id, passages)
+    write_index_files(tmp, docs=docs, passages=passages, dense=dense, sentences=sentences, tokens=tokens,
+                      keyword=keyword, columns=columns, vocabulary=vocabulary_of(docs))
     sources.save(files, tmp)
     cache.report_to(lambda n: None)
-    ranking = _ranking_config(out, layout, vectors, dense.faiss_index, keyword, sent_vectors, tokens, encoder=cache.as_encoder(),
-                              batch_size=batch_size)
+    ranking = _ranking_config(out, layout, vectors, dense.faiss_index, keyword, sentences, tokens, columns,
+                              encoder=cache.as_encoder(), batch_size=batch_size)
     cache.keep(tmp / CACHE_DIR)
     manifest = Manifest(
         format=FORMAT,
@@ -399,35 +398,59 @@ def _write(
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         build_seconds=round(time.perf_counter() - t0, 2),
     )
-    # The manifest goes last: a folder without one is never mistaken for an index.
-    # It records a checksum of every file, so a damaged file is refused, not half-read.
-    _fsync_tree(tmp)
-    record = asdict(manifest) | {"checksums": checksums(tmp), "sizes": file_sizes(tmp)}
-    _write_synced(tmp / "manifest.json", json.dumps(record, indent=2) + "\n")
+    finish(tmp, manifest)
     return cache
 
 
+def write_index_files(
+    folder: Path, *, docs: list[Document], passages, dense: DenseIndex, sentences: Sentences, tokens: TokenVectors,
+    keyword: KeywordIndex, columns: Columns, vocabulary: frozenset[str],
+) -> None:
+    """Write every file of an index except files.json and the manifest. An array that
+    is already a memory map of its file in ``folder`` (a benchmark's) is left as it is."""
+    ids = [d.doc_id for d in docs]
+    offsets = write_jsonl_with_offsets(folder / "documents.jsonl", (asdict(d) for d in docs))
+    (folder / "documents.index.json").write_text(json.dumps({"ids": ids, "offsets": offsets}, ensure_ascii=False))
+    offsets = write_jsonl_with_offsets(folder / "passages.jsonl", (asdict(p) for p in passages))
+    np.save(folder / "passages.offsets.npy", np.asarray(offsets, dtype=np.int64), allow_pickle=False)
+    dense.save(folder / "dense.faiss")
+    arrays = {f"sentences.{name}.npy": getattr(sentences, name) for name in SENTENCE_ARRAYS}
+    arrays |= {f"tokens.{name}.npy": getattr(tokens, name) for name in TOKEN_ARRAYS}
+    for name, array in arrays.items():
+        if isinstance(array, np.memmap) and Path(array.filename).resolve() == (folder / name).resolve():
+            array.flush()
+            continue
+        np.save(folder / name, np.asarray(array), allow_pickle=False)
+    (folder / "tokens.json").write_text(json.dumps({"pieces": tokens.pieces}, ensure_ascii=False))
+    keyword.save(folder / "keyword")
+    columns.save(folder)
+    (folder / "vocabulary.json").write_text(json.dumps(sorted(vocabulary), ensure_ascii=False))
+
+
+def finish(folder: Path, manifest: Manifest) -> None:
+    """Write the manifest, last: a folder without one is never mistaken for an index.
+    It records every file's size and checksum, so a damaged file is refused, not half-read."""
+    _fsync_tree(folder)
+    record = asdict(manifest) | {"checksums": checksums(folder), "sizes": file_sizes(folder)}
+    _write_synced(folder / "manifest.json", json.dumps(record, indent=2) + "\n")
+
+
 def _ranking_config(
-    out: Path, layout: _Layout, vectors: np.ndarray, dense, keyword: KeywordIndex, sent_vectors: np.ndarray,
-    tokens: TokenVectors, *, encoder: Encoder, batch_size: int,
+    out: Path, layout: _Layout, vectors: np.ndarray, dense, keyword: KeywordIndex, sentences: Sentences,
+    tokens: TokenVectors, columns: Columns, *, encoder: Encoder, batch_size: int,
 ) -> dict:
     """The collection's ranking configuration (weights and an abstention threshold
     calibrated on its own pseudo-questions; see assistant.calibrate), for the manifest.
     ``encoder`` goes through the cache, so an unchanged collection encodes nothing."""
     from assistant.calibrate import calibrate
-    from assistant.index import Index, Sentences
+    from assistant.index import Index
 
     manifest = Manifest(
         FORMAT, __version__, encoder.name, encoder.dimension, True, "", "", len(layout.docs), len(layout.passages),
         len(layout.sent_rows), 0, "", "", 0.0,
     )
-    sentences = Sentences(
-        row=np.asarray(layout.sent_rows, dtype=np.int64),
-        spans=np.asarray(layout.sent_spans, dtype=np.int64).reshape(-1, 2),
-        vectors=np.asarray(sent_vectors, dtype=np.float32),
-    )
     built = Index(out, manifest, layout.by_id, layout.passages, np.asarray(vectors, dtype=np.float32), dense, keyword,
-                  sentences, tokens, frozenset())
+                  sentences, tokens, frozenset(), (), columns)
     return calibrate(built, encoder=encoder, batch_size=batch_size).to_json()
 
 
@@ -647,12 +670,6 @@ def _write_synced(path: Path, text: str) -> None:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-
-
-def _write_jsonl(path: Path, rows) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -17,8 +17,10 @@ from assistant.index import build_index, embedding_text, load_index
 from conftest import TinyEncoder, write_corpus
 
 FILES = {
-    "manifest.json", "documents.jsonl", "passages.jsonl", "dense.faiss", "sentences.npy", "sentences.json", "keyword",
-    "tokens.vectors.npy", "tokens.scale.npy", "tokens.piece.npy", "tokens.first.npy", "tokens.sentence.npy", "tokens.json",
+    "manifest.json", "documents.jsonl", "documents.index.json", "passages.jsonl", "passages.offsets.npy", "dense.faiss",
+    "keyword", "columns.json", "columns.npz", "vocabulary.json", "tokens.json",
+    *(f"tokens.{name}.npy" for name in ("vectors", "scale", "piece", "first", "sentence", "counts")),
+    *(f"sentences.{name}.npy" for name in ("row", "spans", "vectors", "scores", "first", "scale")),
 }
 
 
@@ -126,7 +128,7 @@ def test_sentences_lie_inside_their_passages_and_have_unit_vectors(index_dir):
     for row, (a, b) in zip(s.row, s.spans):
         p = index.passages[row]
         assert p.start <= a < b <= p.end
-    np.testing.assert_allclose(np.linalg.norm(s.vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(s.rows(), axis=1), 1.0, atol=1e-2)  # int8, a scale per row
 
 
 def test_list_items_are_sentences_of_their_own(index_dir):
@@ -192,8 +194,10 @@ DAMAGE = {
     "manifest of another format": lambda d: _rewrite_manifest(d / "manifest.json", format=99),
     "manifest missing a field": lambda d: (d / "manifest.json").write_text('{"format": 1}'),
     "manifest of another dimension": lambda d: _rewrite_manifest(d / "manifest.json", dimension=384),
-    "deleted sentences.npy": lambda d: (d / "sentences.npy").unlink(),
-    "truncated sentences.npy": lambda d: _halve(d / "sentences.npy"),
+    "deleted sentences.vectors.npy": lambda d: (d / "sentences.vectors.npy").unlink(),
+    "truncated sentences.vectors.npy": lambda d: _halve(d / "sentences.vectors.npy"),
+    "truncated passages.offsets.npy": lambda d: _halve(d / "passages.offsets.npy"),
+    "garbage columns.npz": lambda d: _garbage(d / "columns.npz"),
     "deleted keyword index": lambda d: shutil.rmtree(d / "keyword"),
 }
 
@@ -327,7 +331,7 @@ def test_build_refuses_to_overwrite_the_corpus_or_a_folder_that_is_not_an_index(
 
 
 def test_a_flipped_byte_in_any_index_file_is_refused(index_dir):
-    target = index_dir / "sentences.npy"
+    target = index_dir / "sentences.vectors.npy"
     data = bytearray(target.read_bytes())
     data[-10] ^= 0xFF  # same size, still a valid .npy: only the checksum can tell
     target.write_bytes(bytes(data))
@@ -372,17 +376,21 @@ def test_a_damaged_token_file_is_reported(tmp_path):
 def test_an_index_of_the_previous_format_is_refused_with_a_command_and_rebuilt_in_place(tmp_path):
     corpus, out = write_corpus(tmp_path / "corpus"), tmp_path / "index"
     build(corpus, out)
-    # what format 6 wrote: the token arrays in one tokens.npz
-    arrays = {name: np.load(out / f"tokens.{name}.npy") for name in ("vectors", "scale", "piece", "first", "sentence")}
-    np.savez(out / "tokens.npz", **arrays)
-    for name in arrays:
-        (out / f"tokens.{name}.npy").unlink()
+    # what format 7 wrote: sentences in sentences.npy (float32) and sentences.json, no offsets, columns or vocabulary
+    s = load_index(out).sentences
+    np.save(out / "sentences.npy", s.rows())
+    (out / "sentences.json").write_text(json.dumps({"row": s.row.tolist(), "spans": s.spans.tolist()}))
+    for name in ("row", "spans", "vectors", "scores", "first", "scale"):
+        (out / f"sentences.{name}.npy").unlink()
+    for name in ("passages.offsets.npy", "documents.index.json", "columns.json", "columns.npz", "vocabulary.json"):
+        (out / name).unlink()
     manifest = json.loads((out / "manifest.json").read_text())
-    (out / "manifest.json").write_text(json.dumps(manifest | {"format": 6}))
-    with pytest.raises(IndexLoadError, match=r"format 6.*assistant build"):
+    (out / "manifest.json").write_text(json.dumps(manifest | {"format": 7}))
+    with pytest.raises(IndexLoadError, match=r"format 7.*assistant build"):
         load_index(out)
     build(corpus, out)  # not refused as a folder of someone else's files
-    assert load_index(out).manifest.format == 7 and not (out / "tokens.npz").exists()
+    assert load_index(out).manifest.format == 8
+    assert not (out / "sentences.npy").exists() and not (out / "sentences.json").exists()
 
 
 def test_a_large_index_loads_on_sizes_and_check_finds_what_the_load_skipped(tmp_path, monkeypatch, capsys):

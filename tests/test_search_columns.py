@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from assistant.index import build_index, load_index
-from assistant.search import Filter, Searcher, _date_in, _passage_years
+from assistant.columns import date_in as _date_in, passage_years as _passage_years
+from assistant.search import Filter, Searcher
 
 
 @pytest.fixture

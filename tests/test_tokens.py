@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from assistant.corpus import Passage
 from assistant.embed import Tokens
 from assistant.index import build_index, embedding_text, load_index
-from assistant.search import SENTENCE_TOKEN_WEIGHT, Searcher, _passage_years
+from assistant.columns import passage_years as _passage_years
+from assistant.search import SENTENCE_TOKEN_WEIGHT, Searcher
 from assistant.tokens import CONTEXT, MIN_PASSAGES_FOR_COMMON, NO_SENTENCE, TokenVectors, late_interaction, query_weights
 from conftest import TinyEncoder, write_corpus
 
@@ -354,7 +355,7 @@ def test_batch_encoding_answers_as_one_by_one(default_index, real_encoder):
 
 
 def test_a_free_text_date_never_falls_in_a_date_range():
-    from assistant.search import _date_in
+    from assistant.columns import date_in as _date_in
 
     assert not _date_in("Spring 2014", "2015", "")
     assert not _date_in("Spring 2014", "2014", "2014")

@@ -65,7 +65,7 @@ def assert_same_index(a: Path, b: Path) -> None:
     assert x.documents == y.documents
     assert x.passages == y.passages
     np.testing.assert_allclose(x.vectors, y.vectors, atol=1e-6)
-    np.testing.assert_allclose(x.sentences.vectors, y.sentences.vectors, atol=1e-6)
+    np.testing.assert_allclose(x.sentences.rows(), y.sentences.rows(), atol=3e-3)
     np.testing.assert_array_equal(x.sentences.spans, y.sentences.spans)
     np.testing.assert_allclose(x.tokens.rows(slice(None)), y.tokens.rows(slice(None)), atol=1e-3)
     np.testing.assert_array_equal(x.tokens.first, y.tokens.first)
@@ -564,7 +564,7 @@ def test_real_model_incremental_build_equals_a_full_rebuild(real_encoder, tmp_pa
     x, y = load_index(out), load_index(full)
     assert x.passages == y.passages
     np.testing.assert_allclose(x.vectors, y.vectors, atol=1e-5)
-    np.testing.assert_allclose(x.sentences.vectors, y.sentences.vectors, atol=1e-5)
+    np.testing.assert_allclose(x.sentences.rows(), y.sentences.rows(), atol=3e-3)
     np.testing.assert_allclose(x.tokens.rows(slice(None)), y.tokens.rows(slice(None)), atol=3e-3)
     for q in ["What happens to people sent back from China?", "Who signed the letter?", "food shortages",
               "Are families told where detainees are held?", "public executions"]:

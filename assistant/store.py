@@ -1,0 +1,122 @@
+"""Passages and documents read from the index folder as they are asked for.
+
+Owns the arrow ``index files -> Passage / Document`` for a loaded index. The
+JSONL files stay on disk; a memory-mapped table of each record's byte offset
+lets a question read only the passages it shows (a few microseconds each), so
+that an index of a million passages does not hold a million passages, or every
+document's full text, in memory. Both stores are read-only and safe to share
+between threads (``os.pread`` on one descriptor).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from assistant.corpus import Document, Passage
+
+DOCUMENTS_KEPT = 256  # recently read documents kept in memory (their texts give quotes and highlights)
+
+
+def write_jsonl_with_offsets(path: Path, rows) -> list[int]:
+    """Write one JSON object per line; return each line's byte offset and the end."""
+    offsets = [0]
+    with path.open("wb") as f:
+        for row in rows:
+            line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+            f.write(line)
+            offsets.append(offsets[-1] + len(line))
+    return offsets
+
+
+class _Lines:
+    """Line ``i`` of a JSONL file, found by its byte offset."""
+
+    def __init__(self, path: Path, offsets: np.ndarray) -> None:
+        self.path = path
+        self._offsets = offsets
+        self._fd = os.open(path, os.O_RDONLY)
+        self.count = len(offsets) - 1
+
+    def read(self, i: int) -> dict:
+        a, b = int(self._offsets[i]), int(self._offsets[i + 1])
+        return json.loads(os.pread(self._fd, b - a, a))
+
+    def all(self) -> Iterator[dict]:
+        with self.path.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    yield json.loads(line)
+
+    def __del__(self) -> None:
+        try:
+            os.close(self._fd)
+        except (OSError, AttributeError):
+            pass
+
+
+class PassageStore(Sequence[Passage]):
+    """The index's passages in row order, read from ``passages.jsonl`` on demand."""
+
+    def __init__(self, path: Path, offsets: np.ndarray) -> None:
+        self._lines = _Lines(path, offsets)
+
+    def __len__(self) -> int:
+        return self._lines.count
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"passage row {i} out of range")
+        return Passage(**self._lines.read(i))
+
+    def __iter__(self) -> Iterator[Passage]:
+        for row in self._lines.all():  # one sequential read, not one call per passage
+            yield Passage(**row)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or len(other) != len(self):
+            return NotImplemented if not isinstance(other, Sequence) else False
+        return all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class DocumentStore(Mapping[str, Document]):
+    """The index's documents by id (in index order), each read from ``documents.jsonl``
+    when first asked for; the most recently read are kept."""
+
+    def __init__(self, path: Path, ids: list[str], offsets: np.ndarray) -> None:
+        self._lines = _Lines(path, offsets)
+        self._row = {d: i for i, d in enumerate(ids)}
+        self._read = lru_cache(maxsize=DOCUMENTS_KEPT)(self._read_row)
+
+    def _read_row(self, i: int) -> Document:
+        return Document(**self._lines.read(i))
+
+    def __getitem__(self, doc_id: str) -> Document:
+        return self._read(self._row[doc_id])
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._row
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._row)
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def values(self):  # type: ignore[override]
+        return [Document(**row) for row in self._lines.all()]  # one sequential read
+
+    def items(self):  # type: ignore[override]
+        return [(d.doc_id, d) for d in self.values()]
