@@ -21,7 +21,8 @@ Owns the arrow ``Passage -> index/``. One folder of plain files:
     files.json         each source file's size, time and hash (freshness; files added from elsewhere)
     cache/             encoder outputs by text (assistant.cache; not checksummed)
 
-Every array is memory-mapped when loaded: a question reads its candidates' rows.
+A load reads the small files whole; the token and sentence arrays stay on disk and a
+question reads its candidates' rows (``store.RowFile``).
 
 Writing (build, add, remove) lives in :mod:`assistant.update`: a new version is
 assembled in a temporary folder and swapped into place, so an interrupted
@@ -49,7 +50,7 @@ from assistant.dense import DenseIndex
 from assistant.embed import Encoder, Tokens
 from assistant.errors import IndexLoadError
 from assistant.sources import build_command
-from assistant.store import DocumentStore, PassageStore
+from assistant.store import DocumentStore, PassageStore, RowFile
 from assistant.keyword import KeywordIndex, stems
 from assistant.split import MONTHS, sentence_spans
 from assistant.tokens import CONTEXT, NO_SENTENCE, TokenVectors, quantize_rows
@@ -311,8 +312,9 @@ def load_index(
     writer's swap (the manifest changed while it read) is simply read again.
 
     Args:
-        mmap: memory-map the token vectors (read from disk as questions need them)
-            instead of reading them all into memory; the answers are the same.
+        mmap: leave the token and sentence arrays on disk and read the rows a question
+            needs (``store.RowFile``), and memory-map the BM25 postings, instead of
+            reading them all into memory; the answers are the same.
         verify: check every file's SHA-256 and every passage against its source text
             (True), or only what is cheap: sizes, shapes and counts (False); default:
             all of it for an index of up to LOAD_VERIFY_BYTES.
@@ -364,19 +366,25 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True, verify: boo
             raise IndexLoadError(f"the index at {path} is damaged (a file is missing, extra or of another size); {rebuild}")
         if verify is None:
             verify = recorded is None or sum(found.values()) <= LOAD_VERIFY_BYTES
-        mode = "r" if mmap else None
         if verify and sums != checksums(path):
             raise IndexLoadError(f"the index at {path} is damaged (a file's checksum does not match); {rebuild}")
         listing = json.loads((path / "documents.index.json").read_text(encoding="utf-8"))
         docs = DocumentStore(path / "documents.jsonl", listing["ids"], np.asarray(listing["offsets"], dtype=np.int64))
-        offsets = np.load(path / "passages.offsets.npy", mmap_mode=mode, allow_pickle=False)
+        offsets = np.load(path / "passages.offsets.npy", allow_pickle=False)
         passages = PassageStore(path / "passages.jsonl", offsets)
         stored_dense = DenseIndex.load(path / "dense.faiss", kind=manifest.dense_index)
         dense = stored_dense.faiss_index
-        sentences = Sentences(**{name: np.load(path / f"sentences.{name}.npy", mmap_mode=mode, allow_pickle=False)
+        # Arrays read by row (a question's candidates) are read with pread when mmap is
+        # asked; the small per-passage ones are read whole.
+        def array(name: str, whole: bool = False):
+            if mmap and not whole:
+                return RowFile(path / name)
+            return np.load(path / name, allow_pickle=False)
+
+        sentences = Sentences(**{name: array(f"sentences.{name}.npy", whole=name in ("row", "scores", "first"))
                                  for name in SENTENCE_ARRAYS})
         keyword = KeywordIndex.load(path / "keyword", mmap=mmap)
-        arrays = {name: np.load(path / f"tokens.{name}.npy", mmap_mode=mode, allow_pickle=False) for name in TOKEN_ARRAYS}
+        arrays = {name: array(f"tokens.{name}.npy", whole=name in ("first", "counts")) for name in TOKEN_ARRAYS}
         tokens = TokenVectors(
             arrays["vectors"], arrays["piece"], arrays["first"],
             tuple(json.loads((path / "tokens.json").read_text())["pieces"]), arrays["sentence"], arrays["scale"],
@@ -410,7 +418,7 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True, verify: boo
         or tokens.counts is None or len(tokens.counts) != len(tokens.pieces)
         or tokens.vectors.dtype != np.int8
         or columns.n != len(passages)
-        or (verify and int(tokens.sentence.max(initial=-1)) >= m)
+        or (verify and int(np.asarray(tokens.sentence).max(initial=-1)) >= m)
     ):
         raise IndexLoadError(f"the index at {path} is damaged (its files disagree on sizes); {rebuild}")
     for p in passages if verify else ():  # (a quote is always cut from its document's text)

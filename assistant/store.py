@@ -11,6 +11,7 @@ between threads (``os.pread`` on one descriptor).
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
@@ -120,3 +121,40 @@ class DocumentStore(Mapping[str, Document]):
 
     def items(self):  # type: ignore[override]
         return [(d.doc_id, d) for d in self.values()]
+
+
+class RowFile:
+    """A ``.npy`` array left on disk whose rows are copied out when indexed (``a[rows]``,
+    ``a[i:j]``): a question reads its candidates' rows and nothing else.
+
+    The file is memory-mapped, and after each read the mapping's pages are let go
+    (``MADV_DONTNEED``; they stay in the kernel's file cache, so the next read is as
+    fast). Without that, the kernel maps a megabyte or more around every row touched,
+    and a few hundred questions would count most of the file in the process's memory.
+    Measured on 787 candidates' sentences: 1.3-1.8 ms, against 3.3-4.3 ms reading each
+    run of rows with ``pread``. Safe to share between threads (a page let go while
+    another thread reads it is simply read again from the cache)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._array = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        self.shape = self._array.shape
+        self.dtype = self._array.dtype
+        self.ndim = self._array.ndim
+        self._mmap = getattr(self._array, "_mmap", None)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, take) -> np.ndarray:
+        out = np.array(self._array[take])  # a copy: nothing returned points into the mapping
+        if self._mmap is not None:
+            try:
+                self._mmap.madvise(mmap.MADV_DONTNEED)
+            except (OSError, ValueError, AttributeError):
+                pass
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        whole = self[:]
+        return whole.astype(dtype) if dtype is not None else whole

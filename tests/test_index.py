@@ -352,15 +352,23 @@ def test_memory_mapped_and_in_memory_token_vectors_give_identical_answers(tmp_pa
     encoder = TinyEncoder()
     out = tmp_path / "index"
     build(write_corpus(tmp_path / "corpus"), out, encoder)
+    from assistant.store import RowFile
+
     mapped, loaded = load_index(out), load_index(out, mmap=False)
-    assert isinstance(mapped.tokens.vectors, np.memmap) and not isinstance(loaded.tokens.vectors, np.memmap)
+    for on_disk in (mapped.tokens.vectors, mapped.tokens.scale, mapped.sentences.vectors, mapped.sentences.spans):
+        assert isinstance(on_disk, RowFile)
+    assert isinstance(loaded.tokens.vectors, np.ndarray) and isinstance(loaded.sentences.vectors, np.ndarray)
     assert mapped.tokens.vectors.dtype == np.int8  # as stored: a question converts only its candidates' rows
+    rows = np.array([0, 1, 2, 7, 9, 10, 3])  # runs and jumps, out of order
+    np.testing.assert_array_equal(mapped.tokens.vectors[rows], loaded.tokens.vectors[rows])
+    np.testing.assert_array_equal(mapped.sentences.spans[2:5], loaded.sentences.spans[2:5])
     a, b = Searcher(mapped, encoder), Searcher(loaded, encoder)
     for question in ["food shortages", "prison camps and forced labour", "What happened in 2014?"]:
-        for mode in ("hybrid", "tokens"):
+        for mode in ("hybrid", "tokens", "dense", "keyword", "rrf"):
             x, y = a.search(question, k=5, mode=mode), b.search(question, k=5, mode=mode)
-            assert [(h.passage.passage_id, h.score, h.tokens) for h in x.hits] == \
-                [(h.passage.passage_id, h.score, h.tokens) for h in y.hits]
+            assert [(h.passage, h.score, h.tokens, h.sentence) for h in x.hits] == \
+                [(h.passage, h.score, h.tokens, h.sentence) for h in y.hits]
+            assert x.best_sentences == y.best_sentences
 
 
 def test_a_damaged_token_file_is_reported(tmp_path):
@@ -379,7 +387,7 @@ def test_an_index_of_the_previous_format_is_refused_with_a_command_and_rebuilt_i
     # what format 7 wrote: sentences in sentences.npy (float32) and sentences.json, no offsets, columns or vocabulary
     s = load_index(out).sentences
     np.save(out / "sentences.npy", s.rows())
-    (out / "sentences.json").write_text(json.dumps({"row": s.row.tolist(), "spans": s.spans.tolist()}))
+    (out / "sentences.json").write_text(json.dumps({"row": s.row.tolist(), "spans": s.spans[:].tolist()}))
     for name in ("row", "spans", "vectors", "scores", "first", "scale"):
         (out / f"sentences.{name}.npy").unlink()
     for name in ("passages.offsets.npy", "documents.index.json", "columns.json", "columns.npz", "vocabulary.json"):
