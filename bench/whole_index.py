@@ -66,7 +66,7 @@ def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
     zipf /= zipf.sum()
     years = np.array([str(y) for y in range(1990, 2025)])
     n_docs = (n + PER_DOC - 1) // PER_DOC
-    docs, passages, sent_rows, sent_spans, sent_texts = [], [], [], [], []
+    docs, passages, sent_rows, sent_spans = [], [], [], []
     widx = rng.choice(len(vocab), size=(n, SENTENCES, WORDS), p=zipf).astype(np.int32)
     year_of = rng.integers(0, len(years), n)
     for d in range(n_docs):
@@ -82,7 +82,6 @@ def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
             for s in sents:
                 sent_rows.append(i)
                 sent_spans.append((s_pos, s_pos + len(s)))
-                sent_texts.append(s)
                 s_pos += len(s) + 1
             spans.append((a, a + len(text), text))
             paragraphs.append(text)
