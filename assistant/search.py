@@ -181,9 +181,10 @@ class Searcher:
             }
             return Signals(**{name: (v if name in used else None) for name, v in values.items()})
 
+        shown = {int(j): self.index.passages[rows[j]] for j in order}  # each read from disk once
         hits = tuple(
             Hit(
-                self.index.passages[rows[j]], float(score[j]), r, float(found.dense[j]), float(found.bm25[j]),
+                shown[int(j)], float(score[j]), r, float(found.dense[j]), float(found.bm25[j]),
                 float(found.sentence[j]), float(tokens[j]), signals(j),
             )
             for r, j in enumerate(order, start=1)
@@ -191,9 +192,9 @@ class Searcher:
         best: dict[str, list[tuple[int, int, float]]] = {}
         for j in order:
             a, b = found.sentence_start[j], found.sentence_start[j + 1]
-            best[self.index.passages[rows[j]].passage_id] = [
-                (int(self.index.sentences.spans[r][0]), int(self.index.sentences.spans[r][1]), float(sim))
-                for r, sim in zip(found.sentence_rows[a:b], found.sentence_sims[a:b])
+            spans = self.index.sentences.spans[found.sentence_rows[a:b]]
+            best[shown[int(j)].passage_id] = [
+                (int(x), int(y), float(sim)) for (x, y), sim in zip(spans, found.sentence_sims[a:b])
             ]
         return Retrieval(query, mode, hits, n_allowed, self.reranker is not None, best, self.config.min_score, self.config.name_rule)
 
@@ -215,9 +216,10 @@ class Searcher:
         _, near = dense.search(np.ascontiguousarray(qvec, dtype=np.float32).reshape(1, -1), asked)
         near = near[0][near[0] >= 0]
         near = near[allowed[near]][:want]
-        keyword = np.where(allowed, bm25, -np.inf)
-        best = np.argpartition(-keyword, want)[:want] if len(keyword) > want else np.arange(len(keyword))
-        best = best[keyword[best] > 0]
+        best = np.flatnonzero(bm25 > 0)  # only passages with a question word, usually few
+        best = best[allowed[best]]
+        if len(best) > want:
+            best = best[np.argpartition(-bm25[best], want)[:want]]
         return np.union1d(near, best).astype(np.int64)
 
     def _signals(self, rows: np.ndarray, qvec: np.ndarray, bm25: np.ndarray, query: Query) -> _Found:

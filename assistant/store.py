@@ -127,28 +127,51 @@ class RowFile:
     """A ``.npy`` array left on disk whose rows are copied out when indexed (``a[rows]``,
     ``a[i:j]``): a question reads its candidates' rows and nothing else.
 
-    The file is memory-mapped, and after each read the mapping's pages are let go
-    (``MADV_DONTNEED``; they stay in the kernel's file cache, so the next read is as
-    fast). Without that, the kernel maps a megabyte or more around every row touched,
-    and a few hundred questions would count most of the file in the process's memory.
-    Measured on 787 candidates' sentences: 1.3-1.8 ms, against 3.3-4.3 ms reading each
-    run of rows with ``pread``. Safe to share between threads (a page let go while
+    The file is memory-mapped, and once reads have touched about ``RELEASE_BYTES`` of it
+    the mapping's pages are let go (``MADV_DONTNEED``; they stay in the kernel's file
+    cache, so the next read is as fast). Without that, the kernel maps a megabyte or
+    more around every row touched, and a few hundred questions would count most of the
+    file in the process's memory. Safe to share between threads (a page let go while
     another thread reads it is simply read again from the cache)."""
+
+    RELEASE_BYTES = 64 * 1024 * 1024
+    _AROUND = 2 * 1024 * 1024  # what the kernel may map around one read (measured: about 1.5 MB)
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._array = np.load(self.path, mmap_mode="r", allow_pickle=False)
-        self.shape = self._array.shape
-        self.dtype = self._array.dtype
-        self.ndim = self._array.ndim
-        self._mmap = getattr(self._array, "_mmap", None)
+        with self.path.open("rb") as f:
+            major, _ = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read(f)
+            start = f.tell()
+            if fortran:
+                raise ValueError(f"{path}: a Fortran-ordered array")
+            size = os.fstat(f.fileno()).st_size
+            count = int(np.prod(shape, dtype=np.int64))
+            if size < start + count * np.dtype(dtype).itemsize:
+                raise ValueError(f"{path} is shorter than its header says")
+            self._mmap = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if count else None
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.ndim = len(self.shape)
+        if self._mmap is None:
+            self._array = np.zeros(self.shape, dtype=self.dtype)
+        else:  # a plain array over the mapping: indexing it costs what indexing any array does
+            self._array = np.frombuffer(self._mmap, dtype=self.dtype, count=count, offset=start).reshape(self.shape)
+        self._touched = 0
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def __getitem__(self, take) -> np.ndarray:
         out = np.array(self._array[take])  # a copy: nothing returned points into the mapping
-        if self._mmap is not None:
+        if isinstance(take, np.ndarray) and take.ndim == 1 and take.dtype != bool and len(take) > 1:
+            runs = 1 + int(np.count_nonzero(np.diff(take) != 1))  # each run of rows is one place in the file
+        else:
+            runs = 1
+        self._touched += self._AROUND * runs
+        if self._touched >= self.RELEASE_BYTES and self._mmap is not None:
+            self._touched = 0
             try:
                 self._mmap.madvise(mmap.MADV_DONTNEED)
             except (OSError, ValueError, AttributeError):

@@ -104,7 +104,7 @@ def main() -> None:
     bin_dir = Path(sys.executable).parent
     corpus, index = args.work / "corpus", args.work / "index"
     copies = math.ceil(args.passages / PASSAGES_PER_COPY)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_WAIT_POLICY="PASSIVE")  # as `assistant ask` and `serve` run
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS="1")  # as `assistant ask` and `serve` run
     build_line = "(reused)"
     if not (args.reuse and (index / "manifest.json").exists()):
         files = make_corpus(corpus, copies)
