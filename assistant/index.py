@@ -528,8 +528,11 @@ def checksums(folder: Path, *, only: str | None = None) -> dict[str, str]:
     """SHA-256 of every file ``_checked_files`` lists (only the one named ``only``, if given)."""
     import hashlib
 
-    return {rel: hashlib.sha256(f.read_bytes()).hexdigest() for rel, f in _checked_files(folder)
-            if only is None or rel == only}
+    def digest(path: Path) -> str:
+        with path.open("rb") as f:  # in chunks: a token file may be larger than memory
+            return hashlib.file_digest(f, "sha256").hexdigest()
+
+    return {rel: digest(f) for rel, f in _checked_files(folder) if only is None or rel == only}
 
 
 def _corpus_of(path: Path) -> str | None:
