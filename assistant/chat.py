@@ -16,8 +16,11 @@ from __future__ import annotations
 import html
 import logging
 import re
+from functools import lru_cache
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from assistant.answer import Answer, Quote, page_label, paragraph_mark, source_lines, to_json
 from assistant.corpus import Document, Passage
@@ -164,24 +167,39 @@ class Reply:
     answer: Answer | None  # None when the question could not be asked
 
 
-@dataclass(frozen=True)
 class _Served:
-    """One version of the served index and what the chat derives from it."""
+    """One version of the served index and what the chat derives from it. A document's
+    passages are read when one of them is opened (and the last few kept), never all at
+    start: a collection of a million passages serves as quickly as a small one."""
 
-    assistant: object
-    documents: dict[str, Document]
-    passages: dict[str, Passage]
-    siblings: dict[str, list[Passage]]  # doc id -> its passages in document order
-    position: dict[str, int]  # passage id -> its place among its siblings
+    def __init__(self, assistant) -> None:
+        self.assistant = assistant
+        index = assistant.index
+        self.documents = index.documents
+        columns = assistant.searcher._columns
+        self._code = {d: i for i, d in enumerate(columns.doc_ids)}
+        self._doc_code = columns.doc_code
+        self.siblings = lru_cache(maxsize=64)(self._siblings)  # doc id -> its passages in document order
 
     @classmethod
     def of(cls, assistant) -> _Served:
-        index = assistant.index
-        siblings: dict[str, list[Passage]] = {}
-        for p in index.passages:  # passages are stored in document order
-            siblings.setdefault(p.doc_id, []).append(p)
-        position = {p.passage_id: i for ps in siblings.values() for i, p in enumerate(ps)}
-        return cls(assistant, index.documents, {p.passage_id: p for p in index.passages}, siblings, position)
+        return cls(assistant)
+
+    def _siblings(self, doc_id: str) -> tuple[Passage, ...]:
+        code = self._code.get(doc_id)
+        if code is None:
+            return ()
+        passages = self.assistant.index.passages
+        return tuple(passages[int(r)] for r in np.flatnonzero(self._doc_code == code))  # stored in document order
+
+    def passage(self, passage_id: str) -> tuple[Passage, tuple[Passage, ...], int] | None:
+        """The passage with this id, its document's passages and its place among them."""
+        doc_id = passage_id.rpartition("#")[0]  # ids are DOC#pN or DOC#pN.PART (assistant.corpus)
+        siblings = self.siblings(doc_id)
+        for i, p in enumerate(siblings):
+            if p.passage_id == passage_id:
+                return p, siblings, i
+        return None
 
 
 class Chat:
@@ -269,11 +287,11 @@ class Chat:
 
     def context(self, passage_id: str, around: int = CONTEXT_PARAGRAPHS) -> list[Passage]:
         """The cited passage with up to ``around`` passages of its document before and after it."""
-        state = self._state
-        p = state.passages[passage_id]
-        siblings = state.siblings[p.doc_id]
-        i = state.position[passage_id]
-        return siblings[max(0, i - around) : i + around + 1]
+        found = self._state.passage(passage_id)
+        if found is None:
+            raise KeyError(passage_id)
+        _, siblings, i = found
+        return list(siblings[max(0, i - around) : i + around + 1])
 
     def source_html(
         self, passage_id: str | None, highlights: Sequence[Sequence[int]] = (), around: int = CONTEXT_PARAGRAPHS,
@@ -289,9 +307,10 @@ class Chat:
                 for a declined answer's passages).
         """
         state = self._state
-        if not passage_id or passage_id not in state.passages:
+        found = state.passage(passage_id) if passage_id else None
+        if found is None:
             return EMPTY_SOURCE
-        cited = state.passages[passage_id]
+        cited = found[0]
         doc = state.documents[cited.doc_id]
         about = " · ".join(escape_html(x) for x in (doc.organization, cited.date or doc.date, doc.kind) if x)
         head = (
