@@ -24,6 +24,45 @@ from assistant.webguard import MAX_BODY, Limits, RequestGuard
 
 log = logging.getLogger(__name__)
 
+
+def _gradio():
+    """Import Gradio without its stub writer. Gradio 6 re-creates the ``.pyi`` stub
+    file of every component class in site-packages each time it is imported (for
+    editors' type hints; nothing at run time reads them): 2.5 of the 4.6 s its import
+    takes here, and most of ``serve``'s start. The writer is replaced by a no-op as its
+    module loads; a Gradio without it is imported unchanged."""
+    import importlib.abc
+    import importlib.machinery
+    import sys
+
+    class _NoStubs(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name != "gradio.component_meta":
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is None or spec.loader is None:
+                return spec
+            run = spec.loader.exec_module
+
+            def exec_module(module) -> None:
+                run(module)
+                if hasattr(module, "create_or_modify_pyi"):
+                    module.create_or_modify_pyi = lambda *args, **kwargs: None
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    if "gradio" not in sys.modules:
+        finder = _NoStubs()
+        sys.meta_path.insert(0, finder)
+        try:
+            import gradio
+        finally:
+            sys.meta_path.remove(finder)
+    import gradio  # noqa: F401 (loaded under the finder)
+
+    return gradio
+
 # Two CPU cores answer two questions at once at full speed; more would only
 # share the cores. The queue holds what waits, and refuses beyond QUEUE_SIZE
 # so that an overload is said at once rather than waited out.
@@ -72,7 +111,7 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
         live: when given, the page can add documents to the served index and
             remove them (``serve --allow-uploads``); otherwise it cannot change it.
     """
-    import gradio as gr
+    gr = _gradio()
 
     info = info or chat_collection(chat)
     with gr.Blocks(title=info.title, fill_height=True) as demo:
@@ -240,7 +279,7 @@ def manage_documents(chat: Chat, live: LiveCollection, *, info: CollectionInfo, 
     Its two events are API endpoints too (``/add_documents``, ``/remove_documents``).
     Returns the dropdown of documents to remove.
     """
-    import gradio as gr
+    gr = _gradio()
 
     settings = live.settings
     limit = f"{settings.max_bytes / 1e6:g} MB"
@@ -318,7 +357,7 @@ def chat_collection(chat: Chat, *, title: str | None = None, queries: str | None
 def _with_request(fn):
     """Let Gradio see ``fn``'s ``request`` parameter as a ``gr.Request`` (under
     ``from __future__ import annotations`` the annotation is a string it cannot resolve)."""
-    import gradio as gr
+    gr = _gradio()
 
     fn.__annotations__["request"] = gr.Request
     return fn
@@ -445,7 +484,7 @@ def reopen(assistant: Any) -> Any:
 
 
 def _theme() -> Any:
-    import gradio as gr
+    gr = _gradio()
 
     # System fonts: nothing to fetch, and the same letters in bold as in regular
     # (the bundled web font's semibold renders wrongly in some Chromium builds).
