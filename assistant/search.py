@@ -235,10 +235,11 @@ class Searcher:
         else:
             sentence_rows = np.repeat(starts - sentence_start[:-1], counts) + np.arange(sentence_start[-1])
         sims = index.sentences.similarities(sentence_rows, qvec)
-        sentence = np.full(len(rows), -1.0, dtype=np.float32)
-        ok = self._sentence_scores[sentence_rows]
-        owner = np.repeat(np.arange(len(rows)), counts)
-        np.maximum.at(sentence, owner[ok], sims[ok])
+        sentence = np.full(len(rows), -1.0, dtype=np.float32)  # -1: no sentence scores
+        scoring = np.where(self._sentence_scores[sentence_rows], sims, np.float32(-1.0))
+        some = counts > 0  # each candidate's sentences are one run: the best of each run
+        if some.any():
+            sentence[some] = np.maximum.reduceat(scoring, sentence_start[:-1][some])
         keyword = bm25[rows]
         top = float(keyword.max()) if len(keyword) else 0.0
         scaled = keyword / top if top > 0 else keyword

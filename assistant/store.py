@@ -127,15 +127,15 @@ class RowFile:
     """A ``.npy`` array left on disk whose rows are copied out when indexed (``a[rows]``,
     ``a[i:j]``): a question reads its candidates' rows and nothing else.
 
-    The file is memory-mapped, and once reads have touched about ``RELEASE_BYTES`` of it
-    the mapping's pages are let go (``MADV_DONTNEED``; they stay in the kernel's file
-    cache, so the next read is as fast). Without that, the kernel maps a megabyte or
-    more around every row touched, and a few hundred questions would count most of the
-    file in the process's memory. Safe to share between threads (a page let go while
+    The file is memory-mapped, and after each read the mapping's pages around what was
+    read are let go (``MADV_DONTNEED``; they stay in the kernel's file cache, so the next
+    read is as fast). Without that, the kernel maps a megabyte or more around every row
+    touched, and a few hundred questions would count most of the file in the process's
+    memory. Safe to share between threads (a page let go while
     another thread reads it is simply read again from the cache)."""
 
-    RELEASE_BYTES = 64 * 1024 * 1024
-    _AROUND = 2 * 1024 * 1024  # what the kernel may map around one read (measured: about 1.5 MB)
+    AROUND = 2 * 1024 * 1024  # measured: about 1.5 MB mapped around each read of a cached file
+    RUNS_ONE_BY_ONE = 64  # up to this many runs of rows a read lets go of each run's pages; past it, of its whole span
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -154,29 +154,55 @@ class RowFile:
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
         self.ndim = len(self.shape)
+        self._start = start
+        self._size = size
+        self._row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
         if self._mmap is None:
             self._array = np.zeros(self.shape, dtype=self.dtype)
         else:  # a plain array over the mapping: indexing it costs what indexing any array does
             self._array = np.frombuffer(self._mmap, dtype=self.dtype, count=count, offset=start).reshape(self.shape)
-        self._touched = 0
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def __getitem__(self, take) -> np.ndarray:
         out = np.array(self._array[take])  # a copy: nothing returned points into the mapping
-        if isinstance(take, np.ndarray) and take.ndim == 1 and take.dtype != bool and len(take) > 1:
-            runs = 1 + int(np.count_nonzero(np.diff(take) != 1))  # each run of rows is one place in the file
+        if self._mmap is not None:
+            self._let_go(take)
+        return out
+
+    def _let_go(self, take) -> None:
+        """Drop the mapping's pages around what ``take`` read (they stay in the file cache)."""
+        if isinstance(take, slice):
+            a, b, _ = take.indices(len(self))
+            spans = [(a, b)]
+        elif isinstance(take, (int, np.integer)):
+            spans = [(int(take), int(take) + 1)]
         else:
-            runs = 1
-        self._touched += self._AROUND * runs
-        if self._touched >= self.RELEASE_BYTES and self._mmap is not None:
-            self._touched = 0
+            rows = np.asarray(take).ravel()
+            if rows.dtype == bool:
+                rows = np.flatnonzero(rows)
+            if len(rows) == 0:
+                return
+            rows = np.sort(rows)
+            cuts = np.flatnonzero(np.diff(rows) > 1) + 1
+            firsts, lasts = rows[np.r_[0, cuts]], rows[np.r_[cuts - 1, len(rows) - 1]] + 1
+            spans = list(zip(firsts.tolist(), lasts.tolist()))
+            if len(spans) > self.RUNS_ONE_BY_ONE:
+                spans = [(spans[0][0], spans[-1][1])]
+        around = self.AROUND  # the kernel maps whole blocks around a page it reads in
+        end = -1
+        for a, b in spans:
+            lo = max(0, (self._start + a * self._row_bytes - around) // around * around)
+            hi = min(self._size, -(-(self._start + b * self._row_bytes + around) // around) * around)
+            lo = max(lo, end)  # what an earlier span let go
+            if hi <= lo:
+                continue
+            end = hi
             try:
-                self._mmap.madvise(mmap.MADV_DONTNEED)
+                self._mmap.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
             except (OSError, ValueError, AttributeError):
                 pass
-        return out
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         whole = self[:]

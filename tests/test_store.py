@@ -57,7 +57,7 @@ def test_a_row_file_copies_out_exactly_the_rows_asked_for(tmp_path):
     np.testing.assert_array_equal(f[0:3], a[0:3])
     np.testing.assert_array_equal(f[5], a[5])
     np.testing.assert_array_equal(np.asarray(f), a)
-    f.RELEASE_BYTES = 1  # let the pages go after every read: the answers stay the same
+    f.RUNS_ONE_BY_ONE = 1  # one span for all the runs: the answers stay the same
     for _ in range(3):
         np.testing.assert_array_equal(f[rows], a[rows])
 
@@ -91,3 +91,4 @@ def test_passage_offsets_that_disagree_with_the_file_are_refused(tmp_path):
         load_index(out)
     with pytest.raises(IndexLoadError, match="disagree"):  # a large index's load checks no checksum
         load_index(out, verify=False)
+
