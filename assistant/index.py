@@ -303,7 +303,7 @@ def build_index(
 
 
 def load_index(
-    index_dir: str | Path, *, check_corpus: bool = True, mmap: bool = True, verify: bool | None = None
+    index_dir: str | Path, *, check_corpus: bool = True, mmap: bool | None = None, verify: bool | None = None
 ) -> Index:
     """Load an index folder, refusing one that is damaged or older than its corpus.
 
@@ -314,7 +314,9 @@ def load_index(
     Args:
         mmap: leave the token and sentence arrays on disk and read the rows a question
             needs (``store.RowFile``), and memory-map the BM25 postings, instead of
-            reading them all into memory; the answers are the same.
+            reading them all into memory; the answers are the same. Default: on disk
+            for an index of more than LOAD_VERIFY_BYTES, in memory for a smaller one
+            (where reading rows from the map costs more than the memory saved).
         verify: check every file's SHA-256 and every passage against its source text
             (True), or only what is cheap: sizes, shapes and counts (False); default:
             all of it for an index of up to LOAD_VERIFY_BYTES.
@@ -342,7 +344,7 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return st.st_ino, st.st_mtime_ns
 
 
-def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True, verify: bool | None = None) -> Index:
+def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, verify: bool | None = None) -> Index:
     if path.exists() and not path.is_dir():
         raise IndexLoadError(f"{path} is a file, not an index folder; build one: assistant build --index FOLDER")
     _recover_interrupted_swap(path)
@@ -364,8 +366,11 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True, verify: boo
         recorded = recorded_sizes(path)
         if set(found) != set(sums) or (recorded is not None and recorded != found):
             raise IndexLoadError(f"the index at {path} is damaged (a file is missing, extra or of another size); {rebuild}")
+        small = recorded is None or sum(found.values()) <= LOAD_VERIFY_BYTES
         if verify is None:
-            verify = recorded is None or sum(found.values()) <= LOAD_VERIFY_BYTES
+            verify = small
+        if mmap is None:
+            mmap = not small
         if verify and sums != checksums(path):
             raise IndexLoadError(f"the index at {path} is damaged (a file's checksum does not match); {rebuild}")
         listing = json.loads((path / "documents.index.json").read_text(encoding="utf-8"))
@@ -374,8 +379,8 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool = True, verify: boo
         passages = PassageStore(path / "passages.jsonl", offsets)
         stored_dense = DenseIndex.load(path / "dense.faiss", kind=manifest.dense_index)
         dense = stored_dense.faiss_index
-        # Arrays read by row (a question's candidates) are read with pread when mmap is
-        # asked; the small per-passage ones are read whole.
+        # Arrays read by row (a question's candidates) stay on disk when mmap is asked;
+        # the small per-passage ones are read whole.
         def array(name: str, whole: bool = False):
             if mmap and not whole:
                 return RowFile(path / name)

@@ -354,7 +354,8 @@ def test_memory_mapped_and_in_memory_token_vectors_give_identical_answers(tmp_pa
     build(write_corpus(tmp_path / "corpus"), out, encoder)
     from assistant.store import RowFile
 
-    mapped, loaded = load_index(out), load_index(out, mmap=False)
+    mapped, loaded = load_index(out, mmap=True), load_index(out, mmap=False)
+    assert isinstance(load_index(out).tokens.vectors, np.ndarray)  # a small index: in memory by default
     for on_disk in (mapped.tokens.vectors, mapped.tokens.scale, mapped.sentences.vectors, mapped.sentences.spans):
         assert isinstance(on_disk, RowFile)
     assert isinstance(loaded.tokens.vectors, np.ndarray) and isinstance(loaded.sentences.vectors, np.ndarray)
@@ -413,7 +414,10 @@ def test_a_large_index_loads_on_sizes_and_check_finds_what_the_load_skipped(tmp_
     raw[-7] ^= 0xFF  # same size: only a checksum sees it
     (out / "tokens.vectors.npy").write_bytes(bytes(raw))
     monkeypatch.setattr(index_module, "LOAD_VERIFY_BYTES", 0)  # as if the index were large
-    load_index(out)  # sizes match: loaded without reading every byte
+    large = load_index(out)  # sizes match: loaded without reading every byte
+    from assistant.store import RowFile
+
+    assert isinstance(large.tokens.vectors, RowFile)  # and its arrays left on disk
     assert main(["check", "--index", str(out)]) == 1
     assert "damaged" in capsys.readouterr().err
     with (out / "passages.jsonl").open("ab") as f:  # a size that differs is seen by any load
