@@ -31,6 +31,7 @@ def _gradio():
     editors' type hints; nothing at run time reads them): 2.5 of the 4.6 s its import
     takes here, and most of ``serve``'s start. The writer is replaced by a no-op as its
     module loads; a Gradio without it is imported unchanged."""
+    import importlib
     import importlib.abc
     import importlib.machinery
     import sys
@@ -52,16 +53,15 @@ def _gradio():
             spec.loader.exec_module = exec_module
             return spec
 
-    if "gradio" not in sys.modules:
-        finder = _NoStubs()
-        sys.meta_path.insert(0, finder)
-        try:
-            import gradio
-        finally:
-            sys.meta_path.remove(finder)
-    import gradio  # noqa: F401 (loaded under the finder)
+    if "gradio" in sys.modules:
+        return sys.modules["gradio"]
+    finder = _NoStubs()
+    sys.meta_path.insert(0, finder)
+    try:
+        return importlib.import_module("gradio")
+    finally:
+        sys.meta_path.remove(finder)
 
-    return gradio
 
 # Two CPU cores answer two questions at once at full speed; more would only
 # share the cores. The queue holds what waits, and refuses beyond QUEUE_SIZE

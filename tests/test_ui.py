@@ -485,3 +485,16 @@ def test_the_settings_label_names_the_active_filter():
     assert settings_label_text(chat, [], ["Amnesty"], "2014", "2016-05") == \
         f"{SETTINGS} · active: organisation Amnesty; dated from 2014 to 2016-05"
     assert settings_label_text(chat, [], [], "20x4", "") == f"{SETTINGS} · filter not valid yet"
+
+
+def test_gradio_is_imported_without_its_stub_writer(tmp_path):
+    """serve's start: Gradio re-writes a .pyi stub for every component on import
+    unless assistant.ui replaces the writer as the module loads."""
+    import subprocess
+    import sys
+
+    code = ("from assistant.ui import _gradio; gr = _gradio(); import gradio.component_meta as m; "
+            "print(m.create_or_modify_pyi.__name__, gr.Blocks.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["<lambda>", "Blocks"]
