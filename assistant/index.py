@@ -375,8 +375,7 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
             raise IndexLoadError(f"the index at {path} is damaged (a file's checksum does not match); {rebuild}")
         listing = json.loads((path / "documents.index.json").read_text(encoding="utf-8"))
         docs = DocumentStore(path / "documents.jsonl", listing["ids"], np.asarray(listing["offsets"], dtype=np.int64))
-        offsets = np.load(path / "passages.offsets.npy", allow_pickle=False)
-        passages = PassageStore(path / "passages.jsonl", offsets)
+        passages = PassageStore(path / "passages.jsonl", np.load(path / "passages.offsets.npy", allow_pickle=False))
         stored_dense = DenseIndex.load(path / "dense.faiss", kind=manifest.dense_index)
         dense = stored_dense.faiss_index
         # Arrays read by row (a question's candidates) stay on disk when mmap is asked;
@@ -406,8 +405,8 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
     m = manifest.sentences
     if (
         len(passages) != manifest.passages
-        or int(offsets[-1]) != (path / "passages.jsonl").stat().st_size
-        or int(docs._lines._offsets[-1]) != (path / "documents.jsonl").stat().st_size
+        or passages.file_bytes != (path / "passages.jsonl").stat().st_size
+        or docs.file_bytes != (path / "documents.jsonl").stat().st_size
         or dense.ntotal != len(passages)
         or dense.d != manifest.dimension
         or len(docs) != manifest.documents

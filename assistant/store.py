@@ -43,6 +43,7 @@ class _Lines:
         self._offsets = offsets
         self._fd = os.open(path, os.O_RDONLY)
         self.count = len(offsets) - 1
+        self.end = int(offsets[-1]) if len(offsets) else 0  # the file's size, as the offsets say
 
     def read(self, i: int) -> dict:
         a, b = int(self._offsets[i]), int(self._offsets[i + 1])
@@ -69,6 +70,11 @@ class PassageStore(Sequence[Passage]):
 
     def __len__(self) -> int:
         return self._lines.count
+
+    @property
+    def file_bytes(self) -> int:
+        """The size of ``passages.jsonl`` as the offsets say (a load compares it with the file's)."""
+        return self._lines.end
 
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
@@ -100,6 +106,11 @@ class DocumentStore(Mapping[str, Document]):
         self._lines = _Lines(path, offsets)
         self._row = {d: i for i, d in enumerate(ids)}
         self._read = lru_cache(maxsize=DOCUMENTS_KEPT)(self._read_row)
+
+    @property
+    def file_bytes(self) -> int:
+        """The size of ``documents.jsonl`` as the offsets say."""
+        return self._lines.end
 
     def _read_row(self, i: int) -> Document:
         return Document(**self._lines.read(i))
