@@ -183,35 +183,34 @@ class RowFile:
         return out
 
     def _let_go(self, take) -> None:
-        """Drop the mapping's pages around what ``take`` read (they stay in the file cache)."""
+        """Drop the mapping's pages around what ``take`` read (they stay in the file cache):
+        the AROUND-aligned blocks around every row read, merged where they meet, one
+        ``madvise`` per merged range."""
         if isinstance(take, slice):
             a, b, _ = take.indices(len(self))
-            spans = [(a, b)]
+            rows = np.array([a, max(a, b - 1)], dtype=np.int64)
         elif isinstance(take, (int, np.integer)):
-            spans = [(int(take), int(take) + 1)]
+            rows = np.array([int(take)], dtype=np.int64)
         else:
             rows = np.asarray(take).ravel()
-            if rows.dtype == bool:
-                rows = np.flatnonzero(rows)
+            rows = np.flatnonzero(rows) if rows.dtype == bool else rows.astype(np.int64, copy=False)
             if len(rows) == 0:
                 return
-            rows = np.sort(rows)
-            cuts = np.flatnonzero(np.diff(rows) > 1) + 1
-            firsts, lasts = rows[np.r_[0, cuts]], rows[np.r_[cuts - 1, len(rows) - 1]] + 1
-            spans = list(zip(firsts.tolist(), lasts.tolist()))
-            if len(spans) > self.RUNS_ONE_BY_ONE:
-                spans = [(spans[0][0], spans[-1][1])]
-        around = self.AROUND  # the kernel maps whole blocks around a page it reads in
-        end = -1
-        for a, b in spans:
-            lo = max(0, (self._start + a * self._row_bytes - around) // around * around)
-            hi = min(self._size, -(-(self._start + b * self._row_bytes + around) // around) * around)
-            lo = max(lo, end)  # what an earlier span let go
-            if hi <= lo:
-                continue
-            end = hi
+        around = self.AROUND
+        lo = np.maximum(self._start + rows * self._row_bytes - around, 0) // around * around
+        hi = np.minimum(-(-(self._start + (rows + 1) * self._row_bytes + around) // around) * around, self._size)
+        if len(rows) > 1 and np.any(lo[1:] < lo[:-1]):
+            order = np.argsort(lo, kind="stable")
+            lo, hi = lo[order], hi[order]
+        reach = np.maximum.accumulate(hi)
+        cuts = np.flatnonzero(lo[1:] > reach[:-1]) + 1
+        firsts = lo[np.concatenate(([0], cuts))]
+        lasts = reach[np.concatenate((cuts - 1, [len(lo) - 1]))]
+        if len(firsts) > self.RUNS_ONE_BY_ONE:
+            firsts, lasts = firsts[:1], lasts[-1:]
+        for a, b in zip(firsts.tolist(), lasts.tolist()):
             try:
-                self._mmap.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+                self._mmap.madvise(mmap.MADV_DONTNEED, a, b - a)
             except (OSError, ValueError, AttributeError):
                 pass
 
