@@ -176,7 +176,7 @@ class _Served:
         self.assistant = assistant
         index = assistant.index
         self.documents = index.documents
-        columns = assistant.searcher._columns
+        columns = assistant.searcher.columns
         self._code = {d: i for i, d in enumerate(columns.doc_ids)}
         self._doc_code = columns.doc_code
         self.siblings = lru_cache(maxsize=64)(self._siblings)  # doc id -> its passages in document order

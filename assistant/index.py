@@ -53,7 +53,7 @@ from assistant.sources import build_command
 from assistant.store import DocumentStore, PassageStore, RowFile
 from assistant.keyword import KeywordIndex, stems
 from assistant.split import MONTHS, sentence_spans
-from assistant.tokens import CONTEXT, NO_SENTENCE, TokenVectors, quantize_rows
+from assistant.tokens import CONTEXT, NO_SENTENCE, TokenVectors, dequantize, quantize_rows
 
 FORMAT = 8  # 8: passages and documents read from disk as asked, sentence vectors int8, columns stored; 7: token arrays as .npy files (int8, memory-mapped); 6: files.json and the encoder cache
 TOKEN_ARRAYS = ("vectors", "scale", "piece", "first", "sentence", "counts")  # tokens.NAME.npy
@@ -120,10 +120,7 @@ class Sentences:
 
     def rows(self, take=slice(None)) -> np.ndarray:
         """The sentence vectors ``take`` selects, as float32."""
-        block = np.array(self.vectors[take], dtype=np.float32)
-        if self.scale is not None:
-            block *= np.asarray(self.scale[take])[..., None]
-        return block
+        return dequantize(self.vectors, self.scale, take)
 
     def similarities(self, rows: np.ndarray, question: np.ndarray) -> np.ndarray:
         """Cosine of the question with each sentence of ``rows`` (reads only those rows)."""

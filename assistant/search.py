@@ -111,12 +111,9 @@ class Searcher:
         self.index = index
         self.encoder = encoder
         self.reranker = reranker  # a CrossEncoderReranker, or None
-        self._columns = index.columns or Columns.of(index.documents, index.passages)
+        self.columns = index.columns or Columns.of(index.documents, index.passages)  # filters and years
         self._masks: dict[Filter, np.ndarray] = {}  # allowed() per filter, computed once
         self._masks_lock = threading.Lock()
-        # Sentences are stored in passage order: passage i owns rows first[i]:first[i + 1].
-        self._first_sentence = index.sentences.first
-        self._sentence_scores = index.sentences.scores  # enough words to stand for the paragraph
         self._piece_counts = index.tokens.passage_counts()
         self._stopwords = stopwords()
         self.config = ranking_config(index)
@@ -226,7 +223,8 @@ class Searcher:
         """Stage 2: every signal of the candidate ``rows``, aligned with them."""
         index = self.index
         dense = (index.vectors[rows] @ qvec).astype(np.float32)  # read for the candidates only
-        starts, ends = self._first_sentence[rows], self._first_sentence[rows + 1]
+        first = index.sentences.first  # passage i owns sentence rows first[i]:first[i + 1]
+        starts, ends = first[rows], first[rows + 1]
         counts = ends - starts
         sentence_start = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(counts, out=sentence_start[1:])
@@ -236,14 +234,14 @@ class Searcher:
             sentence_rows = np.repeat(starts - sentence_start[:-1], counts) + np.arange(sentence_start[-1])
         sims = index.sentences.similarities(sentence_rows, qvec)
         sentence = np.full(len(rows), -1.0, dtype=np.float32)  # -1: no sentence scores
-        scoring = np.where(self._sentence_scores[sentence_rows], sims, np.float32(-1.0))
+        scoring = np.where(index.sentences.scores[sentence_rows], sims, np.float32(-1.0))
         some = counts > 0  # each candidate's sentences are one run: the best of each run
         if some.any():
             sentence[some] = np.maximum.reduceat(scoring, sentence_start[:-1][some])
         keyword = bm25[rows]
         top = float(keyword.max()) if len(keyword) else 0.0
         scaled = keyword / top if top > 0 else keyword
-        year = self._columns.year_signal(set(YEAR.findall(query.text)), rows)
+        year = self.columns.year_signal(set(YEAR.findall(query.text)), rows)
         return _Found(rows, dense, sentence, keyword, scaled, year, sentence_rows, sims, sentence_start)
 
     def _fuse(self, mode: str, found: _Found, qtokens: Tokens, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -270,7 +268,7 @@ class Searcher:
         unknown = [d for d in where.doc_ids if d not in self.index.documents]
         if unknown:
             raise QueryError(f"unknown document {unknown[0]!r}; known: {', '.join(sorted(self.index.documents))}")
-        orgs = [o for o in self._columns.orgs if o]
+        orgs = [o for o in self.columns.orgs if o]
         for o in where.organizations:
             if not any(o.casefold() in known.casefold() for known in orgs):
                 raise QueryError(f"no document is from an organisation matching {o!r}; known: {'; '.join(orgs)}")
@@ -283,7 +281,7 @@ class Searcher:
         """
         mask = self._masks.get(where)
         if mask is None:
-            mask = self._columns.mask(where)
+            mask = self.columns.mask(where)
             mask.setflags(write=False)
             with self._masks_lock:  # the web chat answers two questions at once
                 if len(self._masks) >= MASK_CACHE:
@@ -316,7 +314,7 @@ class Searcher:
             pool = np.argsort(-cheap, kind="stable")[: max(TOKEN_POOL, k)]
         weights = query_weights(qtokens.pieces, self._piece_counts, len(self.index.passages), self._stopwords)
         whole, best = late_interaction(
-            qtokens, weights, self.index.tokens, rows[pool], self.index.sentences.row, self._sentence_scores
+            qtokens, weights, self.index.tokens, rows[pool], self.index.sentences.row, self.index.sentences.scores
         )
         tokens = np.zeros(len(rows), dtype=np.float32)
         sentence_tokens = tokens.copy()

@@ -1,8 +1,8 @@
 """Passages and documents read from the index folder as they are asked for.
 
 Owns the arrow ``index files -> Passage / Document`` for a loaded index. The
-JSONL files stay on disk; a memory-mapped table of each record's byte offset
-lets a question read only the passages it shows (a few microseconds each), so
+JSONL files stay on disk; a table of each record's byte offset lets a question
+read only the passages it shows (a few microseconds each), so
 that an index of a million passages does not hold a million passages, or every
 document's full text, in memory. Both stores are read-only and safe to share
 between threads (``os.pread`` on one descriptor).
@@ -186,20 +186,22 @@ class RowFile:
         """Drop the mapping's pages around what ``take`` read (they stay in the file cache):
         the AROUND-aligned blocks around every row read, merged where they meet, one
         ``madvise`` per merged range."""
-        if isinstance(take, slice):
+        if isinstance(take, slice):  # one run of rows, [a, b)
             a, b, _ = take.indices(len(self))
-            rows = np.array([a, max(a, b - 1)], dtype=np.int64)
+            first, end = np.array([a], dtype=np.int64), np.array([max(a, b)], dtype=np.int64)
         elif isinstance(take, (int, np.integer)):
-            rows = np.array([int(take)], dtype=np.int64)
+            first = np.array([int(take) % max(len(self), 1)], dtype=np.int64)
+            end = first + 1
         else:
-            rows = np.asarray(take).ravel()
-            rows = np.flatnonzero(rows) if rows.dtype == bool else rows.astype(np.int64, copy=False)
-            if len(rows) == 0:
+            first = np.asarray(take).ravel()
+            first = np.flatnonzero(first) if first.dtype == bool else first.astype(np.int64, copy=False) % max(len(self), 1)
+            if len(first) == 0:
                 return
+            end = first + 1
         around = self.AROUND
-        lo = np.maximum(self._start + rows * self._row_bytes - around, 0) // around * around
-        hi = np.minimum(-(-(self._start + (rows + 1) * self._row_bytes + around) // around) * around, self._size)
-        if len(rows) > 1 and np.any(lo[1:] < lo[:-1]):
+        lo = np.maximum(self._start + first * self._row_bytes - around, 0) // around * around
+        hi = np.minimum(-(-(self._start + end * self._row_bytes + around) // around) * around, self._size)
+        if len(lo) > 1 and np.any(lo[1:] < lo[:-1]):
             order = np.argsort(lo, kind="stable")
             lo, hi = lo[order], hi[order]
         reach = np.maximum.accumulate(hi)

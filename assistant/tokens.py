@@ -43,10 +43,7 @@ class TokenVectors:
 
     def rows(self, take) -> np.ndarray:
         """The token vectors ``take`` selects, as float32."""
-        block = np.asarray(self.vectors[take], dtype=np.float32)
-        if self.scale is not None:
-            block *= self.scale[take][:, None]
-        return block
+        return dequantize(self.vectors, self.scale, take)
 
     @classmethod
     def of(
@@ -102,6 +99,15 @@ class TokenVectors:
 
 
 QUANTIZE_CHUNK = 256  # passages quantised at a time
+
+
+def dequantize(vectors, scale: np.ndarray | None, take) -> np.ndarray:
+    """The rows ``take`` of ``vectors`` as float32 (a copy), times their ``scale`` when
+    the vectors are stored as int8 (``quantize_rows``)."""
+    block = np.array(vectors[take], dtype=np.float32)
+    if scale is not None:
+        block *= np.asarray(scale[take])[..., None]
+    return block
 
 
 def quantize_rows(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

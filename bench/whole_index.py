@@ -126,15 +126,12 @@ def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
     first = np.arange(0, total + 1, tokens_per, dtype=np.int64)
     position = np.arange(total) % tokens_per
     token_sentence = (np.arange(total) // tokens_per * SENTENCES + position * SENTENCES // tokens_per).astype(np.int32)
-    tokens = TokenVectors(tv, piece, first, pieces, token_sentence,
-                          np.full(total, 1 / 127 / 3.0, dtype=np.float32), None)
     counts = np.zeros(len(pieces), dtype=np.int64)
-    for a in range(0, n, 100_000):  # in how many passages each piece occurs
+    for a in range(0, n, 100_000):  # TokenVectors.piece_passages, a slice of passages at a time (memory)
         b = min(n, a + 100_000)
-        rows = np.repeat(np.arange(a, b), tokens_per)
-        pairs = np.unique(np.stack([rows, piece[a * tokens_per : b * tokens_per]]), axis=1)
-        counts += np.bincount(pairs[1], minlength=len(pieces))
-    tokens = TokenVectors(tokens.vectors, tokens.piece, tokens.first, tokens.pieces, tokens.sentence, tokens.scale, counts)
+        part = TokenVectors(tv, piece[a * tokens_per : b * tokens_per], first[a : b + 1] - first[a], pieces, token_sentence)
+        counts += part.piece_passages()
+    tokens = TokenVectors(tv, piece, first, pieces, token_sentence, np.full(total, 1 / 127 / 3.0, dtype=np.float32), counts)
     times["vectors"] = time.perf_counter() - t
 
     t = time.perf_counter()

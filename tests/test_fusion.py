@@ -114,7 +114,7 @@ def test_a_held_out_sentence_is_gone_from_its_passage(tmp_path):
     searcher = Searcher(index, TinyEncoder())
     held = _held_out(searcher)
     assert len(held) >= MIN_QUESTIONS
-    assert all(searcher._first_sentence[i] <= r < searcher._first_sentence[i + 1] for i, r in held.items())
+    assert all(searcher.index.sentences.first[i] <= r < searcher.index.sentences.first[i + 1] for i, r in held.items())
     rows = sorted(held)
     pseudo = _without_sentences(index, held, {}, rows, index.vectors[rows])
     held_rows = set(held.values())

@@ -57,6 +57,6 @@ def test_the_year_signal_marks_the_passages_of_the_years_asked(searcher):
     for asked in [set(), {"2014"}, {"2013", "2018"}, {"1850"}]:
         want = [1.0 if asked & _passage_years(p) else 0.0 for p in searcher.index.passages]
         every = np.arange(len(searcher.index.passages))
-        assert searcher._columns.year_signal(asked, every).tolist() == want
+        assert searcher.columns.year_signal(asked, every).tolist() == want
         some = every[::3]  # candidates: a subset of the rows, in order
-        assert searcher._columns.year_signal(asked, some).tolist() == want[::3]
+        assert searcher.columns.year_signal(asked, some).tolist() == want[::3]
