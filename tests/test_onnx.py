@@ -95,3 +95,30 @@ def test_an_export_is_keyed_by_the_model_files(tmp_path):
     (folder / "config.json").write_text('{"changed": true}')
     second, _ = export_path(str(folder), onnx_dir=tmp_path / "onnx")
     assert first != second
+
+
+@pytest.mark.model
+def test_the_encoder_opened_while_the_index_loads_answers_as_one_opened_after(onnx_encoder, default_index):
+    from assistant.service import Assistant
+
+    ahead = Assistant.open(default_index, onnx_dir=default_onnx_dir())  # encoder opened in a thread
+    after = Assistant.open(default_index, encoder=onnx_encoder)
+    assert isinstance(ahead.encoder, OnnxEncoder)
+    for q in QUESTIONS[:5]:
+        got, want = ahead.retrieve(q, k=5), after.retrieve(q, k=5)
+        assert [h.passage.passage_id for h in got.hits] == [h.passage.passage_id for h in want.hits]
+        assert np.allclose([h.score for h in got.hits], [h.score for h in want.hits], atol=1e-6)
+
+
+def test_an_index_that_does_not_load_says_why_though_its_encoder_was_opening(tmp_path):
+    from assistant.errors import IndexLoadError
+    from assistant.service import Assistant
+
+    folder = tmp_path / "index"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"format": 1, "model": DEFAULT_MODEL}))
+    with pytest.raises(IndexLoadError, match="format 1, written by an older version"):
+        Assistant.open(folder, onnx_dir=default_onnx_dir())
+    (folder / "manifest.json").write_text(json.dumps({"format": 1, "model": 5}))  # not a name: nothing opened ahead
+    with pytest.raises(IndexLoadError, match="format 1"):
+        Assistant.open(folder, onnx_dir=default_onnx_dir())
