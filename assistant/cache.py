@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +69,6 @@ class EncoderCache:
         self._batch = batch_size
         self._on_batch: Callable[[int], None] = lambda n: None
         self._where: dict[bytes, tuple[Path, int]] = {}  # key -> (shard, row)
-        self._loaded: dict[Path, dict[str, np.ndarray]] = {}
         self._used: set[bytes] = set()
         self._encoded = 0
         self._reused = 0
@@ -94,27 +93,63 @@ class EncoderCache:
         return hashlib.sha256((head + text).encode("utf-8", "surrogatepass")).digest()
 
     def passages(self, texts: list[str]) -> tuple[np.ndarray, list[Tokens]]:
-        """Each text's vector and tokens, as ``encoder.encode_tokens`` gives them."""
+        """Each text's vector and tokens, as ``encoder.encode_tokens`` gives them
+        (every text's token vectors in memory: for a few texts; a build streams them
+        with ``passage_vectors``, ``token_counts`` and ``passage_tokens``)."""
+        vectors = self.passage_vectors(texts)
+        tokens: list[Tokens | None] = [None] * len(texts)
+        for i, t in self.passage_tokens(texts):
+            tokens[i] = Tokens(t.pieces, t.vectors.astype(np.float32), t.spans)
+        return vectors, tokens  # type: ignore[return-value]
+
+    def passage_vectors(self, texts: list[str]) -> np.ndarray:
+        """Each text's passage vector (encoding the texts the cache lacks)."""
         keys = [self.key(_PASSAGE, t) for t in texts]
         self._fill(_PASSAGE, texts, keys)
         vectors = np.zeros((len(texts), self._encoder.dimension), dtype=np.float32)
-        tokens: list[Tokens] = []
+        for shard, places in self._by_shard(keys).items():
+            rows = [row for _, row in places]
+            vectors[[i for i, _ in places]] = _member(shard, "vec")[rows]
+        return vectors
+
+    def token_counts(self, texts: list[str]) -> np.ndarray:
+        """How many token vectors each (cached) passage text has, without reading them."""
+        keys = [self.key(_PASSAGE, t) for t in texts]
+        counts = np.zeros(len(texts), dtype=np.int64)
+        for shard, places in self._by_shard(keys).items():
+            first = _member(shard, "tok_first")
+            rows = np.array([row for _, row in places], dtype=np.int64)
+            counts[[i for i, _ in places]] = first[rows + 1] - first[rows]
+        return counts
+
+    def passage_tokens(self, texts: list[str]) -> Iterator[tuple[int, Tokens]]:
+        """``(i, tokens of texts[i])`` for every (cached) text, shard by shard, each
+        shard read once: the token vectors stay float16 as stored, and only one
+        shard's are in memory at a time."""
+        keys = [self.key(_PASSAGE, t) for t in texts]
+        for shard, places in self._by_shard(keys).items():
+            with np.load(shard) as z:
+                first, pieces, spans, span_ok, vec = (z[n] for n in ("tok_first", "tok_piece", "tok_span", "span_ok", "tok_vec"))
+            for i, row in places:
+                a, b = int(first[row]), int(first[row + 1])
+                sp = tuple(map(tuple, spans[a:b].tolist())) if span_ok[row] else ()
+                yield i, Tokens(tuple(pieces[a:b].tolist()), vec[a:b], sp)
+
+    def _by_shard(self, keys: list[bytes]) -> dict[Path, list[tuple[int, int]]]:
+        """Where each key's entry is: shard -> [(position in keys, row in shard)]."""
+        out: dict[Path, list[tuple[int, int]]] = {}
         for i, k in enumerate(keys):
-            z, row = self._entry(k)
-            vectors[i] = z["vec"][row]
-            a, b = int(z["tok_first"][row]), int(z["tok_first"][row + 1])
-            spans = tuple(map(tuple, z["tok_span"][a:b].tolist())) if z["span_ok"][row] else ()
-            tokens.append(Tokens(tuple(z["tok_piece"][a:b].tolist()), z["tok_vec"][a:b].astype(np.float32), spans))
-        return vectors, tokens
+            shard, row = self._where[k]
+            out.setdefault(shard, []).append((i, row))
+        return out
 
     def sentences(self, texts: list[str]) -> np.ndarray:
         """Each text's vector, as ``encoder.encode`` gives it."""
         keys = [self.key(_SENTENCE, t) for t in texts]
         self._fill(_SENTENCE, texts, keys)
         out = np.zeros((len(texts), self._encoder.dimension), dtype=np.float32)
-        for i, k in enumerate(keys):
-            z, row = self._entry(k)
-            out[i] = z["vec"][row]
+        for shard, places in self._by_shard(keys).items():
+            out[[i for i, _ in places]] = _member(shard, "vec")[[row for _, row in places]]
         return out
 
     def missing(self, *, passages: list[str], sentences: list[str]) -> int:
@@ -140,7 +175,8 @@ class EncoderCache:
             shard, row = self._where[k]
             by_shard.setdefault(shard, []).append(row)
         for shard, rows in sorted(by_shard.items()):
-            z = self._arrays(shard)
+            with np.load(shard) as npz:
+                z = {name: npz[name] for name in npz.files}
             if 2 * len(rows) >= len(z["keys"]):
                 _link_or_copy(shard, dest / shard.name)
             else:
@@ -167,22 +203,11 @@ class EncoderCache:
             else:
                 vectors = self._encoder.encode(batch_texts, batch_size=self._batch)
                 arrays = {"keys": _keys(batch), "vec": np.asarray(vectors, dtype=np.float32)}
-            shard = _write_shard(self._work, arrays)
-            self._loaded[shard] = arrays
+            shard = _write_shard(self._work, arrays)  # read back when needed: a build of 10^5 passages writes gigabytes
             for row, k in enumerate(batch):
                 self._where[k] = (shard, row)
             self._encoded += len(batch)
             self._on_batch(len(batch))
-
-    def _entry(self, key: bytes) -> tuple[dict[str, np.ndarray], int]:
-        shard, row = self._where[key]
-        return self._arrays(shard), row
-
-    def _arrays(self, shard: Path) -> dict[str, np.ndarray]:
-        if shard not in self._loaded:
-            with np.load(shard) as z:
-                self._loaded[shard] = {name: z[name] for name in z.files}
-        return self._loaded[shard]
 
 
 class CachedEncoder:
@@ -202,6 +227,12 @@ class CachedEncoder:
 
     def count_tokens(self, text: str) -> int:
         return self._encoder.count_tokens(text)
+
+
+def _member(shard: Path, name: str) -> np.ndarray:
+    """One array of a shard (an ``.npz`` reads only the member asked for)."""
+    with np.load(shard) as z:
+        return z[name]
 
 
 def _keys(keys: list[bytes]) -> np.ndarray:

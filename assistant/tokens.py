@@ -17,6 +17,7 @@ match every passage equally.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +81,47 @@ class TokenVectors:
             if len(rows) != len(piece):
                 raise ValueError("one sentence row per token")
         return cls(vectors, piece, first, tuple(lookup), rows, scale)
+
+    @classmethod
+    def stream(
+        cls, counts: np.ndarray, dimension: int, entries: Iterable[tuple[int, Tokens, list[int]]]
+    ) -> TokenVectors:
+        """Quantised token vectors (as ``of(..., quantize=True)`` makes them) from
+        passages given in any order, one at a time: ``counts[i]`` is passage i's number
+        of tokens, and ``entries`` yields ``(i, its Tokens, each token's sentence row)``
+        once for every passage. Only the int8 result is held, never every passage's
+        float vectors (a build of 10^5 passages would need about 12 GB for them).
+        Word pieces are numbered in passage order, as ``of`` numbers them.
+        """
+        counts = np.asarray(counts, dtype=np.int64)
+        if np.any(counts <= 0):
+            raise ValueError("every passage needs at least one token")
+        first = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=first[1:])
+        total = int(first[-1])
+        vectors = np.empty((total, dimension), dtype=np.int8)
+        scale = np.empty(total, dtype=np.float32)
+        raw = np.empty(total, dtype=np.int32)  # piece ids in the order met; renumbered below
+        sentence = np.empty(total, dtype=np.int32)
+        lookup: dict[str, int] = {}
+        seen = np.zeros(len(counts), dtype=bool)
+        for i, t, rows in entries:
+            a, b = int(first[i]), int(first[i + 1])
+            if seen[i] or len(t.pieces) != b - a or len(rows) != b - a:
+                raise ValueError(f"passage {i}: {len(t.pieces)} tokens and {len(rows)} sentence rows given, {b - a} counted")
+            seen[i] = True
+            vectors[a:b], scale[a:b] = quantize_rows(t.vectors)
+            raw[a:b] = [lookup.setdefault(p, len(lookup)) for p in t.pieces]
+            sentence[a:b] = rows
+        if not seen.all():
+            raise ValueError(f"no tokens given for passage {int(np.flatnonzero(~seen)[0])}")
+        met = np.array(list(lookup), dtype=object)
+        where = np.full(len(met), total, dtype=np.int64)  # each piece's first position
+        np.minimum.at(where, raw, np.arange(total, dtype=np.int64))
+        order = np.argsort(where, kind="stable")
+        renumber = np.empty(len(met), dtype=np.int32)
+        renumber[order] = np.arange(len(met), dtype=np.int32)
+        return cls(vectors, renumber[raw], first, tuple(met[order].tolist()), sentence, scale)
 
     @property
     def passages(self) -> int:

@@ -342,22 +342,23 @@ def _write(
     bar = Progress(cache.missing(passages=texts, sentences=sent_texts), desc="embedding", enabled=progress)
     cache.report_to(bar.update)
     try:
-        vectors, per_passage = cache.passages(texts)
+        vectors = cache.passage_vectors(texts)
         sent_vectors = cache.sentences(sent_texts)
     finally:
         bar.close()
-    empty = [p.passage_id for p, t in zip(passages, per_passage) if not t.pieces]
+    counts = cache.token_counts(texts)
+    empty = [p.passage_id for p, n in zip(passages, counts) if n == 0]
     if empty:
         raise CorpusError(f"the encoder sees no tokens in passage {empty[0]}; check that file's encoding")
     by_passage: dict[int, list[tuple[int, tuple[int, int]]]] = {}
     for i, (r, span) in enumerate(zip(sent_rows, sent_spans)):
         by_passage.setdefault(r, []).append((i, span))
-    tokens = TokenVectors.of(
-        per_passage,
-        encoder.dimension,
-        [token_sentences(p, text, t, by_passage.get(row, []))
-         for row, (p, text, t) in enumerate(zip(passages, texts, per_passage))],
-        quantize=True,  # as the index stores them, and the calibration below sees them
+    # streamed from the cache a shard at a time and quantised as they come (as the
+    # index stores them, and the calibration below sees them)
+    tokens = TokenVectors.stream(
+        counts, encoder.dimension,
+        ((row, t, token_sentences(passages[row], texts[row], t, by_passage.get(row, [])))
+         for row, t in cache.passage_tokens(texts)),
     )
     tokens = replace(tokens, counts=tokens.piece_passages())
     sentences = Sentences.of(

@@ -123,6 +123,25 @@ def test_token_vectors_keep_passage_boundaries_and_count_pieces_per_passage():
         TokenVectors.of([a, Tokens((), np.zeros((0, 4), np.float32))], 4)
 
 
+def test_token_vectors_streamed_in_any_order_equal_those_made_at_once():
+    rng = np.random.default_rng(3)
+    words = ["red", "cross", "camp", "penal", "##s", "the"]
+    tokens = [Tokens(tuple(rng.choice(words, size=n)), _unit(rng, n, 8).astype(np.float16)) for n in (4, 1, 6, 2, 3)]
+    sentence = [[int(x) for x in rng.integers(-2, 3, size=len(t.pieces))] for t in tokens]
+    whole = TokenVectors.of(tokens, 8, sentence, quantize=True)
+    counts = np.array([len(t.pieces) for t in tokens])
+    streamed = TokenVectors.stream(counts, 8, ((i, tokens[i], sentence[i]) for i in (3, 0, 4, 2, 1)))
+    for name in ("vectors", "scale", "piece", "first", "sentence"):
+        np.testing.assert_array_equal(getattr(streamed, name), getattr(whole, name), err_msg=name)
+    assert streamed.pieces == whole.pieces  # numbered in passage order, whatever order they came in
+    with pytest.raises(ValueError, match="no tokens given for passage 1"):
+        TokenVectors.stream(counts, 8, ((i, tokens[i], sentence[i]) for i in (0, 2, 3, 4)))
+    with pytest.raises(ValueError, match="passage 0"):
+        TokenVectors.stream(counts, 8, [(0, tokens[1], sentence[1])])
+    with pytest.raises(ValueError, match="at least one token"):
+        TokenVectors.stream(np.array([2, 0]), 8, [])
+
+
 def test_only_topic_words_of_the_question_count():
     stop = frozenset({"the", "of"})
     n = MIN_PASSAGES_FOR_COMMON
