@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -84,14 +85,17 @@ class TokenVectors:
 
     @classmethod
     def stream(
-        cls, counts: np.ndarray, dimension: int, entries: Iterable[tuple[int, Tokens, list[int]]]
+        cls, counts: np.ndarray, dimension: int, entries: Iterable[tuple[int, Tokens, list[int]]],
+        *, vectors_file: Path | None = None,
     ) -> TokenVectors:
         """Quantised token vectors (as ``of(..., quantize=True)`` makes them) from
         passages given in any order, one at a time: ``counts[i]`` is passage i's number
         of tokens, and ``entries`` yields ``(i, its Tokens, each token's sentence row)``
         once for every passage. Only the int8 result is held, never every passage's
         float vectors (a build of 10^5 passages would need about 12 GB for them).
-        Word pieces are numbered in passage order, as ``of`` numbers them.
+        Word pieces are numbered in passage order, as ``of`` numbers them. With
+        ``vectors_file`` the int8 vectors are written into that ``.npy`` file as they
+        come (memory-mapped), so not even they are held in memory.
         """
         counts = np.asarray(counts, dtype=np.int64)
         if np.any(counts <= 0):
@@ -99,7 +103,10 @@ class TokenVectors:
         first = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=first[1:])
         total = int(first[-1])
-        vectors = np.empty((total, dimension), dtype=np.int8)
+        if vectors_file is None:
+            vectors = np.empty((total, dimension), dtype=np.int8)
+        else:
+            vectors = np.lib.format.open_memmap(vectors_file, mode="w+", dtype=np.int8, shape=(total, dimension))
         scale = np.empty(total, dtype=np.float32)
         raw = np.empty(total, dtype=np.int32)  # piece ids in the order met; renumbered below
         sentence = np.empty(total, dtype=np.int32)

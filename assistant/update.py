@@ -359,6 +359,7 @@ def _write(
         counts, encoder.dimension,
         ((row, t, token_sentences(passages[row], texts[row], t, by_passage.get(row, [])))
          for row, t in cache.passage_tokens(texts)),
+        vectors_file=tmp / "tokens.vectors.npy",  # written in place; write_index_files leaves it
     )
     tokens = replace(tokens, counts=tokens.piece_passages())
     sentences = Sentences.of(

@@ -123,7 +123,7 @@ def test_token_vectors_keep_passage_boundaries_and_count_pieces_per_passage():
         TokenVectors.of([a, Tokens((), np.zeros((0, 4), np.float32))], 4)
 
 
-def test_token_vectors_streamed_in_any_order_equal_those_made_at_once():
+def test_token_vectors_streamed_in_any_order_equal_those_made_at_once(tmp_path):
     rng = np.random.default_rng(3)
     words = ["red", "cross", "camp", "penal", "##s", "the"]
     tokens = [Tokens(tuple(rng.choice(words, size=n)), _unit(rng, n, 8).astype(np.float16)) for n in (4, 1, 6, 2, 3)]
@@ -134,6 +134,10 @@ def test_token_vectors_streamed_in_any_order_equal_those_made_at_once():
     for name in ("vectors", "scale", "piece", "first", "sentence"):
         np.testing.assert_array_equal(getattr(streamed, name), getattr(whole, name), err_msg=name)
     assert streamed.pieces == whole.pieces  # numbered in passage order, whatever order they came in
+    on_disk = TokenVectors.stream(counts, 8, ((i, tokens[i], sentence[i]) for i in (4, 3, 2, 1, 0)),
+                                  vectors_file=tmp_path / "tokens.vectors.npy")
+    on_disk.vectors.flush()
+    np.testing.assert_array_equal(np.load(tmp_path / "tokens.vectors.npy"), whole.vectors)
     with pytest.raises(ValueError, match="no tokens given for passage 1"):
         TokenVectors.stream(counts, 8, ((i, tokens[i], sentence[i]) for i in (0, 2, 3, 4)))
     with pytest.raises(ValueError, match="passage 0"):
