@@ -103,73 +103,89 @@ def discover(
     links, link loops, and links that lead out of ``root`` (unless ``follow_links``).
     Paths are as found under ``root`` (a link keeps its own name); sorted.
     """
+    found, skipped = discover_resolved(root, follow_links=follow_links, max_file_bytes=max_file_bytes)
+    return [Path(path) for path, _ in found], skipped
+
+
+def discover_resolved(
+    root: str | Path, *, follow_links: bool = False, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> tuple[list[tuple[str, str]], list[Skipped]]:
+    """``discover``'s files each with its resolved path, as strings ``(path, resolved)``.
+
+    A folder's resolved path is known as it is walked, so only links are resolved
+    with system calls; a file costs one ``stat`` (its size) and the rest comes from
+    ``scandir`` (checking a corpus of 16,744 files took 2.3 s when every path was
+    resolved, most of it in ``pathlib``).
+    """
     root = Path(root)
     real_root = root.resolve()
-    found: list[Path] = []
+    found: list[tuple[str, str]] = []
     skipped: list[Skipped] = []
-    seen_dirs = {real_root}
-    seen_files: dict[Path, Path] = {}
+    seen_dirs = {str(real_root)}
+    seen_files: dict[str, str] = {}
 
     def inside(real: Path) -> bool:
         return real == real_root or real_root in real.parents
 
-    def walk(folder: Path) -> None:
+    def walk(folder: str, real_folder: str, top: bool) -> None:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as e:
-            skipped.append(Skipped(str(folder), f"folder cannot be read ({_os_reason(e)})"))
+            skipped.append(Skipped(folder, f"folder cannot be read ({_os_reason(e)})"))
             return
         for entry in entries:
-            path = Path(entry.path)
-            if entry.name.startswith(".") or (folder == root and entry.name == METADATA_FILE):
+            name = entry.name
+            if name.startswith(".") or (top and name == METADATA_FILE):
                 continue
-            real = path
+            path = entry.path
+            real = os.path.join(real_folder, name)  # not a link: its folder's resolved path and its name
             if entry.is_symlink():
                 try:
-                    real = path.resolve(strict=True)
+                    resolved = Path(path).resolve(strict=True)
                 except FileNotFoundError:
-                    skipped.append(Skipped(str(path), f"broken link (points to {os.readlink(path)}, which does not exist)"))
+                    skipped.append(Skipped(path, f"broken link (points to {os.readlink(path)}, which does not exist)"))
                     continue
                 except (RuntimeError, OSError):
-                    skipped.append(Skipped(str(path), "link loop (the link leads back to itself)"))
+                    skipped.append(Skipped(path, "link loop (the link leads back to itself)"))
                     continue
-                if not inside(real) and not follow_links:
+                if not inside(resolved) and not follow_links:
                     skipped.append(Skipped(
-                        str(path), f"link to {real}, outside the corpus folder (build --follow-links to read it)"
+                        path, f"link to {resolved}, outside the corpus folder (build --follow-links to read it)"
                     ))
                     continue
+                real = str(resolved)
             try:
-                is_dir = path.is_dir()
+                is_dir = entry.is_dir()
             except OSError as e:
-                skipped.append(Skipped(str(path), f"cannot be read ({_os_reason(e)})"))
+                skipped.append(Skipped(path, f"cannot be read ({_os_reason(e)})"))
                 continue
             if is_dir:
-                real = real.resolve()
                 if real in seen_dirs:
-                    skipped.append(Skipped(str(path), "link loop (a folder already read)"))
+                    skipped.append(Skipped(path, "link loop (a folder already read)"))
                     continue
                 seen_dirs.add(real)
-                walk(path)
+                walk(path, real, False)
                 continue
-            if not path.is_file():
+            if not entry.is_file():
                 continue  # sockets, fifos: nothing to read
-            if path.suffix.lower() not in SUFFIXES:
-                skipped.append(Skipped(str(path), f"not a supported format ({path.suffix or 'no suffix'}); "
-                                                  f"reads {' '.join(SUFFIXES)}"))
+            dot = name.rfind(".")
+            suffix = name[dot:] if 0 < dot < len(name) - 1 else ""  # as Path.suffix
+            if suffix.lower() not in SUFFIXES:
+                skipped.append(Skipped(path, f"not a supported format ({suffix or 'no suffix'}); "
+                                             f"reads {' '.join(SUFFIXES)}"))
                 continue
-            real = real.resolve()
             if real in seen_files:
-                skipped.append(Skipped(str(path), f"the same file as {seen_files[real]}"))
+                skipped.append(Skipped(path, f"the same file as {seen_files[real]}"))
                 continue
             seen_files[real] = path
-            size = path.stat().st_size
+            size = entry.stat().st_size
             if size > max_file_bytes:
-                skipped.append(Skipped(str(path), f"too large ({_mb(size)}; the limit is {_mb(max_file_bytes)} a file, "
-                                                  "raise it with build --max-file-mb)"))
+                skipped.append(Skipped(path, f"too large ({_mb(size)}; the limit is {_mb(max_file_bytes)} a file, "
+                                             "raise it with build --max-file-mb)"))
                 continue
-            found.append(path)
+            found.append((path, real))
 
-    walk(root)
+    walk(str(root), str(real_root), True)
     return sorted(found), skipped
 
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from assistant.corpus import (
-    DEFAULT_MAX_FILE_BYTES, METADATA_FILE, SUFFIXES, Document, SkipFile, Skipped, discover, read_document, read_metadata,
+    DEFAULT_MAX_FILE_BYTES, METADATA_FILE, SUFFIXES, Document, SkipFile, Skipped, discover_resolved, read_document, read_metadata,
 )
 from assistant.errors import CorpusError, IndexLoadError
 
@@ -85,10 +85,10 @@ def metadata_hash(corpus_dir: Path) -> str:
         return "(unreadable)"
 
 
-def candidates(corpus_dir: Path, *, follow_links: bool = False, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> list[Path]:
+def candidates(corpus_dir: Path, *, follow_links: bool = False, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> list[str]:
     """The files a build of ``corpus_dir`` reads (resolved paths), in build order."""
-    found, _ = discover(corpus_dir, follow_links=follow_links, max_file_bytes=max_file_bytes)
-    return [p.resolve() for p in found]
+    found, _ = discover_resolved(corpus_dir, follow_links=follow_links, max_file_bytes=max_file_bytes)
+    return [real for _, real in found]
 
 
 def is_inside(path: Path, folder: Path) -> bool:
@@ -165,8 +165,8 @@ def check(files: SourceFiles) -> Freshness:
     if corpus_present:
         known = {f.path for f in files.files}
         try:
-            new = [str(p) for p in candidates(corpus_dir, follow_links=files.follow_links,
-                                              max_file_bytes=files.max_file_bytes) if str(p) not in known]
+            new = [p for p in candidates(corpus_dir, follow_links=files.follow_links,
+                                         max_file_bytes=files.max_file_bytes) if p not in known]
         except OSError as e:
             notes.append(f"cannot list {corpus_dir} to look for new files ({e.strerror or type(e).__name__})")
         if metadata_hash(corpus_dir) != files.metadata_sha256:

@@ -509,7 +509,7 @@ def _describe(path: str, *, origin: str, doc_id: str = "") -> SourceFile:
     return sources.describe(path, origin=origin, doc_id=doc_id)
 
 
-def _describe_all(paths: list[Path]) -> dict[str, SourceFile]:
+def _describe_all(paths: list[str]) -> dict[str, SourceFile]:
     out = {}
     for p in paths:
         try:
