@@ -142,9 +142,9 @@ class TokenVectors:
 
     def piece_passages(self) -> np.ndarray:
         """In how many passages each piece occurs, aligned with ``pieces`` (computed)."""
-        rows = np.repeat(np.arange(self.passages), np.diff(self.first))
-        pairs = np.unique(np.stack([rows, self.piece]), axis=1)
-        return np.bincount(pairs[1], minlength=len(self.pieces)).astype(np.int64)
+        rows = np.repeat(np.arange(self.passages, dtype=np.int64), np.diff(self.first))
+        pairs = np.unique(rows * len(self.pieces) + np.asarray(self.piece, dtype=np.int64))  # (passage, piece), once each
+        return np.bincount(pairs % len(self.pieces), minlength=len(self.pieces)).astype(np.int64)
 
 
 QUANTIZE_CHUNK = 256  # passages quantised at a time
