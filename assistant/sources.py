@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -201,9 +202,8 @@ def raise_if_stale(files: SourceFiles, index_dir: Path) -> tuple[str, ...]:
 
 
 def _compare(f: SourceFile) -> str:
-    p = Path(f.path)
     try:
-        st = p.stat()
+        st = os.stat(f.path)  # not pathlib: a load checks every file of the corpus
     except FileNotFoundError:
         return "missing"
     except OSError as e:
@@ -211,7 +211,7 @@ def _compare(f: SourceFile) -> str:
     if st.st_size == f.size and st.st_mtime_ns == f.mtime_ns:
         return "same"
     try:
-        return "same" if _sha256(p) == f.sha256 else "changed"
+        return "same" if _sha256(Path(f.path)) == f.sha256 else "changed"
     except IsADirectoryError:
         return "changed"
     except OSError as e:
