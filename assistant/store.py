@@ -147,6 +147,7 @@ class RowFile:
 
     AROUND = 2 * 1024 * 1024  # measured: about 1.5 MB mapped around each read of a cached file
     RUNS_ONE_BY_ONE = 64  # up to this many runs of rows a read lets go of each run's pages; past it, of its whole span
+    READ_RUNS = 64  # a read of up to this many runs of consecutive rows is one pread per run, not the mapping
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -162,6 +163,7 @@ class RowFile:
             if size < start + count * np.dtype(dtype).itemsize:
                 raise ValueError(f"{path} is shorter than its header says")
             self._mmap = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if count else None
+        self._fd = os.open(self.path, os.O_RDONLY) if count else -1  # for pread: safe to share between threads
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
         self.ndim = len(self.shape)
@@ -177,9 +179,49 @@ class RowFile:
         return self.shape[0]
 
     def __getitem__(self, take) -> np.ndarray:
+        if self._mmap is not None and not isinstance(take, (int, np.integer, tuple)):
+            runs = self._runs(take)
+            if runs is not None and len(runs[0]) <= self.READ_RUNS:
+                return self._read(*runs)
         out = np.array(self._array[take])  # a copy: nothing returned points into the mapping
         if self._mmap is not None:
             self._let_go(take)
+        return out
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", -1) >= 0:
+            os.close(self._fd)
+
+    def _runs(self, take) -> tuple[np.ndarray, np.ndarray] | None:
+        """The runs of consecutive rows ``take`` reads, in its order, as (first rows, ends);
+        None for what is not rows (a step, a negative or out-of-range row)."""
+        n = len(self)
+        if isinstance(take, slice):
+            a, b, step = take.indices(n)
+            if step != 1:
+                return None
+            return np.array([a], dtype=np.int64), np.array([max(a, b)], dtype=np.int64)
+        rows = np.asarray(take)
+        if rows.ndim != 1 or rows.dtype == bool or rows.dtype.kind not in "iu":
+            return None
+        rows = rows.astype(np.int64, copy=False)
+        if len(rows) == 0 or rows.min() < 0 or rows.max() >= n:
+            return None
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        return rows[np.concatenate(([0], breaks))], rows[np.concatenate((breaks - 1, [len(rows) - 1]))] + 1
+
+    def _read(self, firsts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """The rows of the runs [firsts[i], ends[i]), one after the other, read with pread:
+        nothing is mapped, so nothing needs letting go (a question's 40 candidates' token
+        vectors are 40 runs)."""
+        out = np.empty((int((ends - firsts).sum()),) + self.shape[1:], dtype=self.dtype)
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        at = 0
+        for a, b in zip(firsts.tolist(), ends.tolist()):
+            size = (b - a) * self._row_bytes
+            if size and os.preadv(self._fd, [view[at : at + size]], self._start + a * self._row_bytes) != size:
+                raise OSError(f"{self.path}: a short read (the file changed under the index?)")
+            at += size
         return out
 
     def _let_go(self, take) -> None:

@@ -62,6 +62,27 @@ def test_a_row_file_copies_out_exactly_the_rows_asked_for(tmp_path):
         np.testing.assert_array_equal(f[rows], a[rows])
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.float32, np.int64])
+def test_a_row_file_reads_the_same_rows_by_pread_and_through_its_mapping(tmp_path, dtype):
+    rng = np.random.default_rng(7)
+    a = rng.integers(-100, 100, size=(500, 6)).astype(dtype)
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", a[:, 0])  # one dimension
+    by_read, by_map = RowFile(tmp_path / "a.npy"), RowFile(tmp_path / "a.npy")
+    by_map.READ_RUNS = 0  # every read through the mapping
+    runs = np.concatenate([np.arange(10, 40), np.arange(3, 5), [499], np.arange(200, 260)])  # 4 runs, out of order
+    takes = [runs, rng.permutation(500)[:50], np.arange(500), slice(20, 90), slice(None), slice(5, 5),
+             np.array([], dtype=np.int64), np.array([7]), rng.random(500) < 0.1, np.array([-1, 3]), slice(0, 50, 2)]
+    for take in takes:
+        np.testing.assert_array_equal(by_read[take], a[take])
+        np.testing.assert_array_equal(by_map[take], a[take])
+    one = RowFile(tmp_path / "b.npy")
+    np.testing.assert_array_equal(one[runs], a[:, 0][runs])
+    got = by_read[runs]
+    got[:] = 0  # a copy
+    np.testing.assert_array_equal(by_read[runs], a[runs])
+
+
 def test_a_row_file_shorter_than_its_header_is_refused(tmp_path):
     np.save(tmp_path / "a.npy", np.zeros((100, 8), dtype=np.float32))
     raw = (tmp_path / "a.npy").read_bytes()
