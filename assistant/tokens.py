@@ -42,6 +42,7 @@ class TokenVectors:
     sentence: np.ndarray  # (t,) int32: the sentence row a token lies in; CONTEXT or NO_SENTENCE
     scale: np.ndarray | None = None  # (t,) float32: row i is vectors[i] * scale[i] (int8 vectors)
     counts: np.ndarray | None = None  # (len(pieces),) in how many passages each piece occurs (stored; else computed)
+    dropped: np.ndarray | None = None  # (t,) bool: tokens matching leaves out (calibration's pseudo-index), else None
 
     def rows(self, take) -> np.ndarray:
         """The token vectors ``take`` selects, as float32."""
@@ -220,6 +221,8 @@ def late_interaction(
     sims = q @ np.asarray(tv.vectors[take], dtype=np.float32).T  # (pieces, tokens of the chosen passages)
     if tv.scale is not None:
         sims *= tv.scale[take]
+    if tv.dropped is not None:  # tokens left out: they match nothing (and belong to no sentence)
+        sims[:, tv.dropped[take]] = -np.inf
     offsets = np.concatenate([[0], np.cumsum(ends - starts)[:-1]])
     whole_sorted = (w @ np.maximum.reduceat(sims, offsets, axis=1)) / float(w.sum())
     best_sorted = whole_sorted.copy()

@@ -146,6 +146,40 @@ def test_token_vectors_streamed_in_any_order_equal_those_made_at_once(tmp_path):
         TokenVectors.stream(np.array([2, 0]), 8, [])
 
 
+def test_tokens_left_out_by_a_mask_match_as_if_they_had_been_cut_out():
+    """calibrate's pseudo-index marks a held-out sentence's tokens instead of copying
+    every other token: the matches and piece counts must be those of the copy."""
+    from assistant.calibrate import _without_tokens
+
+    rng = np.random.default_rng(11)
+    words = ["red", "cross", "camp", "penal", "prison", "food", "##s", "the"]
+    sizes = [9, 5, 12, 7]
+    tokens = [Tokens(tuple(rng.choice(words, size=n)), _unit(rng, n, 8)) for n in sizes]
+    # sentence rows: passage 0 owns sentences 0-1, passage 1 sentence 2, passage 2 sentences 3-5, passage 3 sentence 6
+    owned = [[CONTEXT, 0, 1], [2, NO_SENTENCE], [CONTEXT, 3, 4, 5], [6, CONTEXT]]
+    sentence = [[int(x) for x in rng.choice(owned[i], size=n)] for i, n in enumerate(sizes)]
+    tv = TokenVectors.of(tokens, 8, sentence, quantize=True)
+    tv = TokenVectors(tv.vectors, tv.piece, tv.first, tv.pieces, tv.sentence, tv.scale, tv.piece_passages())
+    held = np.array([1, 4])  # one sentence of passage 0 and one of passage 2
+    masked = _without_tokens(tv, held, [0, 2])
+    keep = ~np.isin(tv.sentence, held)
+    cut_first = np.concatenate([[0], np.cumsum(keep)])[tv.first]
+    cut = TokenVectors(tv.vectors[keep], tv.piece[keep], cut_first, tv.pieces, tv.sentence[keep], tv.scale[keep])
+    np.testing.assert_array_equal(masked.counts, cut.piece_passages())
+    sentence_row = np.array([0, 0, 1, 2, 2, 2, 3])
+    ok = np.ones(7, dtype=bool)
+    for _ in range(5):
+        n = int(rng.integers(2, 6))
+        q = Tokens(tuple(rng.choice(words, size=n)), _unit(rng, n, 8))
+        weights = rng.integers(0, 2, size=n).astype(np.float32)
+        weights[0] = 1.0
+        for rows in (np.arange(4), np.array([2, 0]), np.array([3, 1, 2])):
+            got = late_interaction(q, weights, masked, rows, sentence_row, ok)
+            want = late_interaction(q, weights, cut, rows, sentence_row, ok)
+            np.testing.assert_allclose(got[0], want[0], atol=1e-6)
+            np.testing.assert_allclose(got[1], want[1], atol=1e-6)
+
+
 def test_only_topic_words_of_the_question_count():
     stop = frozenset({"the", "of"})
     n = MIN_PASSAGES_FOR_COMMON
