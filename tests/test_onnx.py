@@ -122,3 +122,13 @@ def test_an_index_that_does_not_load_says_why_though_its_encoder_was_opening(tmp
     (folder / "manifest.json").write_text(json.dumps({"format": 1, "model": 5}))  # not a name: nothing opened ahead
     with pytest.raises(IndexLoadError, match="format 1"):
         Assistant.open(folder, onnx_dir=default_onnx_dir())
+
+
+@pytest.mark.model
+def test_counting_with_the_plain_tokenizer_gives_what_transformers_gives(real_encoder):
+    texts = QUESTIONS[:20] + ODD + ["", "   ", (ROOT / "corpus" / "aiuk-media-briefing-north-korea.txt").read_text()]
+    tok = real_encoder._tokenizer
+    assert real_encoder._counter is not None  # the packaged model has a fast tokenizer
+    assert [real_encoder.count_tokens(t) for t in texts] == [
+        len(tok(t, add_special_tokens=True, truncation=False)["input_ids"]) for t in texts
+    ]
