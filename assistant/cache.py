@@ -175,12 +175,11 @@ class EncoderCache:
             shard, row = self._where[k]
             by_shard.setdefault(shard, []).append(row)
         for shard, rows in sorted(by_shard.items()):
-            with np.load(shard) as npz:
-                z = {name: npz[name] for name in npz.files}
-            if 2 * len(rows) >= len(z["keys"]):
+            if 2 * len(rows) >= len(_member(shard, "keys")):
                 _link_or_copy(shard, dest / shard.name)
-            else:
-                _write_shard(dest, _take(z, sorted(rows)))
+            else:  # only now is the whole shard read
+                with np.load(shard) as npz:
+                    _write_shard(dest, _take({name: npz[name] for name in npz.files}, sorted(rows)))
 
     # --- internals --------------------------------------------------------------
 
