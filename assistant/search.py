@@ -8,7 +8,7 @@ A question goes through three stages: candidates (every passage the filter allow
 up to ``EXHAUSTIVE_UP_TO``; past that the dense index's nearest and BM25's best),
 signals computed for the candidates only (cosines of the passage and of its
 sentences, BM25, year), and fusion (``assistant.fusion``, with token matching for
-the best ``TOKEN_POOL`` of them).
+the best ``TOKEN_POOL[mode]`` of them).
 """
 
 from __future__ import annotations
@@ -32,7 +32,11 @@ from assistant.tokens import late_interaction, query_weights
 # in its manifest). "tokens" mode = token match + SENTENCE_TOKEN_WEIGHT * token match
 # of the best sentence, on every collection.
 SENTENCE_TOKEN_WEIGHT = 0.5
-TOKEN_POOL = 40  # token matching re-scores this many best candidates by the other signals
+# Token matching re-scores this many best candidates by the other signals. Hybrid's
+# figures are the same with 15 to 40 on every evaluation collection and drop at 10;
+# 20 keeps hybrid within 1.5x dense at 10^4 passages (README, "Speed and scale").
+# "tokens" mode keeps 40: with fewer, it refuses one more Debian FAQ question wrongly.
+TOKEN_POOL = {"hybrid": 20, "tokens": 40}
 # Stage 1 (candidates): a question scores every allowed passage exactly up to
 # EXHAUSTIVE_UP_TO of them; past that, the CANDIDATES nearest by the dense index and the
 # CANDIDATES best by BM25 (both within the filter). Measured in the README ("Speed and scale").
@@ -306,12 +310,13 @@ class Searcher:
         "tokens" = token match + SENTENCE_TOKEN_WEIGHT * token match of the best
         sentence; hybrid = ``fusion.hybrid`` of the token signals and ``cheap``
         (cosines, scaled BM25 and year with the index's weights). Token matching is
-        exact for every candidate up to TOKEN_POOL of them; past that, for the
-        TOKEN_POOL best by ``cheap`` (also in "tokens" mode).
+        exact for every candidate up to ``TOKEN_POOL[mode]`` of them; past that, for
+        that many best by ``cheap`` (also in "tokens" mode).
         """
         pool = np.arange(len(rows))
-        if len(pool) > max(TOKEN_POOL, k):
-            pool = np.argsort(-cheap, kind="stable")[: max(TOKEN_POOL, k)]
+        size = max(TOKEN_POOL[mode], k)
+        if len(pool) > size:
+            pool = np.argsort(-cheap, kind="stable")[:size]
         weights = query_weights(qtokens.pieces, self._piece_counts, len(self.index.passages), self._stopwords)
         whole, best = late_interaction(
             qtokens, weights, self.index.tokens, rows[pool], self.index.sentences.row, self.index.sentences.scores

@@ -81,12 +81,13 @@ encoded = searcher.encode(questions[:3])
 for e in encoded:
     searcher.search(e.text, encoded=e)
 floor, per_mode = [], {m: [] for m in ("hybrid", "tokens", "rrf", "dense", "keyword")}
+modes = list(per_mode)
 for _ in range(runs):
-    for q in questions:
+    for i, q in enumerate(questions):
         t = time.perf_counter()
         (e,) = searcher.encode([q])
         floor.append(time.perf_counter() - t)
-        for m in per_mode:
+        for m in modes[i % len(modes):] + modes[:i % len(modes)]:  # each mode first as often as the others
             t = time.perf_counter()
             searcher.search(e.text, mode=m, encoded=e)
             per_mode[m].append(time.perf_counter() - t)

@@ -91,12 +91,13 @@ def bench_query(index_dir: Path, questions: list[str], runs: int) -> list[str]:
         assistant.ask(q)
     floor: list[float] = []
     per_mode: dict[str, list[float]] = {m: [] for m in MODES}
+    modes = list(MODES)
     for _ in range(runs):
-        for q in questions:
+        for i, q in enumerate(questions):
             t = time.perf_counter()
             enc.encode([q])
             floor.append(time.perf_counter() - t)
-            for m in MODES:
+            for m in modes[i % len(modes):] + modes[:i % len(modes)]:  # each mode first as often as the others
                 t = time.perf_counter()
                 assistant.ask(q, mode=m)
                 per_mode[m].append(time.perf_counter() - t)

@@ -324,7 +324,7 @@ def test_past_the_pool_size_only_the_best_candidates_are_token_matched(index_dir
     searcher, index = index_dir_tiny
     question = "Were prisoners held without trial?"
     full = searcher.search(question, k=len(index.passages))
-    monkeypatch.setattr(search, "TOKEN_POOL", 3)
+    monkeypatch.setitem(search.TOKEN_POOL, "hybrid", 3)
     pooled = searcher.search(question, k=2)
     assert len(pooled.hits) == 2
     # the pool is the 3 best by the other signals; within it the scores are unchanged
