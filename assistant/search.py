@@ -35,7 +35,7 @@ SENTENCE_TOKEN_WEIGHT = 0.5
 # Token matching re-scores this many best candidates by the other signals. Hybrid's
 # figures are the same with 15 to 40 on every evaluation collection and drop at 10;
 # 20 keeps hybrid within 1.5x dense at 10^4 passages (README, "Speed and scale").
-# "tokens" mode keeps 40: with fewer, it refuses one more Debian FAQ question wrongly.
+# "tokens" mode keeps 40: with 30 or fewer it answers one more unanswerable Debian FAQ question.
 TOKEN_POOL = {"hybrid": 20, "tokens": 40}
 # Stage 1 (candidates): a question scores every allowed passage exactly up to
 # EXHAUSTIVE_UP_TO of them; past that, the CANDIDATES nearest by the dense index and the
