@@ -112,7 +112,8 @@ def main() -> None:
     bin_dir = Path(sys.executable).parent
     corpus, index = args.work / "corpus", args.work / "index"
     copies = math.ceil(args.passages / PASSAGES_PER_COPY)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS="1")  # as `assistant ask` and `serve` run
+    build_env = dict(os.environ, PYTHONPATH=str(ROOT))  # `assistant build` from a shell: every core
+    env = dict(build_env, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS="1")  # as `assistant ask` and `serve` run
     build_line = "(reused)"
     if not (args.reuse and (index / "manifest.json").exists()):
         files = make_corpus(corpus, copies, args.distinct)
@@ -120,7 +121,7 @@ def main() -> None:
             shutil.rmtree(index)
         t = time.perf_counter()
         done = subprocess.run([str(bin_dir / "assistant"), "build", "--corpus", str(corpus), "--index", str(index)],
-                              capture_output=True, text=True, env=env)
+                              capture_output=True, text=True, env=build_env)
         wall = time.perf_counter() - t
         if done.returncode:
             sys.exit(done.stderr)
