@@ -6,13 +6,41 @@ passages and questions are tokenised the same way.
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 
 _local = threading.local()
+_import_lock = threading.Lock()
+
+
+def _bm25s() -> ModuleType:
+    """The bm25s module, imported without SciPy when SciPy is not loaded yet.
+
+    bm25s imports ``scipy.sparse`` only for an optional way of building its matrix
+    (``csc_backend="scipy"``); the default this project uses (``"numpy"``) and its
+    retrieval need numpy alone. Importing ``scipy.sparse`` costs about 0.25 s (SciPy's
+    array-API shim touches every lazy numpy submodule, ``numpy.f2py`` included), a
+    quarter of a cold ``assistant ask``. So when nothing has loaded it yet, bm25s's
+    optional import is made to fail (``sys.modules[name] = None`` is Python's documented
+    way to make an import raise ImportError) and bm25s falls back as it is written to.
+    """
+    with _import_lock:  # a module another thread is still importing is not handed out
+        if "bm25s" in sys.modules:
+            return sys.modules["bm25s"]
+        blocked = "scipy.sparse" not in sys.modules
+        if blocked:
+            sys.modules["scipy.sparse"] = None  # type: ignore[assignment]
+        try:
+            import bm25s
+        finally:
+            if blocked and sys.modules.get("scipy.sparse", 0) is None:
+                del sys.modules["scipy.sparse"]
+    return bm25s
 
 
 def _stemmer():
@@ -32,16 +60,12 @@ def stems(words: list[str]) -> list[str]:
 
 def stopwords() -> frozenset[str]:
     """The English stop words the keyword index leaves out."""
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
+    return frozenset(_bm25s().stopwords.STOPWORDS_EN)
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
     """Stemmed tokens without stop words, one list per text."""
-    import bm25s
-
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+    return _bm25s().tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
 class KeywordIndex:
@@ -53,9 +77,7 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> KeywordIndex:
-        import bm25s
-
-        retriever = bm25s.BM25()
+        retriever = _bm25s().BM25()
         retriever.index(tokenize(texts), show_progress=False)
         return cls(retriever, len(texts))
 
@@ -66,9 +88,7 @@ class KeywordIndex:
     @classmethod
     def load(cls, path: Path, *, mmap: bool = False) -> KeywordIndex:
         """``mmap``: read the postings from disk as questions need them."""
-        import bm25s
-
-        retriever = bm25s.BM25.load(str(path), show_progress=False, mmap=mmap)
+        retriever = _bm25s().BM25.load(str(path), show_progress=False, mmap=mmap)
         return cls(retriever, int((path / "size.txt").read_text()))
 
     def scores(self, query: str) -> np.ndarray:
