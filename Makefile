@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS_FILES := $(shell find corpus -type f 2>/dev/null)
 
-.PHONY: setup demo ask index test test-fast browser ocr bench bench-scale bench-real bench-peer clean eval-data mpnet
+.PHONY: setup demo ask index test test-fast browser ocr bench bench-scale bench-real bench-peer bench-all clean eval-data mpnet
 
 setup: $(STAMP)
 
@@ -85,6 +85,9 @@ bench-real: setup eval-data
 bench-peer: setup eval-data
 	$(BIN)/pip install -q -c constraints.txt -e '.[test,peer]'
 	$(BIN)/python bench/peer.py
+
+# Every part, one after another (about 1.5 hours and 24 GB of /tmp).
+bench-all: bench bench-scale bench-real bench-peer
 
 clean:
 	rm -rf index .index.* $(VENV) eval/collections/*/corpus eval/collections/*/source eval/collections/*/index
