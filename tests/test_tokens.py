@@ -324,16 +324,16 @@ def test_past_the_pool_size_only_the_best_candidates_are_token_matched(index_dir
     searcher, index = index_dir_tiny
     question = "Were prisoners held without trial?"
     full = searcher.search(question, k=len(index.passages))
-    monkeypatch.setitem(search.TOKEN_POOL, "hybrid", 3)
+    monkeypatch.setattr(search, "TOKEN_MARGIN", 1)
     pooled = searcher.search(question, k=2)
     assert len(pooled.hits) == 2
-    # the pool is the 3 best by the other signals; within it the scores are unchanged
+    # the pool is the k + 1 = 3 best by the other signals; within it the scores are unchanged
     cheap = {h.passage.passage_id: h.score - h.tokens for h in full.hits}
     pool = sorted(cheap, key=lambda p: -cheap[p])[:3]
     best_in_pool = sorted((h for h in full.hits if h.passage.passage_id in pool), key=lambda h: -h.score)[:2]
     assert [h.passage.passage_id for h in pooled.hits] == [h.passage.passage_id for h in best_in_pool]
     assert [h.score for h in pooled.hits] == pytest.approx([h.score for h in best_in_pool])
-    # asking for more than the pool widens it to k: every hit is really scored
+    # asking for more widens the pool with k: every hit is really scored
     wide = searcher.search(question, k=5).hits
     assert len(wide) == 5 and all(np.isfinite(h.score) for h in wide)
     full_tokens = {h.passage.passage_id: h.tokens for h in full.hits}
