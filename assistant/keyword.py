@@ -16,6 +16,7 @@ import numpy as np
 
 _local = threading.local()
 _import_lock = threading.Lock()
+_module: ModuleType | None = None  # bm25s, once imported by _bm25s
 
 
 def _bm25s() -> ModuleType:
@@ -29,18 +30,20 @@ def _bm25s() -> ModuleType:
     optional import is made to fail (``sys.modules[name] = None`` is Python's documented
     way to make an import raise ImportError) and bm25s falls back as it is written to.
     """
-    with _import_lock:  # a module another thread is still importing is not handed out
-        if "bm25s" in sys.modules:
-            return sys.modules["bm25s"]
-        blocked = "scipy.sparse" not in sys.modules
-        if blocked:
-            sys.modules["scipy.sparse"] = None  # type: ignore[assignment]
-        try:
-            import bm25s
-        finally:
-            if blocked and sys.modules.get("scipy.sparse", 0) is None:
-                del sys.modules["scipy.sparse"]
-    return bm25s
+    global _module
+    if _module is None:  # set only once the import has finished: no half-imported module is handed out
+        with _import_lock:
+            if _module is None:
+                blocked = "bm25s" not in sys.modules and "scipy.sparse" not in sys.modules
+                if blocked:
+                    sys.modules["scipy.sparse"] = None  # type: ignore[assignment]
+                try:
+                    import bm25s
+                finally:
+                    if blocked and sys.modules.get("scipy.sparse", 0) is None:
+                        del sys.modules["scipy.sparse"]
+                _module = bm25s
+    return _module
 
 
 def _stemmer():

@@ -45,6 +45,8 @@ TOKENS_POOL = 40
 def token_pool(mode: str, k: int) -> int:
     """How many candidates, best by the other signals, are token-matched."""
     return k + TOKEN_MARGIN if mode == "hybrid" else max(TOKENS_POOL, k)
+
+
 # Stage 1 (candidates): a question scores every allowed passage exactly up to
 # EXHAUSTIVE_UP_TO of them; past that, the CANDIDATES nearest by the dense index and the
 # CANDIDATES best by BM25 (both within the filter). Measured in the README ("Speed and scale").
