@@ -555,12 +555,17 @@ def _default_corpus() -> str | None:
 
 def _recover_interrupted_swap(out: Path) -> None:
     """Killed between the two renames of a swap: the last good index is in .old.
-    Only with the writers' lock, so a running writer's swap is never undone."""
+    Only with the writers' lock, so a running writer's swap is never undone.
+    Writers swap the real folder, so a linked index is looked for where it lies."""
+    from assistant.lock import index_folder, writer_lock
+
+    try:
+        out = index_folder(out)
+    except IndexLoadError:
+        return  # a link loop: the load says so
     old = out.parent / f".{out.name}.old"
     if out.exists() or not (old / "manifest.json").exists():
         return
-    from assistant.update import writer_lock
-
     with writer_lock(out, timeout=30.0):
         if not out.exists() and (old / "manifest.json").exists():
             os.replace(old, out)

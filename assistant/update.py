@@ -20,8 +20,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from assistant import __version__, sources
 from assistant.cache import CACHE_DIR, EncoderCache
 from assistant.corpus import DEFAULT_MAX_FILE_BYTES, Document, Passage, Skipped, fingerprint, passages_of, read_corpus
 from assistant.embed import Encoder
-from assistant.errors import CorpusError, IndexBusyError, IndexLoadError, QueryError
+from assistant.errors import CorpusError, IndexLoadError, QueryError
 from assistant.dense import DenseIndex, choose_kind
 from assistant.columns import Columns
 from assistant.index import (
@@ -39,6 +38,7 @@ from assistant.index import (
     embedding_text, item_leads, keyword_text, passage_sentences, token_sentences, vocabulary_of,
 )
 from assistant.keyword import KeywordIndex
+from assistant.lock import index_folder, lock_path, writer_lock  # noqa: F401 - lock_path: part of this module's API
 from assistant.store import write_jsonl_with_offsets
 from assistant.sources import ADDED, CORPUS, EXCLUDED, SKIPPED, SourceFile, SourceFiles
 from assistant.tokens import TokenVectors
@@ -69,7 +69,7 @@ def build_index(
         IndexBusyError: another writer holds the index for ``lock_timeout`` seconds.
     """
     t0 = time.perf_counter()
-    corpus_dir, out = Path(corpus_dir), Path(out_dir)
+    corpus_dir, out = Path(corpus_dir), index_folder(out_dir)
     check_writable(corpus_dir, out)
     with writer_lock(out, timeout=lock_timeout):
         stale = _leftovers(out)
@@ -123,7 +123,7 @@ def add_documents(
         IndexBusyError: another writer holds the index.
     """
     t0 = time.perf_counter()
-    out = Path(index_dir)
+    out = index_folder(index_dir)
     if not paths:
         raise CorpusError("name at least one file to add")
     with writer_lock(out, timeout=lock_timeout):
@@ -136,12 +136,16 @@ def add_documents(
         taken = {d.doc_id: d.path for d in previous.documents.values()}
         skipped: list[Skipped] = []
         changed: dict[str, tuple[Document, str]] = {}
+        seen: set[Path] = set()
         for given in paths:
             path = Path(given).expanduser()
             if not path.is_file():
-                skipped.append(Skipped(str(given), "no such file" if not path.exists() else "not a file"))
+                skipped.append(Skipped(str(given), _not_a_file(path)))
                 continue
             path = path.resolve()
+            if path in seen:  # the same file named twice (or by two paths) is added once
+                continue
+            seen.add(path)
             inside = root.is_dir() and sources.is_inside(path, root)
             origin = CORPUS if inside else ADDED
             old = known.get(str(path))
@@ -197,7 +201,7 @@ def remove_documents(
         IndexLoadError, IndexBusyError: as for :func:`add_documents`.
     """
     t0 = time.perf_counter()
-    out = Path(index_dir)
+    out = index_folder(index_dir)
     if not ids_or_paths:
         raise QueryError("name at least one document id or file to remove")
     with writer_lock(out, timeout=lock_timeout):
@@ -322,7 +326,8 @@ def _commit(
     return UpdateReport(
         index_dir=str(out.resolve()), documents=len(ids), passages=len(layout.passages), skipped=skipped,
         seconds=round(time.perf_counter() - t0, 2), added=added, updated=updated, removed=removed,
-        unchanged=len(ids) - len(added) - len(updated), encoded=stats.encoded, reused=stats.reused, notes=notes,
+        unchanged=len(ids) - len(added) - len(updated), encoded=stats.encoded, reused=stats.reused,
+        notes=notes + cache.notes,
     )
 
 
@@ -545,6 +550,19 @@ def _read_added(f: SourceFile, root: Path, *, max_file_bytes: int) -> Document |
                             max_file_bytes=max_file_bytes)
 
 
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` (which ``is_file`` refused) cannot be added."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a link loop (a link that leads back to itself)"
+        if e.errno == errno.ENOENT:
+            return "a broken link (what it points to does not exist)" if path.is_symlink() else "no such file"
+        return f"cannot read it ({e.strerror or type(e).__name__})"
+    return "not a file"
+
+
 def _with_id(doc: Document, doc_id: str) -> Document:
     return replace(doc, doc_id=doc_id)
 
@@ -559,37 +577,6 @@ def _free_id(wanted: str, taken: dict[str, str]) -> str:
 
 
 # --- the lock, leftovers and the swap ---------------------------------------------
-
-
-@contextmanager
-def writer_lock(out: Path, *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold ``.INDEX.lock`` beside the index: one build, add or remove at a time.
-
-    Raises:
-        IndexBusyError: another writer still holds it after ``timeout`` seconds.
-    """
-    from filelock import FileLock, Timeout
-
-    out = Path(out).absolute()
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(lock_path(out)), timeout=timeout)
-        lock.acquire()
-    except Timeout:
-        raise IndexBusyError(
-            f"another build, add or remove is running on the index at {out}; "
-            "wait for it to finish, then run this again"
-        ) from None
-    except OSError as e:
-        raise CorpusError(f"cannot write beside {out} ({e.strerror or type(e).__name__})") from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def lock_path(out: Path) -> Path:
-    return out.parent / f".{out.name}.lock"
 
 
 def _leftovers(out: Path) -> list[Path]:
