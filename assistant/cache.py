@@ -72,13 +72,13 @@ class EncoderCache:
         self._used: set[bytes] = set()
         self._encoded = 0
         self._reused = 0
+        self._damaged: list[tuple[Path, str]] = []
         self._work.mkdir(parents=True, exist_ok=True)
         for folder in sources:
             for shard in sorted(Path(folder).glob("*.npz")) if Path(folder).is_dir() else ():
-                try:
-                    with np.load(shard) as z:
-                        keys = z["keys"]
-                except Exception:  # a damaged shard is only a cache miss
+                problem, keys = _checked(shard, encoder.dimension)
+                if problem is not None:  # a damaged shard is only a cache miss: its texts are encoded again
+                    self._damaged.append((shard, problem))
                     continue
                 for row, key in enumerate(keys):
                     self._where.setdefault(key.tobytes(), (shard, row))
@@ -86,6 +86,16 @@ class EncoderCache:
     @property
     def stats(self) -> CacheStats:
         return CacheStats(self._encoded, self._reused)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """One line when shards were damaged or foreign (their texts are encoded again), else nothing."""
+        if not self._damaged:
+            return ()
+        shard, problem = self._damaged[0]
+        more = f" and {len(self._damaged) - 1} other(s)" if len(self._damaged) > 1 else ""
+        return (f"the encoder cache file {shard}{more} was unusable ({problem}); its texts were encoded again "
+                "and the cache repaired",)
 
     def key(self, kind: str, text: str) -> bytes:
         e = self._encoder
@@ -226,6 +236,49 @@ class CachedEncoder:
 
     def count_tokens(self, text: str) -> int:
         return self._encoder.count_tokens(text)
+
+
+_SENTENCE_MEMBERS = frozenset({"keys", "vec"})
+_PASSAGE_MEMBERS = _SENTENCE_MEMBERS | {"tok_first", "tok_vec", "tok_piece", "tok_span", "span_ok"}
+
+
+def _checked(shard: Path, dimension: int) -> tuple[str | None, np.ndarray | None]:
+    """``(None, keys)`` for a whole shard of this encoder's shape, else ``(why not, None)``.
+
+    Every member is read, so the zip's CRC-32 of each is checked (a flipped byte, a
+    truncated file), and every shape and dtype is compared with what this cache writes
+    (a foreign file, another model's dimension)."""
+    try:
+        with np.load(shard, allow_pickle=False) as z:
+            names = set(z.files)
+            if names not in (_SENTENCE_MEMBERS, _PASSAGE_MEMBERS):
+                return f"not a cache shard: it holds {', '.join(sorted(names)) or 'nothing'}", None
+            a = {name: z[name] for name in names}
+    except Exception as e:  # zipfile, numpy and the OS fail in many ways on a damaged file
+        first = (str(e).strip().splitlines() or [""])[0][:120]
+        return f"{type(e).__name__}: {first}" if first else type(e).__name__, None
+    keys, vec = a["keys"], a["vec"]
+    n = len(keys)
+    if keys.dtype != np.uint8 or keys.shape != (n, 32):
+        return "its keys are not 32-byte hashes", None
+    if vec.dtype != np.float32 or vec.shape != (n, dimension):
+        return f"its vectors have shape {vec.shape} and type {vec.dtype}, not ({n}, {dimension}) float32", None
+    if not np.isfinite(vec).all():
+        return "its vectors hold values that are not finite numbers", None
+    if names == _PASSAGE_MEMBERS:
+        first, tok_vec = a["tok_first"], a["tok_vec"]
+        if first.dtype != np.int64 or first.shape != (n + 1,) or first[0] != 0 or (np.diff(first) < 0).any():
+            return "its token offsets are not in order", None
+        t = int(first[-1])
+        if tok_vec.dtype != np.float16 or tok_vec.shape != (t, dimension):
+            return f"its token vectors have shape {tok_vec.shape} and type {tok_vec.dtype}, not ({t}, {dimension}) float16", None
+        if a["tok_piece"].dtype.kind != "U" or a["tok_piece"].shape != (t,):
+            return "its word pieces do not match its token vectors", None
+        if a["tok_span"].dtype != np.int64 or a["tok_span"].shape != (t, 2):
+            return "its token spans do not match its token vectors", None
+        if a["span_ok"].dtype != np.bool_ or a["span_ok"].shape != (n,):
+            return "its span flags do not match its entries", None
+    return None, keys
 
 
 def _member(shard: Path, name: str) -> np.ndarray:
