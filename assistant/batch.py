@@ -4,21 +4,30 @@ Owns the batch file format: JSON lines ``{"id": ..., "query": "..."}``, UTF-8
 (a byte order mark is allowed), blank lines ignored. The file is read as bytes
 and each line decoded on its own, so one bad line (a byte that is not UTF-8,
 JSON that does not parse or nests too deeply, a lone surrogate, a missing
-"query") is named by its line number and skipped, and every other line is still
-answered.
+"query", a line longer than MAX_LINE_BYTES) is named by its line number and
+skipped, and every other line is still answered.
+
+The file is read a line at a time and never more than MAX_LINE_BYTES of a line
+is held, so memory stays bounded whatever the input (``/dev/zero``, an endless
+pipe); a line that runs on past MAX_RUN_BYTES without ending stops the batch.
 """
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import BinaryIO
 
 from assistant.errors import QueryError
-from assistant.request import check_text
+from assistant.request import MAX_QUERY_CHARS, check_text
 
 EXAMPLE = '{"id": "q1", "query": "..."}'
+MAX_LINE_BYTES = 2**20  # a line longer than this is skipped (and never held whole)
+MAX_RUN_BYTES = 64 * 2**20  # a line longer than this is not a batch file's: the batch stops
 
 
 @dataclass(frozen=True)
@@ -31,27 +40,73 @@ class BatchLine:
     problem: str | None = None  # set when the line is skipped
 
 
-def read_batch(path: str) -> list[BatchLine]:
-    """The non-blank lines of a batch file (``"-"``: standard input), in order.
+def read_batch(path: str) -> Iterator[BatchLine]:
+    """The non-blank lines of a batch file (``"-"``: standard input), in order, read
+    as they are asked for. The file is opened, and its first line read, at once.
 
     Raises:
-        QueryError: the file cannot be read, or holds no line at all.
+        QueryError: the file cannot be read, holds no line at all, or (while the lines
+            are read) a line runs past MAX_RUN_BYTES without a line end.
     """
     try:
-        if path == "-":
-            data = _stdin_bytes()
-        else:
-            data = Path(path).read_bytes()
+        stream, owned = _stdin_stream() if path == "-" else (open(path, "rb"), True)  # noqa: SIM115 - _lines closes it
     except FileNotFoundError:
         raise QueryError(f"batch file not found: {path}") from None
     except OSError as e:
         raise QueryError(f"cannot read batch file {path}: {e.strerror or e}") from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    lines = [parse_line(number, raw) for number, raw in enumerate(data.splitlines(), start=1) if raw.strip()]
-    if not lines:
-        raise QueryError(f"batch file {path} holds no questions; write one per line, like {EXAMPLE}")
-    return lines
+    lines = _lines(stream, path, close=owned)
+    try:
+        first = next(lines)
+    except StopIteration:
+        raise QueryError(f"batch file {path} holds no questions; write one per line, like {EXAMPLE}") from None
+    return itertools.chain([first], lines)
+
+
+def _lines(stream: BinaryIO, path: str, *, close: bool) -> Iterator[BatchLine]:
+    number = 0
+    try:
+        start = True
+        while True:
+            chunk = _read(stream, path, MAX_LINE_BYTES + 1)
+            if not chunk:
+                return
+            if start and chunk.startswith(b"\xef\xbb\xbf"):
+                chunk = chunk[3:]
+            start = False
+            if len(chunk) > MAX_LINE_BYTES and not chunk.endswith(b"\n"):
+                number += 1
+                _skip_rest(stream, path, number, read=len(chunk))
+                yield BatchLine(number, problem=f"longer than {MAX_LINE_BYTES:,} bytes; a line holds one question "
+                                                f"of at most {MAX_QUERY_CHARS:,} characters")
+                continue
+            for raw in chunk.splitlines():  # a lone "\r" ends a line too
+                number += 1
+                if raw.strip():
+                    yield parse_line(number, raw)
+    finally:
+        if close:
+            stream.close()
+
+
+def _read(stream: BinaryIO, path: str, limit: int) -> bytes:
+    try:
+        return stream.readline(limit)
+    except OSError as e:
+        raise QueryError(f"cannot read batch file {path}: {e.strerror or e}") from None
+
+
+def _skip_rest(stream: BinaryIO, path: str, number: int, *, read: int) -> None:
+    """Read past the rest of an over-long line, a bounded piece at a time."""
+    while True:
+        piece = _read(stream, path, MAX_LINE_BYTES)
+        read += len(piece)
+        if not piece or piece.endswith(b"\n"):
+            return
+        if read > MAX_RUN_BYTES:
+            raise QueryError(
+                f"{path}: line {number} runs on for more than {MAX_RUN_BYTES // 2**20} MB without a line end; "
+                f"a batch file holds one question a line, like {EXAMPLE}"
+            )
 
 
 def parse_line(number: int, raw: bytes) -> BatchLine:
@@ -83,12 +138,14 @@ def parse_line(number: int, raw: bytes) -> BatchLine:
     return BatchLine(number, query=item["query"], qid=qid)
 
 
-def _stdin_bytes() -> bytes:
+def _stdin_stream() -> tuple[BinaryIO, bool]:
+    """Standard input as bytes, and whether the stream is ours to close."""
     stream = getattr(sys.stdin, "buffer", None)
     if stream is not None:
-        return stream.read()
-    text = sys.stdin.read()  # a text stream without bytes underneath (an embedding program's)
+        return stream, False
+    text = sys.stdin.read()  # a text stream without bytes underneath (an embedding program's): in memory already
     try:
-        return text.encode("utf-8", "surrogateescape")  # undecodable bytes back as they were
+        data = text.encode("utf-8", "surrogateescape")  # undecodable bytes back as they were
     except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass")  # other lone surrogates: found bad per line
+        data = text.encode("utf-8", "surrogatepass")  # other lone surrogates: found bad per line
+    return io.BytesIO(data), True

@@ -8,6 +8,7 @@ and a non-zero exit code. Heavy imports happen inside the commands.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -250,11 +251,11 @@ def cmd_ask(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
         else:
             print(to_text(answer, color=sys.stdout.isatty(), documents=assistant.index.documents))
         return 0
-    failures = 0
-    # Questions are encoded BATCH_ENCODE at a time (one model call each, much faster
-    # than one call per question) and answered in file order as each group is ready.
-    for first in range(0, len(batch), BATCH_ENCODE):
-        group = batch[first : first + BATCH_ENCODE]
+    failures = lines = 0
+    # Questions are read and encoded BATCH_ENCODE at a time (one model call each, much
+    # faster than one call per question) and answered in file order as each group is ready.
+    while group := list(itertools.islice(batch, BATCH_ENCODE)):
+        lines += len(group)
         ahead = _encode_ahead(assistant, [line.query for line in group if line.problem is None])
         for line in group:
             problem = line.problem
@@ -272,8 +273,8 @@ def cmd_ask(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
             failures += 1
             print(f"error: {args.batch}: line {line.number} skipped: {problem}", file=sys.stderr)
     if failures:
-        print(f"error: {failures} of {len(batch)} lines could not be answered (named above); "
-              f"the other {len(batch) - failures} were answered", file=sys.stderr)
+        print(f"error: {failures} of {lines} lines could not be answered (named above); "
+              f"the other {lines - failures} were answered", file=sys.stderr)
     return 1 if failures else 0
 
 
