@@ -370,6 +370,9 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
             mmap = not small
         if verify and sums != checksums(path):
             raise IndexLoadError(f"the index at {path} is damaged (a file's checksum does not match); {rebuild}")
+        if verify and not manifest_intact(path):
+            raise IndexLoadError(f"the index at {path} is damaged (its manifest.json was changed after the build); "
+                                 f"{rebuild}")
         listing = json.loads((path / "documents.index.json").read_text(encoding="utf-8"))
         docs = DocumentStore(path / "documents.jsonl", listing["ids"], np.asarray(listing["offsets"], dtype=np.int64))
         passages = PassageStore(path / "passages.jsonl", np.load(path / "passages.offsets.npy", allow_pickle=False))
@@ -479,6 +482,31 @@ def read_manifest(path: Path) -> tuple[Manifest, dict[str, str]]:
     except TypeError as e:
         raise IndexLoadError(f"the index at {path} is damaged (manifest: {e}); {rebuild}") from e
     return manifest, sums
+
+
+MANIFEST_HASH = "manifest_sha256"  # of every other field of manifest.json, recorded by the build
+
+
+def manifest_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 of a manifest's fields (all but the hash itself, unknown ones too), in a fixed order."""
+    import hashlib
+
+    body = {k: v for k, v in record.items() if k != MANIFEST_HASH}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def manifest_intact(path: Path) -> bool:
+    """False when the manifest's recorded hash does not match its fields (an index
+    written before the hash was recorded has none, and passes)."""
+    try:
+        raw = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(raw, dict):
+        return False
+    recorded = raw.get(MANIFEST_HASH)
+    return recorded is None or recorded == manifest_hash(raw)
 
 
 INDEX_FILES = frozenset({

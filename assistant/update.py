@@ -34,8 +34,8 @@ from assistant.errors import CorpusError, IndexLoadError, QueryError
 from assistant.dense import DenseIndex, choose_kind
 from assistant.columns import Columns
 from assistant.index import (
-    AUTO, FORMAT, PASSAGE_TOKENS, SENTENCE_ARRAYS, TOKEN_ARRAYS, Manifest, Sentences, UpdateReport, checksums, file_sizes,
-    embedding_text, item_leads, keyword_text, passage_sentences, token_sentences, vocabulary_of,
+    AUTO, FORMAT, MANIFEST_HASH, PASSAGE_TOKENS, SENTENCE_ARRAYS, TOKEN_ARRAYS, Manifest, Sentences, UpdateReport, checksums, file_sizes,
+    embedding_text, item_leads, keyword_text, manifest_hash, passage_sentences, token_sentences, vocabulary_of,
 )
 from assistant.keyword import KeywordIndex
 from assistant.lock import index_folder, lock_path, writer_lock  # noqa: F401 - lock_path: part of this module's API
@@ -439,6 +439,7 @@ def finish(folder: Path, manifest: Manifest) -> None:
     It records every file's size and checksum, so a damaged file is refused, not half-read."""
     _fsync_tree(folder)
     record = asdict(manifest) | {"checksums": checksums(folder), "sizes": file_sizes(folder)}
+    record[MANIFEST_HASH] = manifest_hash(record)  # so an edited field (model, ranking ...) is found by `check`
     _write_synced(folder / "manifest.json", json.dumps(record, indent=2) + "\n")
 
 
