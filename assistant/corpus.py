@@ -11,6 +11,7 @@ turns the splitter's spans into :class:`Passage` records with stable ids and pag
 from __future__ import annotations
 
 import bisect
+import errno
 import hashlib
 import json
 import os
@@ -223,6 +224,22 @@ def read_document(path: str | Path, *, root: str | Path, metadata: dict[str, dic
     )
 
 
+def not_a_folder(root: Path) -> str:
+    """Why the --corpus path ``root`` (not a folder) cannot be read, and what to give instead."""
+    if root.exists():
+        parent = root.parent if str(root.parent) != "." else Path(".")
+        return (f"the corpus {root} is a file, not a folder; give the folder that holds the documents"
+                f" (e.g. --corpus {parent})")
+    if root.is_symlink():
+        try:
+            os.stat(root)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return f"the corpus folder {root} is a link loop (a link that leads back to itself)"
+        return f"the corpus folder {root} is a broken link (what it points to does not exist)"
+    return f"corpus folder not found: {root}"
+
+
 def read_corpus(
     corpus_dir: str | Path, *, follow_links: bool = False, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 ) -> Corpus:
@@ -236,7 +253,7 @@ def read_corpus(
     """
     root = Path(corpus_dir)
     if not root.is_dir():
-        raise CorpusError(f"corpus folder not found: {root}")
+        raise CorpusError(not_a_folder(root))
     metadata = read_metadata(root)
     paths, skipped = discover(root, follow_links=follow_links, max_file_bytes=max_file_bytes)
     documents: list[Document] = []

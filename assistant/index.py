@@ -346,13 +346,19 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
         raise IndexLoadError(f"{path} is a file, not an index folder; build one: assistant build --index FOLDER")
     _recover_interrupted_swap(path)
     rebuild = f"rebuild it: {build_command(_corpus_of(path), path)}"
+    if foreign_manifest(path):
+        raise IndexLoadError(
+            f"{path} is not an index of this assistant (its manifest.json is another program's) and build will not "
+            f"overwrite it; build the index in a new folder: {build_command(_default_corpus(), elsewhere(path))}"
+            " (and pass that --index when you ask)"
+        )
     if not (path / "manifest.json").exists():
         if path.exists() and any(path.iterdir()):
             if looks_like_index(path):
                 raise IndexLoadError(f"the index at {path} is damaged (no manifest.json); {rebuild}")
             raise IndexLoadError(
                 f"{path} is not an index folder (no manifest.json) and build will not overwrite it; "
-                f"build the index in a new folder: {build_command(_corpus_of(path) or _default_corpus(), Path(f'{path}-index'))}"
+                f"build the index in a new folder: {build_command(_corpus_of(path) or _default_corpus(), elsewhere(path))}"
                 " (and pass that --index when you ask)"
             )
         corpus = _default_corpus()
@@ -518,14 +524,44 @@ INDEX_FILES = frozenset({
 })
 
 
+# Files only an index of this assistant holds: beside them a manifest.json that cannot be
+# read is a damaged index's, while a manifest.json alone must be one this assistant wrote.
+CORE_FILES = frozenset({"documents.jsonl", "passages.jsonl", "dense.faiss", sources.FILES})
+
+
 def looks_like_index(folder: Path) -> bool:
-    """True when every entry of ``folder`` is a file an index holds (a damaged
-    index may be rebuilt in place; a folder of other files never is)."""
+    """True when every entry of ``folder`` is a file an index holds, and its manifest
+    (if that is all there is) is this assistant's: a damaged index may be rebuilt in
+    place; a folder of other files, or another program's manifest.json, never is."""
     try:
         names = {p.name for p in folder.iterdir()}
     except OSError:
         return False
-    return bool(names) and names <= INDEX_FILES
+    if not names or not names <= INDEX_FILES:
+        return False
+    return "manifest.json" not in names or bool(names & CORE_FILES) or manifest_is_ours(folder)
+
+
+def manifest_is_ours(folder: Path) -> bool:
+    """True when ``folder/manifest.json`` is shaped as this assistant writes one (of any
+    format): a JSON object with a whole-number format and a table of checksums."""
+    try:
+        raw = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(raw, dict) and type(raw.get("format")) is int and isinstance(raw.get("checksums"), dict)
+
+
+def foreign_manifest(folder: Path) -> bool:
+    """True when ``folder`` holds a manifest.json that is not this assistant's and is no damaged index."""
+    return (folder / "manifest.json").is_file() and not manifest_is_ours(folder) and not looks_like_index(folder)
+
+
+def elsewhere(path: Path) -> Path:
+    """A new folder to suggest instead of ``path`` for an index: beside it, or ``index``
+    when it has no name of its own (``/``, ``.``)."""
+    name = Path(path).name
+    return Path(f"{path}-index") if name and name not in (".", "..") else Path("index")
 
 
 def _checked_files(folder: Path) -> list[tuple[str, Path]]:

@@ -70,7 +70,7 @@ def build_index(
     """
     t0 = time.perf_counter()
     corpus_dir, out = Path(corpus_dir), index_folder(out_dir)
-    check_writable(corpus_dir, out)
+    check_writable(corpus_dir, Path(out_dir))  # (named in its messages as given)
     with writer_lock(out, timeout=lock_timeout):
         stale = _leftovers(out)
         previous = _read_previous(out)
@@ -596,7 +596,7 @@ def _leftovers(out: Path) -> list[Path]:
 
 def check_writable(corpus_dir: Path, out: Path) -> None:
     """Refuse an --index that would destroy something that is not an index."""
-    from assistant.index import looks_like_index
+    from assistant.index import INDEX_FILES, looks_like_index, manifest_is_ours
 
     out_r, corpus_r = out.resolve(), corpus_dir.resolve()
     if out_r == Path.cwd().resolve() or out_r == Path(out_r.anchor):
@@ -607,6 +607,17 @@ def check_writable(corpus_dir: Path, out: Path) -> None:
         if not out_r.is_dir():
             raise CorpusError(f"refusing to build into {out}: it is a file")
         if any(out_r.iterdir()) and not looks_like_index(out_r):
+            if (out_r / "manifest.json").exists() and not manifest_is_ours(out_r):
+                raise CorpusError(
+                    f"refusing to build into {out}: it is not an index of this assistant (its manifest.json is "
+                    "another program's); choose an empty or new folder"
+                )
+            if (out_r / "manifest.json").exists():
+                others = sorted(p.name for p in out_r.iterdir() if p.name not in INDEX_FILES)
+                raise CorpusError(
+                    f"refusing to build into {out}: besides an index it holds other files ({', '.join(others[:3])}); "
+                    "move them out or choose an empty or new folder"
+                )
             raise CorpusError(
                 f"refusing to build into {out}: the folder holds files and is not an index (no manifest.json); "
                 "choose an empty or new folder"
