@@ -20,6 +20,7 @@ from assistant.collection import CollectionInfo, describe_collection, describe_d
 from assistant.uploads import LiveCollection, UploadSettings
 from assistant.errors import AssistantError
 from assistant.search import MODES
+from assistant.webapi import blocks_class
 from assistant.webguard import MAX_BODY, Limits, RequestGuard
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,8 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
     gr = _gradio()
 
     info = info or chat_collection(chat)
-    with gr.Blocks(title=info.title, fill_height=True) as demo:
+    # Blocks whose API routes answer a malformed request with a clear error (assistant.webapi)
+    with blocks_class()(title=info.title, fill_height=True) as demo:
         about = gr.Markdown(header_markdown(info), elem_id="about")
         sources = gr.State([])
         k = gr.Slider(1, MAX_QUOTES, value=5, step=1, label="Number of quotes", render=False)
