@@ -1,7 +1,7 @@
 """Changing an index folder: build it, add files to it, remove documents from it.
 
-Owns the write side of ``index/``: one writer at a time (a lock file beside the
-index, ``.INDEX.lock``, with the ``filelock`` package), a new version assembled
+Owns the write side of ``index/``: one writer at a time on each real folder
+(``.INDEX.lock`` beside it; :mod:`assistant.lock`), a new version assembled
 in ``.INDEX.tmp-PID`` and swapped into place in one step, and the leftovers of
 killed writers cleaned up by the next one (whose encoder cache they feed, so an
 interrupted build resumes where it stopped).
