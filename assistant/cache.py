@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,8 +140,7 @@ class EncoderCache:
         shard's are in memory at a time."""
         keys = [self.key(_PASSAGE, t) for t in texts]
         for shard, places in self._by_shard(keys).items():
-            with np.load(shard) as z:
-                first, pieces, spans, span_ok, vec = (z[n] for n in ("tok_first", "tok_piece", "tok_span", "span_ok", "tok_vec"))
+            first, pieces, spans, span_ok, vec = _members(shard, "tok_first", "tok_piece", "tok_span", "span_ok", "tok_vec")
             for i, row in places:
                 a, b = int(first[row]), int(first[row + 1])
                 sp = tuple(map(tuple, spans[a:b].tolist())) if span_ok[row] else ()
@@ -188,8 +189,8 @@ class EncoderCache:
             if 2 * len(rows) >= len(_member(shard, "keys")):
                 _link_or_copy(shard, dest / shard.name)
             else:  # only now is the whole shard read
-                with np.load(shard) as npz:
-                    _write_shard(dest, _take({name: npz[name] for name in npz.files}, sorted(rows)))
+                names = _PASSAGE_MEMBERS if "tok_first" in _names(shard) else _SENTENCE_MEMBERS
+                _write_shard(dest, _take(dict(zip(names, _members(shard, *names))), sorted(rows)))
 
     # --- internals --------------------------------------------------------------
 
@@ -249,11 +250,11 @@ def _checked(shard: Path, dimension: int) -> tuple[str | None, np.ndarray | None
     truncated file), and every shape and dtype is compared with what this cache writes
     (a foreign file, another model's dimension)."""
     try:
-        with np.load(shard, allow_pickle=False) as z:
-            names = set(z.files)
-            if names not in (_SENTENCE_MEMBERS, _PASSAGE_MEMBERS):
-                return f"not a cache shard: it holds {', '.join(sorted(names)) or 'nothing'}", None
-            a = {name: z[name] for name in names}
+        with zipfile.ZipFile(shard) as z:
+            names = {n.removesuffix(".npy") for n in z.namelist()}
+            if names not in (_SENTENCE_MEMBERS, _PASSAGE_MEMBERS) or len(z.namelist()) != len(names):
+                return f"not a cache shard: it holds {', '.join(sorted(z.namelist())) or 'nothing'}", None
+            a = {name: _npy(z.read(f"{name}.npy")) for name in names}  # read() checks each member's CRC-32
     except Exception as e:  # zipfile, numpy and the OS fail in many ways on a damaged file
         first = (str(e).strip().splitlines() or [""])[0][:120]
         return f"{type(e).__name__}: {first}" if first else type(e).__name__, None
@@ -281,10 +282,44 @@ def _checked(shard: Path, dimension: int) -> tuple[str | None, np.ndarray | None
     return None, keys
 
 
+_NPY_HEADER = re.compile(
+    rb"\{'descr': '([<>|=][a-zA-Z]\d*)', 'fortran_order': False, 'shape': \(((?:\d+, ?)*\d*)\), \}\s*$"
+)
+
+
+def _npy(data: bytes) -> np.ndarray:
+    """An array from the bytes of a ``.npy`` file as ``np.save`` writes it. Its header is
+    matched here, not evaluated: numpy's reader evaluates it with ``ast``, which under
+    CPython 3.11 can fail spuriously while another thread (a reader of the index) does too."""
+    if not data.startswith(b"\x93NUMPY") or len(data) < 10:
+        raise ValueError("not an array file")
+    major = data[6]
+    size, start = ((int.from_bytes(data[8:10], "little"), 10) if major == 1
+                   else (int.from_bytes(data[8:12], "little"), 12))
+    header = _NPY_HEADER.match(data[start : start + size])
+    if header is None:
+        raise ValueError("an array header this cache does not write")
+    dtype = np.dtype(header.group(1).decode())
+    shape = tuple(int(n) for n in header.group(2).decode().replace(" ", "").split(",") if n)
+    body = data[start + size :]
+    if dtype.hasobject or len(body) != dtype.itemsize * int(np.prod(shape, dtype=np.int64)):
+        raise ValueError("an array of another size than its header says")
+    return np.frombuffer(body, dtype=dtype).reshape(shape)
+
+
 def _member(shard: Path, name: str) -> np.ndarray:
-    """One array of a shard (an ``.npz`` reads only the member asked for)."""
-    with np.load(shard) as z:
-        return z[name]
+    """One array of a shard (only that member is read)."""
+    return _members(shard, name)[0]
+
+
+def _members(shard: Path, *names: str) -> list[np.ndarray]:
+    with zipfile.ZipFile(shard) as z:
+        return [_npy(z.read(f"{name}.npy")) for name in names]
+
+
+def _names(shard: Path) -> set[str]:
+    with zipfile.ZipFile(shard) as z:
+        return {n.removesuffix(".npy") for n in z.namelist()}
 
 
 def _keys(keys: list[bytes]) -> np.ndarray:

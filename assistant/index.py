@@ -544,12 +544,12 @@ def looks_like_index(folder: Path) -> bool:
 
 def manifest_is_ours(folder: Path) -> bool:
     """True when ``folder/manifest.json`` is shaped as this assistant writes one (of any
-    format): a JSON object with a whole-number format and a table of checksums."""
+    format): a JSON object with a whole-number format and checksums or a model."""
     try:
         raw = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(raw, dict) and type(raw.get("format")) is int and isinstance(raw.get("checksums"), dict)
+    return isinstance(raw, dict) and type(raw.get("format")) is int and ("checksums" in raw or "model" in raw)
 
 
 def foreign_manifest(folder: Path) -> bool:
