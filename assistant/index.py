@@ -342,6 +342,9 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, verify: bool | None = None) -> Index:
+    from assistant.lock import index_folder
+
+    index_folder(path)  # a link loop says so
     if path.exists() and not path.is_dir():
         raise IndexLoadError(f"{path} is a file, not an index folder; build one: assistant build --index FOLDER")
     _recover_interrupted_swap(path)
