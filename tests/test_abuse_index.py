@@ -335,6 +335,21 @@ def _call(url: str, route: str, data: list) -> tuple[str, object]:
     return event, json.loads(payload)
 
 
+def _run(url: str, route: str, data: list) -> str:
+    """POST to a route's one-step ``run`` form; returns the error it answers."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(f"{url}gradio_api/run/{route}", data=json.dumps({"data": data}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            body = r.read()
+    except urllib.error.HTTPError as e:
+        body = e.read()
+    return json.loads(body)["error"]
+
+
 FILE = {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}
 
 
@@ -357,6 +372,7 @@ def test_malformed_requests_to_every_api_route_get_a_clear_error(upload_server):
     assert payload["error"] == "/search: question must be text or a number, not a file"
     event, payload = _call(upload_server.url, "search", ["camps"])
     assert payload["error"] == "/search takes 3 values (question, k, mode); the request sent 1 (question)"
+    assert _run(upload_server.url, "search", []) == "/search takes 3 values (question, k, mode); the request sent 0"
     time.sleep(0.5)
     log = upload_server.log.read_text()
     assert "Traceback" not in log and "refused a malformed request: /search" in log
