@@ -78,7 +78,7 @@ class EncoderCache:
         self._work.mkdir(parents=True, exist_ok=True)
         for folder in sources:
             for shard in sorted(Path(folder).glob("*.npz")) if Path(folder).is_dir() else ():
-                problem, keys = _checked(shard, encoder.dimension)
+                problem, keys = _checked(shard, encoder.name, encoder.dimension)
                 if problem is not None:  # a damaged shard is only a cache miss: its texts are encoded again
                     self._damaged.append((shard, problem))
                     continue
@@ -190,7 +190,8 @@ class EncoderCache:
                 _link_or_copy(shard, dest / shard.name)
             else:  # only now is the whole shard read
                 names = _PASSAGE_MEMBERS if "tok_first" in _names(shard) else _SENTENCE_MEMBERS
-                _write_shard(dest, _take(dict(zip(names, _members(shard, *names))), sorted(rows)))
+                arrays = _take(dict(zip(names, _members(shard, *names))), sorted(rows))
+                _write_shard(dest, arrays | {_MODEL: np.array(self._encoder.name)})
 
     # --- internals --------------------------------------------------------------
 
@@ -213,7 +214,7 @@ class EncoderCache:
             else:
                 vectors = self._encoder.encode(batch_texts, batch_size=self._batch)
                 arrays = {"keys": _keys(batch), "vec": np.asarray(vectors, dtype=np.float32)}
-            shard = _write_shard(self._work, arrays)  # read back when needed: a build of 10^5 passages writes gigabytes
+            shard = _write_shard(self._work, arrays | {_MODEL: np.array(self._encoder.name)})  # read back when needed: a build of 10^5 passages writes gigabytes
             for row, k in enumerate(batch):
                 self._where[k] = (shard, row)
             self._encoded += len(batch)
@@ -239,25 +240,28 @@ class CachedEncoder:
         return self._encoder.count_tokens(text)
 
 
+_MODEL = "model"  # the encoder's name (shards written before it was recorded lack it)
 _SENTENCE_MEMBERS = frozenset({"keys", "vec"})
 _PASSAGE_MEMBERS = _SENTENCE_MEMBERS | {"tok_first", "tok_vec", "tok_piece", "tok_span", "span_ok"}
 
 
-def _checked(shard: Path, dimension: int) -> tuple[str | None, np.ndarray | None]:
+def _checked(shard: Path, model: str, dimension: int) -> tuple[str | None, np.ndarray | None]:
     """``(None, keys)`` for a whole shard of this encoder's shape, else ``(why not, None)``.
 
     Every member is read, so the zip's CRC-32 of each is checked (a flipped byte, a
     truncated file), and every shape and dtype is compared with what this cache writes
-    (a foreign file, another model's dimension)."""
+    (a foreign file, another model's)."""
     try:
         with zipfile.ZipFile(shard) as z:
             names = {n.removesuffix(".npy") for n in z.namelist()}
-            if names not in (_SENTENCE_MEMBERS, _PASSAGE_MEMBERS) or len(z.namelist()) != len(names):
+            if names - {_MODEL} not in (_SENTENCE_MEMBERS, _PASSAGE_MEMBERS) or len(z.namelist()) != len(names):
                 return f"not a cache shard: it holds {', '.join(sorted(z.namelist())) or 'nothing'}", None
             a = {name: _npy(z.read(f"{name}.npy")) for name in names}  # read() checks each member's CRC-32
     except Exception as e:  # zipfile, numpy and the OS fail in many ways on a damaged file
         first = (str(e).strip().splitlines() or [""])[0][:120]
         return f"{type(e).__name__}: {first}" if first else type(e).__name__, None
+    if _MODEL in a and (a[_MODEL].shape != () or a[_MODEL].dtype.kind != "U" or str(a[_MODEL]) != model):
+        return f"written by another model ({str(a[_MODEL])[:80]}), not {model}", None
     keys, vec = a["keys"], a["vec"]
     n = len(keys)
     if keys.dtype != np.uint8 or keys.shape != (n, 32):
@@ -266,7 +270,7 @@ def _checked(shard: Path, dimension: int) -> tuple[str | None, np.ndarray | None
         return f"its vectors have shape {vec.shape} and type {vec.dtype}, not ({n}, {dimension}) float32", None
     if not np.isfinite(vec).all():
         return "its vectors hold values that are not finite numbers", None
-    if names == _PASSAGE_MEMBERS:
+    if "tok_first" in names:
         first, tok_vec = a["tok_first"], a["tok_vec"]
         if first.dtype != np.int64 or first.shape != (n + 1,) or first[0] != 0 or (np.diff(first) < 0).any():
             return "its token offsets are not in order", None

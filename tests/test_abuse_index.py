@@ -168,9 +168,9 @@ def _foreign_shapes(index: Path) -> None:
 
 
 def _another_models(index: Path) -> None:
-    """A shard of another model (dimension 32) in place of one of this index's."""
+    """A whole shard of another model (of the same dimension) in place of one of this index's."""
     class Other(TinyEncoder):
-        name, dimension = "tiny-hash-32", 32
+        name = "tiny-hash-other"
 
     other = index.parent / "other-index"
     build_index(write_corpus(index.parent / "other-corpus"), encoder=Other(), out_dir=other)
@@ -195,6 +195,8 @@ def test_a_damaged_cache_is_encoded_again_with_one_note(real_index, corpus, tmp_
     assert code == 0, err
     notes = [line for line in err.splitlines() if "encoder cache" in line]
     assert len(notes) == 1 and notes[0].startswith("note: ") and "encoded again" in notes[0], err
+    if damage is _another_models:
+        assert "written by another model (tiny-hash-other), not tiny-hash-64" in notes[0]
     assert index_files(real_index) == index_files(clean)
     # the cache is whole again: the next build reads it all and says nothing
     code, out, err = cli(capsys, "build", "--corpus", str(corpus), "--index", str(real_index))
