@@ -65,8 +65,32 @@ def abstain_reason(retrieval: Retrieval, vocabulary: frozenset[str]) -> str:
     else:
         what, evidence, floor = "cosine similarity", max(best.dense, best.sentence), MIN_COSINE
     if evidence < floor:
-        return f"the best passage is only weakly related ({what} {evidence:.2f} < {floor:.2f})"
+        return f"{weak_evidence(retrieval.query.text, best.passage.text, vocabulary)} ({what} {evidence:.2f} < {floor:.2f})"
     return ""
+
+
+def weak_evidence(question: str, passage: str, vocabulary: frozenset[str]) -> str:
+    """Why weak evidence is weak, in a reader's words: the question's words the collection
+    never uses, else the few words the closest passage shares with it."""
+    words = list(dict.fromkeys(w for w in _WORD.findall(question.lower()) if len(w) > 2 and w not in STOP_WORDS))
+    if not words:
+        return "the question names nothing the passages could be matched on"
+    word_stems = stems(words)
+    missing = [w for w, s in zip(words, word_stems) if w not in vocabulary and s not in vocabulary]
+    if len(missing) == len(words):
+        return "the collection never mentions " + _listed(missing)
+    in_passage = set(stems([w.lower() for w in _WORD.findall(passage)]))
+    shared = [w for w, s in zip(words, word_stems) if s in in_passage]
+    if not shared:
+        return "the closest passages share no word of the question"
+    if missing:
+        return f"the collection never mentions {_listed(missing)}; the closest passage only shares {_listed(shared)}"
+    return f"the closest passage only shares the words {_listed(shared)}"
+
+
+def _listed(words: list[str]) -> str:
+    quoted = [f"“{w}”" for w in words[:6]]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
 def should_abstain(retrieval: Retrieval, vocabulary: frozenset[str] = frozenset()) -> bool:

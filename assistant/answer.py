@@ -9,12 +9,15 @@ collection answers, the answer says so and the hits become "possibly related".
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from assistant.corpus import Document, Passage
 from assistant.search import Filter, Hit, Retrieval, Signals
 
 NOTHING_ANSWERS = "No passage in the collection answers this."
+STATES = "states the answer"  # a numbered quote: evidence (assistant.evidence)
+RELATED = "related"  # offered apart, never numbered as a citation
+POSSIBLY_RELATED = "possibly related"  # the closest passages of a refused answer
 DUPLICATE_JACCARD = 0.8
 
 
@@ -74,6 +77,7 @@ class Quote:
     also_in: tuple[Citation, ...]  # the same statement published elsewhere
     signals: Signals = field(default_factory=Signals)  # what the score is made of, for engineers
     kind: str = "paragraph"  # the passage's kind: a "list" keeps its line breaks when shown
+    strength: str = STATES  # STATES, RELATED or POSSIBLY_RELATED, in words for the reader
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class Answer:
     notes: tuple[str, ...]
     id: str | None = None
     where: Filter = Filter()  # the filter the question was asked with
+    related: tuple[Quote, ...] = ()  # context that is not evidence: rank 0, never cited
 
 
 def page_label(page: int, last_page: int = 0, *, ocr: bool = False) -> str:
@@ -128,8 +133,13 @@ def make_answer(
     qid: str | None = None,
     extra_notes: tuple[str, ...] = (),
     where: Filter = Filter(),
+    evidence: tuple[bool, ...] | None = None,
 ) -> Answer:
-    """Quotes with citations and highlights for the hits of a retrieval."""
+    """Quotes with citations and highlights for the hits of a retrieval.
+
+    ``evidence`` says which hits are evidence (``assistant.evidence``); the others
+    become the answer's ``related`` passages. None: every hit is a quote (and a
+    refused answer's hits are all "possibly related")."""
     notes = list(extra_notes)
     q = retrieval.query
     if q.truncated:
@@ -140,29 +150,36 @@ def make_answer(
     if retrieval.candidates == 0:
         notes.append("No passage matches the filter; nothing was searched.")
     quotes: list[Quote] = []
-    kept: list[tuple[Hit, set[str]]] = []
-    for hit in retrieval.hits:
+    related: list[Quote] = []
+    kept: list[tuple[Quote, set[str], bool]] = []  # (quote, its shingles, is evidence)
+    for i, hit in enumerate(retrieval.hits):
         shingles = _shingles(hit.passage.text)
-        twin = next((i for i, (_, s) in enumerate(kept) if _jaccard(s, shingles) >= DUPLICATE_JACCARD), None)
+        twin = next((j for j, (_, s, _) in enumerate(kept) if _jaccard(s, shingles) >= DUPLICATE_JACCARD), None)
         doc = documents[hit.passage.doc_id]
         if twin is not None:
-            prev = quotes[twin]
-            quotes[twin] = Quote(**{**prev.__dict__, "also_in": prev.also_in + (cite(hit.passage, doc),)})
+            prev, s, ev = kept[twin]
+            kept[twin] = (replace(prev, also_in=prev.also_in + (cite(hit.passage, doc),)), s, ev)
             continue
-        kept.append((hit, shingles))
-        quotes.append(
-            Quote(
-                rank=len(quotes) + 1,
-                score=round(hit.score, 4),
-                similarity=round(hit.dense, 4),
-                text=doc.text[hit.passage.start : hit.passage.end],
-                highlights=_highlights(retrieval, hit),
-                citation=cite(hit.passage, doc),
-                also_in=(),
-                signals=hit.signals,
-                kind=hit.passage.kind,
-            )
+        is_ev = abstained or evidence is None or evidence[i]
+        strength = POSSIBLY_RELATED if abstained else (STATES if is_ev else RELATED)
+        quote = Quote(
+            rank=0,
+            score=round(hit.score, 4),
+            similarity=round(hit.dense, 4),
+            text=doc.text[hit.passage.start : hit.passage.end],
+            highlights=_highlights(retrieval, hit),
+            citation=cite(hit.passage, doc),
+            also_in=(),
+            signals=hit.signals,
+            kind=hit.passage.kind,
+            strength=strength,
         )
+        kept.append((quote, shingles, is_ev))
+    for quote, _, is_ev in kept:
+        if is_ev:
+            quotes.append(replace(quote, rank=len(quotes) + 1))
+        else:
+            related.append(quote)
     return Answer(
         query=asked if asked is not None else q.text,
         searched=q.text,
@@ -172,6 +189,7 @@ def make_answer(
         notes=tuple(notes),
         id=qid,
         where=where,
+        related=tuple(related),
     )
 
 
@@ -197,21 +215,23 @@ def citation_json(c: Citation) -> dict:
     }
 
 
+def quote_json(q: Quote) -> dict:
+    """One quote's JSON: its rank (null for a related passage), scores, citation, text and strength."""
+    return (
+        {"rank": q.rank or None, "score": q.score, "similarity": q.similarity}
+        | citation_json(q.citation)
+        | {
+            "text": q.text,
+            "highlights": [list(h) for h in q.highlights],
+            "also_in": [citation_json(a) for a in q.also_in],
+            "strength": q.strength,
+            "signals": {k: round(v, 4) for k, v in asdict(q.signals).items() if v is not None},
+        }
+    )
+
+
 def to_json(answer: Answer) -> dict:
     """The documented JSON shape of ``assistant ask --json`` (fields may be added, never renamed)."""
-    hits = []
-    for q in answer.quotes:
-        c = q.citation
-        hits.append(
-            {"rank": q.rank, "score": q.score, "similarity": q.similarity}
-            | citation_json(c)
-            | {
-                "text": q.text,
-                "highlights": [list(h) for h in q.highlights],
-                "also_in": [citation_json(a) for a in q.also_in],
-                "signals": {k: round(v, 4) for k, v in asdict(q.signals).items() if v is not None},
-            }
-        )
     return {
         "id": answer.id,
         "query": answer.query,
@@ -220,7 +240,8 @@ def to_json(answer: Answer) -> dict:
         "abstained": answer.abstained,
         "message": NOTHING_ANSWERS if answer.abstained else "",
         "notes": list(answer.notes),
-        "hits": hits,
+        "hits": [quote_json(q) for q in answer.quotes],
+        "related": [quote_json(q) for q in answer.related],
     }
 
 
@@ -252,11 +273,18 @@ def to_text(answer: Answer, *, color: bool = False, documents: dict[str, Documen
             body.extend(_wrap(shown, 92))
         out.append("")
         out.append(f"[{q.rank}] " + "\n    ".join(body or [""]))
-        out.append(f"    {dim}score {q.score:.3f} · similarity {q.similarity:.3f}{reset}")
+        out.append(f"    {dim}{q.strength} · score {q.score:.3f} · similarity {q.similarity:.3f}{reset}")
     if view.quotes:
         out.append("")
         out.append(f"{view.sources_heading}:")
         out.extend(source_lines(answer.quotes))
+    if view.related:
+        out.append("")
+        out.append(f"{view.related_heading}:")
+        for q in view.related:
+            shown = " ".join("".join(r.text for r in line) for line in q.lines)
+            out.append("  - " + "\n    ".join(_wrap(shown if len(shown) <= 240 else shown[:239] + "…", 90)))
+            out.append(f"    {dim}{q.citation.text()}{reset}")
     return "\n".join(out)
 
 

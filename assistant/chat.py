@@ -99,7 +99,9 @@ def source_line(quote: Quote | QuoteView) -> str:
     bits.append(c.paragraph_mark)
     if c.page_label:
         bits.append(c.page_label)
-    line = f"**[{quote.rank}]** " + " · ".join(bits)
+    line = (f"**[{quote.rank}]** " if quote.rank else "") + " · ".join(bits)
+    if quote.strength:
+        line += f" · *{quote.strength}*"
     if quote.also_in:
         line += " · also published in " + "; ".join(
             f"*{escape_markdown(a.title)}* {a.paragraph_mark}" for a in quote.also_in
@@ -142,6 +144,10 @@ def render_answer(answer: Answer, *, documents: Mapping[str, Document] | None = 
         out.append(source_line(q) + "\n" + quote_markdown(q))
     if view.quotes:
         out.append(f"**{view.sources_heading}** (plain text, to copy):\n" + citation_block(answer.quotes))
+    if view.related:  # collapsed under the answer: context, never numbered as a citation
+        items = "\n\n".join(source_line(q) + "\n" + quote_markdown(q) for q in view.related)
+        summary = escape_html(f"{view.related_heading}: {len(view.related)}")
+        out.append(f"<details><summary>{summary}</summary>\n\n{items}\n\n</details>")
     return "\n\n".join(out)
 
 
@@ -283,6 +289,10 @@ class Chat:
                 out.append(Source(f"[{q.rank}] {c.paragraph_mark} · {title}", c.passage_id, (), "possibly related"))
             else:
                 out.append(Source(f"[{q.rank}] {c.paragraph_mark} · {title}", c.passage_id, shown_highlights(q)))
+        for q in answer.related:  # openable too, but marked as what they are
+            c = q.citation
+            title = c.title if len(c.title) <= 50 else c.title[:48] + "…"
+            out.append(Source(f"related · {c.paragraph_mark} · {title}", c.passage_id, (), "related"))
         return tuple(out)
 
     def context(self, passage_id: str, around: int = CONTEXT_PARAGRAPHS) -> list[Passage]:

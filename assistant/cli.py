@@ -280,7 +280,9 @@ def cmd_ask(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
 
 def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     from assistant.errors import QueryError
-    from assistant.evaluate import evaluate, load_queries, summary_table, unreachable, worst_first, write_report
+    from assistant.evaluate import (
+        evaluate, load_grades, load_queries, shown_table, summary_table, unreachable, worst_first, write_report,
+    )
     from assistant.index import load_index
     from assistant.request import MODES, check_mode
 
@@ -297,14 +299,19 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     assistant = _open(args, encoder, index=index)
     for qid in unreachable(queries, assistant.index):
         print(f"warning: {qid}: its gold quotes lie in no indexed passage; it counts as not found", file=sys.stderr)
-    reports = evaluate(assistant, queries, modes=modes)
+    qrels = args.qrels or _registered_qrels(args.registry, args.queries)
+    grades = load_grades(qrels) if qrels else None
+    reports = evaluate(assistant, queries, modes=modes, grades=grades)
     out_dir = Path(args.report_dir) / (args.name or time.strftime("%Y%m%d-%H%M%S"))
-    write_report(reports, out_dir, queries_path=args.queries, index=assistant.index)
+    write_report(reports, out_dir, queries_path=args.queries, index=assistant.index, grades=grades)
     if args.json:
         print(json.dumps({"report": str(out_dir), "modes": {r.mode: r.metrics for r in reports}}, indent=1))
         return 0
     print(f"{len(queries)} queries ({reports[0].metrics['answerable']} answerable) from {args.queries}\n")
     print(summary_table(reports))
+    if grades is not None:
+        print(f"\nWhat the answers show at k = 5, judged by {qrels}:\n")
+        print(shown_table(reports))
     first = reports[0]
     misses = [r for r in worst_first(first) if r.answerable and (r.first_relevant_rank or 99) > 5]
     if misses:
@@ -314,6 +321,18 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
             print(f"  {r.qid} ({got}): {r.query[:90]}")
     print(f"\nreport: {out_dir}/report.md (and report.json, recall.png)")
     return 0
+
+
+def _registered_qrels(registry: str, queries: str) -> Path | None:
+    """The graded judgments the collections registry names for this query set, if any."""
+    from assistant.evalsets import load_registry
+
+    try:
+        known = load_registry(registry)
+    except Exception:  # no registry here: evaluating without judgments is fine
+        return None
+    target = Path(queries).resolve()
+    return next((c.qrels for c in known if c.queries.resolve() == target and c.qrels and c.qrels.is_file()), None)
 
 
 def _eval_collections(
@@ -335,7 +354,8 @@ def _eval_collections(
         from assistant.index import load_index
 
         corpus = Path(args.corpus) if args.corpus else Path(load_index(args.index).manifest.corpus_dir)
-        collections = [Collection(Path(args.queries).stem, corpus, Path(args.queries))]
+        qrels = args.qrels or _registered_qrels(args.registry, args.queries)
+        collections = [Collection(Path(args.queries).stem, corpus, Path(args.queries), qrels=Path(qrels) if qrels else None)]
     from assistant.models import canonical_name
 
     onnx_dir = _onnx_dir()
@@ -496,6 +516,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--collections", metavar="all|NAME,...",
                    help="evaluate these collections of the registry side by side, with the mean over them")
     e.add_argument("--registry", default="eval/collections.json", help="collections registry (default: %(default)s)")
+    e.add_argument("--qrels", help="graded judgments (TREC qrels: QID 0 PASSAGE_ID GRADE) for the measures of what "
+                   "answers show (default: the registry's for this query set)")
     e.add_argument("--corpus", help="with --queries and several models: the corpus to index with each "
                    "(default: the one --index was built from)")
     e.add_argument("--index-cache", default="eval/collections",

@@ -21,7 +21,8 @@ from assistant.evaluate import ModeReport
 
 REGISTRY = "eval/collections.json"
 HEADLINE = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10",
-            "refused_unanswerable", "refused_answerable", "latency_p50_ms")
+            "refused_unanswerable", "refused_answerable", "shown_unrelated", "answer_kept", "shown_mean",
+            "ndcg_graded@10", "latency_p50_ms")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Collection:
     corpus: Path
     queries: Path
     fetch: str = ""  # the command that makes the corpus, when it is generated
+    qrels: Path | None = None  # graded judgments (eval/README.md), when the collection has them
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ def load_registry(path: str | Path) -> list[Collection]:
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
         root = p.resolve().parent.parent
-        out = [Collection(c["name"], root / c["corpus"], root / c["queries"], c.get("fetch", ""))
+        out = [Collection(c["name"], root / c["corpus"], root / c["queries"], c.get("fetch", ""),
+                          root / c["qrels"] if c.get("qrels") else None)
                for c in data["collections"]]
     except FileNotFoundError:
         raise QueryError(f"collections registry not found: {p}") from None
@@ -141,7 +144,7 @@ def run_collections(
             build with sentence-transformers, answer with what ``Assistant.open`` loads).
         log: called with a line of progress or warning.
     """
-    from assistant.evaluate import evaluate, load_queries, unreachable
+    from assistant.evaluate import evaluate, load_grades, load_queries, unreachable
     from assistant.service import Assistant
 
     runs: list[Run] = []
@@ -155,7 +158,8 @@ def run_collections(
             if log:
                 for qid in unreachable(queries, index):
                     log(f"warning: {c.name}: {qid}: its gold quotes lie in no indexed passage; it counts as not found")
-            reports = evaluate(assistant, queries, modes=modes)
+            grades = load_grades(c.qrels) if c.qrels is not None and c.qrels.is_file() else None
+            reports = evaluate(assistant, queries, modes=modes, grades=grades)
             runs.append(Run(c.name, model, index.manifest.passages, index.manifest.build_seconds, built,
                             index.path, tuple(reports)))
             if log:
@@ -256,7 +260,7 @@ def cost_table(runs: list[Run]) -> str:
 
 def write_reports(runs: list[Run], out_dir: str | Path, *, collections: list[Collection]) -> Path:
     """report.md and report.json over all runs, and each run's own report in a subfolder."""
-    from assistant.evaluate import write_report
+    from assistant.evaluate import load_grades, write_report
     from assistant.index import load_index
 
     out = Path(out_dir)
@@ -264,8 +268,10 @@ def write_reports(runs: list[Run], out_dir: str | Path, *, collections: list[Col
     by_name = {c.name: c for c in collections}
     for r in runs:
         idx = load_index(r.index_dir)  # for the report's metadata (model, fingerprint, passages)
-        write_report(list(r.reports), out / f"{r.collection}-{r.model}", queries_path=str(by_name[r.collection].queries),
-                     index=idx)
+        c = by_name[r.collection]
+        grades = load_grades(c.qrels) if c.qrels is not None and c.qrels.is_file() else None
+        write_report(list(r.reports), out / f"{r.collection}-{r.model}", queries_path=str(c.queries), index=idx,
+                     grades=grades)
     data = to_json(runs)
     data["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     (out / "report.json").write_text(json.dumps(_no_nan(data), indent=1, ensure_ascii=False) + "\n")

@@ -7,6 +7,14 @@ abstention, and writing the Markdown / JSON / PNG report.
 
 A query is *found at k* when any of its gold quotes overlaps a passage in the
 top k (gold quotes are alternatives); we report that as recall@k.
+
+With graded judgments (``eval/qrels/NAME.qrels``: 2 states the answer, 1 related,
+0 unrelated; eval/README.md) it also measures what an answer *shows* at the default
+k of 5: the share of shown quotes that are unrelated (grade 0, or never judged), the
+share of answerable questions showing a quote that states the answer, the mean number
+of quotes shown (a refused answer shows none), and nDCG@10 with graded gains. The
+same figures for every hit of the answer, uncut (``*_uncut``), show what the evidence
+cut (``assistant.evidence``) changes.
 """
 
 from __future__ import annotations
@@ -24,6 +32,29 @@ from assistant.index import Index
 
 KS = (1, 3, 5, 10)
 DEPTH = 10
+SHOWN_K = 5  # the k of `assistant ask` and the chat by default: what a user sees
+
+
+def load_grades(path: str | Path) -> dict[str, dict[str, int]]:
+    """Graded judgments in TREC qrels format (``QID 0 PASSAGE_ID GRADE``): qid -> passage id -> grade.
+
+    Raises:
+        QueryError: the file is missing or a line is malformed.
+    """
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise QueryError(f"cannot read the judgments {p}: {e.strerror or e}") from None
+    out: dict[str, dict[str, int]] = {}
+    for n, line in enumerate(lines, start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 4 or not parts[3].lstrip("-").isdigit():
+            raise QueryError(f"{p}: line {n}: expected 'QID 0 PASSAGE_ID GRADE'")
+        out.setdefault(parts[0], {})[parts[2]] = int(parts[3])
+    return out
 
 
 @dataclass(frozen=True)
@@ -58,6 +89,9 @@ class QueryResult:
     top_text: str
     expected: str
     tags: tuple[str, ...]
+    shown: tuple[str, ...] = ()  # passage ids the answer at SHOWN_K quotes as evidence (none when refused)
+    uncut: tuple[str, ...] = ()  # every quote of that answer, related ones included (none when refused)
+    reason: str = ""  # why it was refused
 
 
 def unreachable(queries: list[EvalQuery], index: Index) -> list[str]:
@@ -148,13 +182,16 @@ def relevant_passages(query: EvalQuery, index: Index) -> set[str]:
     return out
 
 
-def evaluate(assistant, queries: list[EvalQuery], *, modes: tuple[str, ...]) -> list[ModeReport]:
+def evaluate(
+    assistant, queries: list[EvalQuery], *, modes: tuple[str, ...], grades: dict[str, dict[str, int]] | None = None,
+) -> list[ModeReport]:
     """Run every query in every mode and compute the metrics.
 
     Args:
         assistant: an ``assistant.service.Assistant``.
         queries: from :func:`load_queries`.
         modes: retrieval modes to compare.
+        grades: graded judgments (:func:`load_grades`), for the measures of what is shown.
     """
     from assistant.abstain import should_abstain
 
@@ -175,16 +212,22 @@ def evaluate(assistant, queries: list[EvalQuery], *, modes: tuple[str, ...]) -> 
             # trec_eval ranks by score: give strictly decreasing scores in our rank order.
             runs[mode][q.qid] = {pid: float(DEPTH - i) for i, pid in enumerate(ids)}
             rank = next((i for i, pid in enumerate(ids, start=1) if pid in qrels[q.qid]), None)
+            answer = assistant.ask(q.query, k=SHOWN_K, mode=mode)
+            shown = () if answer.abstained else tuple(x.citation.passage_id for x in answer.quotes)
+            uncut = () if answer.abstained else shown + tuple(x.citation.passage_id for x in answer.related)
             results[mode].append(
                 QueryResult(
                     q.qid, q.query, q.answerable, rank, abstained, round(ms, 2), ids,
                     " ".join(r.hits[0].passage.text.split())[:300] if r.hits else "",
-                    q.gold[0].quote if q.gold else "", q.tags,
+                    q.gold[0].quote if q.gold else "", q.tags, shown, uncut,
+                    next((n.removeprefix("Not answered: ").rstrip(".") for n in answer.notes if n.startswith("Not answered")), ""),
                 )
             )
     reports = []
     for mode in modes:
         metrics = _metrics(queries, qrels, runs[mode], results[mode])
+        if grades is not None:
+            metrics |= shown_metrics(results[mode], grades, runs[mode])
         if "dense" in modes:
             # median over questions of this mode's time / dense's time for the same question
             ratios = [a.latency_ms / b.latency_ms for a, b in zip(results[mode], results["dense"]) if b.latency_ms > 0]
@@ -222,6 +265,57 @@ def _metrics(queries, qrels, run, results: list[QueryResult]) -> dict[str, float
     metrics["queries"] = len(results)
     metrics["answerable"] = len(answer_res)
     return metrics
+
+
+def shown_metrics(
+    results: list[QueryResult], grades: dict[str, dict[str, int]], run: dict[str, dict[str, float]],
+) -> dict[str, float]:
+    """What the answers show, judged by graded judgments (see the module docstring)."""
+    import pytrec_eval
+
+    def grade(qid: str, pid: str) -> int:
+        return grades.get(qid, {}).get(pid, 0)  # never judged: outside every mode's top 10
+
+    out: dict[str, float] = {}
+    answerable = [r for r in results if r.answerable]
+    for suffix, of in (("", lambda r: r.shown), ("_uncut", lambda r: r.uncut)):
+        quotes = [(r.qid, pid) for r in results for pid in of(r)]
+        out[f"shown_unrelated{suffix}"] = round(sum(grade(*x) == 0 for x in quotes) / len(quotes), 4) if quotes else 0.0
+        out[f"shows_answer{suffix}"] = (
+            round(sum(any(grade(r.qid, pid) == 2 for pid in of(r)) for r in answerable) / len(answerable), 4)
+            if answerable else float("nan")
+        )
+        out[f"shown_mean{suffix}"] = round(len(quotes) / len(results), 3) if results else 0.0
+    with_answer = [r for r in answerable if any(grade(r.qid, pid) == 2 for pid in r.uncut)]
+    out["answer_kept"] = (
+        round(sum(any(grade(r.qid, pid) == 2 for pid in r.shown) for r in with_answer) / len(with_answer), 4)
+        if with_answer else float("nan")
+    )
+    out["unjudged_shown"] = sum(r.qid not in grades or pid not in grades[r.qid] for r in results for pid in r.uncut)
+    judged = {r.qid: {pid: g for pid, g in grades.get(r.qid, {}).items()} for r in answerable}
+    judged = {qid: g for qid, g in judged.items() if any(v > 0 for v in g.values())}
+    if judged:
+        evaluator = pytrec_eval.RelevanceEvaluator(judged, {"ndcg_cut.10"})
+        per_query = evaluator.evaluate({qid: run.get(qid) or {"(nothing)": 0.0} for qid in judged})
+        out["ndcg_graded@10"] = _mean(per_query, "ndcg_cut_10")
+    return out
+
+
+def unrelated_shown(result: QueryResult, grades: dict[str, dict[str, int]]) -> int:
+    """How many quotes this answer shows that are unrelated (grade 0 or never judged)."""
+    return sum(grades.get(result.qid, {}).get(pid, 0) == 0 for pid in result.shown)
+
+
+SHOWN_COLUMNS = ("shown_unrelated", "shows_answer", "answer_kept", "shown_mean", "ndcg_graded@10",
+                 "shown_unrelated_uncut", "shows_answer_uncut", "shown_mean_uncut")
+
+
+def shown_table(reports: list[ModeReport]) -> str:
+    """A Markdown table of what the answers show (needs graded judgments), one row per mode."""
+    head = "| mode | " + " | ".join(SHOWN_COLUMNS) + " |"
+    rule = "|" + "---|" * (len(SHOWN_COLUMNS) + 1)
+    rows = [f"| {r.mode} | " + " | ".join(_fmt_metric(c, r.metrics.get(c)) for c in SHOWN_COLUMNS) + " |" for r in reports]
+    return "\n".join([head, rule, *rows])
 
 
 SUMMARY_COLUMNS = ("recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "ndcg@10",
@@ -264,7 +358,10 @@ def worst_first(report: ModeReport) -> list[QueryResult]:
     return sorted(report.results, key=key)
 
 
-def write_report(reports: list[ModeReport], out_dir: str | Path, *, queries_path: str, index: Index) -> Path:
+def write_report(
+    reports: list[ModeReport], out_dir: str | Path, *, queries_path: str, index: Index,
+    grades: dict[str, dict[str, int]] | None = None,
+) -> Path:
     """Write report.md, report.json and recall.png into ``out_dir``; returns the folder."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -276,7 +373,7 @@ def write_report(reports: list[ModeReport], out_dir: str | Path, *, queries_path
         "passages": index.manifest.passages,
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    data = {"meta": meta, "modes": {r.mode: r.metrics for r in reports},
+    data = {"meta": meta, "modes": {r.mode: r.metrics for r in reports},  # per_query has what each answer showed
             "per_query": {r.mode: [asdict(x) for x in r.results] for r in reports}}
     (out / "report.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     _plot(reports, out / "recall.png")
@@ -287,6 +384,20 @@ def write_report(reports: list[ModeReport], out_dir: str | Path, *, queries_path
           "questions of the mode's time over dense's for the same question (each question is asked "
           "in every mode in turn, so load drifts alike).\n",
           summary_table(reports), "\n![recall@k](recall.png)\n"]
+    if grades is not None:
+        md.append("\n## What the answers show (graded judgments)\n")
+        md.append("shown_unrelated: share of the quotes shown (k = 5, refused answers show none) that are unrelated "
+                  "(grade 0 or never judged). shows_answer: share of answerable questions showing a quote that states "
+                  "the answer (grade 2). answer_kept: of the answerable questions whose uncut answer shows one, the "
+                  "share whose shown quotes still do. *_uncut: every quote of the answer, related ones included.\n")
+        md.append(shown_table(reports))
+        for r in reports:
+            md.append(f"\n### Most unrelated quotes shown first: {r.mode}\n")
+            md.append("| id | question | unrelated shown | shown | refused because |")
+            md.append("|---|---|---|---|---|")
+            ranked = sorted(r.results, key=lambda x: (-unrelated_shown(x, grades), x.qid))
+            for x in ranked[:40]:
+                md.append(f"| {x.qid} | {_cell(x.query)} | {unrelated_shown(x, grades)} | {len(x.shown)} | {_cell(x.reason)} |")
     md.append("\n## recall@5 by tag\n")
     md.append(by_tag_table(reports))
     for r in reports:

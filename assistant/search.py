@@ -111,6 +111,7 @@ class Retrieval:
     best_sentences: dict[str, list[tuple[int, int, float]]] = field(default_factory=dict, repr=False)
     min_score: float = fusion.DEFAULT_MIN_SCORE  # the index's abstention threshold for hybrid scores
     name_rule: bool = True  # whether an unknown name refuses (RankingConfig.name_rule)
+    evidence_ratio: float = fusion.EVIDENCE_RATIO  # RankingConfig.evidence_ratio (assistant.evidence)
 
 
 class Searcher:
@@ -207,7 +208,10 @@ class Searcher:
             best[shown[int(j)].passage_id] = [
                 (int(x), int(y), float(sim)) for (x, y), sim in zip(spans, found.sentence_sims[a:b])
             ]
-        return Retrieval(query, mode, hits, n_allowed, self.reranker is not None, best, self.config.min_score, self.config.name_rule)
+        return Retrieval(
+            query, mode, hits, n_allowed, self.reranker is not None, best, self.config.min_score, self.config.name_rule,
+            self.config.evidence_ratio,
+        )
 
     def _candidates(
         self, qvec: np.ndarray, bm25: np.ndarray, allowed: np.ndarray, n_allowed: int, k: int

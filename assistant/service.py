@@ -20,6 +20,7 @@ from assistant.request import Filter, Query, clean_query
 from assistant.models import canonical_name
 from assistant.search import EncodedQuestion, Retrieval, Searcher
 from assistant.abstain import abstain_reason
+from assistant.evidence import is_evidence
 
 
 @dataclass
@@ -93,8 +94,9 @@ class Assistant:
 
         Args:
             question: what the user asked.
-            k: number of quotes.
-            mode: "hybrid", "dense" or "keyword".
+            k: the most quotes shown: the hits that are evidence (``assistant.evidence``)
+                are quotes, the rest of the k are the answer's ``related`` passages.
+            mode: "hybrid", "tokens", "rrf", "dense" or "keyword".
             where: document, organisation and date filter.
             searched: the query to search instead of ``question`` (a follow-up
                 rewritten with its conversation's context).
@@ -111,7 +113,7 @@ class Assistant:
         notes = (f"Not answered: {reason}.",) if reason and retrieval.hits else ()
         return make_answer(
             retrieval, self.index.documents, abstained=bool(reason), asked=asked.text, qid=qid, extra_notes=notes,
-            where=where,
+            where=where, evidence=None if reason else is_evidence(retrieval),
         )
 
 

@@ -25,6 +25,7 @@ from assistant.search import Filter
 NO_MATCH = "No passage matches the filter, so nothing was searched."
 NOTHING_FOUND = "No passages found."
 RELATED_LEAD = "Possibly related passages (they do not answer the question):"
+RELATED_HEADING = "Related, not cited (context that does not state the answer)"
 SEARCHED_MAX = 300  # a rewritten follow-up is shown up to this many characters
 
 
@@ -44,6 +45,7 @@ class QuoteView:
     also_in: tuple[Citation, ...]
     score: float
     similarity: float
+    strength: str = ""  # "states the answer", "related", "possibly related"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class AnswerView:
     quotes: tuple[QuoteView, ...]
     sources_heading: str
     filtered_out: bool = False  # the filter matched no passage
+    related: tuple[QuoteView, ...] = ()  # shown apart under ``related_heading``, never numbered
+    related_heading: str = RELATED_HEADING
 
 
 def answer_view(answer: Answer, *, documents: Mapping[str, Document] | None = None) -> AnswerView:
@@ -86,17 +90,7 @@ def answer_view(answer: Answer, *, documents: Mapping[str, Document] | None = No
     searched = ""
     if answer.searched != answer.query:
         searched = answer.searched if len(answer.searched) <= SEARCHED_MAX else answer.searched[:SEARCHED_MAX] + "…"
-    quotes = tuple(
-        QuoteView(
-            rank=q.rank,
-            lines=quote_lines(q, marked=not answer.abstained),  # a declined answer marks nothing as answering
-            citation=q.citation,
-            also_in=q.also_in,
-            score=q.score,
-            similarity=q.similarity,
-        )
-        for q in answer.quotes
-    )
+    quotes = tuple(_quote_view(q, marked=not answer.abstained) for q in answer.quotes)  # a declined answer marks nothing
     related = answer.abstained and bool(quotes)
     return AnswerView(
         searched=searched,
@@ -107,6 +101,14 @@ def answer_view(answer: Answer, *, documents: Mapping[str, Document] | None = No
         quotes=quotes,
         sources_heading="Sources of the possibly related passages" if answer.abstained else "Sources",
         filtered_out=filtered_out,
+        related=tuple(_quote_view(q, marked=False) for q in answer.related),
+    )
+
+
+def _quote_view(q: Quote, *, marked: bool) -> QuoteView:
+    return QuoteView(
+        rank=q.rank, lines=quote_lines(q, marked=marked), citation=q.citation, also_in=q.also_in,
+        score=q.score, similarity=q.similarity, strength=q.strength,
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.evaluate import evaluate, load_queries
+from assistant.evaluate import evaluate, load_grades, load_queries
 from assistant.service import Assistant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,15 +20,28 @@ def test_recall_and_mrr_do_not_regress(default_index: Path) -> None:
     assistant = Assistant.open(default_index)
     queries = load_queries(ROOT / baseline["queries"], assistant.index.documents)
     modes = tuple(baseline["modes"])
-    reports = {r.mode: r.metrics for r in evaluate(assistant, queries, modes=modes)}
+    grades = load_grades(ROOT / "eval" / "qrels" / "default.qrels")
+    reports = {r.mode: r.metrics for r in evaluate(assistant, queries, modes=modes, grades=grades)}
+    _check(reports, baseline, "eval/baseline.json")
+
+
+def _check(reports: dict, baseline: dict, where: str) -> None:
+    """No recorded figure regresses by more than the tolerance: recall@5, MRR@10 and the
+    share of answers still showing a quote that states the answer may not fall; the share
+    of shown quotes that are unrelated may not rise."""
     tol = baseline["tolerance"]
     for mode, recorded in baseline["modes"].items():
-        for metric in ("recall@5", "mrr@10"):
+        for metric in ("recall@5", "mrr@10", "answer_kept"):
             now = reports[mode][metric]
             assert now >= recorded[metric] - tol, (
                 f"{mode} {metric} fell from {recorded[metric]} to {now}; "
-                "if this is intended, update eval/baseline.json in the same commit"
+                f"if this is intended, update {where} in the same commit"
             )
+        now = reports[mode]["shown_unrelated"]
+        assert now <= recorded["shown_unrelated"] + tol, (
+            f"{mode}: the share of unrelated quotes shown rose from {recorded['shown_unrelated']} to {now}; "
+            f"if this is intended, update {where} in the same commit"
+        )
 
 
 def _collection_baselines() -> list[tuple[str, Path]]:
@@ -70,12 +83,6 @@ def test_collections_do_not_regress(name: str, baseline_path: Path, collection_i
     baseline = json.loads(baseline_path.read_text())
     assistant = Assistant.open(collection_index(name))
     queries = load_queries(ROOT / baseline["queries"], assistant.index.documents)
-    reports = {r.mode: r.metrics for r in evaluate(assistant, queries, modes=tuple(baseline["modes"]))}
-    tol = baseline["tolerance"]
-    for mode, recorded in baseline["modes"].items():
-        for metric in ("recall@5", "mrr@10"):
-            now = reports[mode][metric]
-            assert now >= recorded[metric] - tol, (
-                f"{name}: {mode} {metric} fell from {recorded[metric]} to {now}; "
-                f"if this is intended, update {baseline_path.relative_to(ROOT)} in the same commit"
-            )
+    grades = load_grades(ROOT / "eval" / "qrels" / f"{name}.qrels")
+    reports = {r.mode: r.metrics for r in evaluate(assistant, queries, modes=tuple(baseline["modes"]), grades=grades)}
+    _check(reports, baseline, f"{name}: {baseline_path.relative_to(ROOT)}")

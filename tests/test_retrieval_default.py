@@ -110,3 +110,13 @@ def test_the_answering_paragraph_is_ranked_first(assistant, question, expected):
     ranked = [q.text for q in answer.quotes]
     where = next((i for i, t in enumerate(ranked, 1) if any(f in t for f in _fragments(expected))), None)
     assert where == 1, f"expected paragraph at rank {where}; first was: {ranked[0][:120]!r}"
+
+
+def test_the_sample_answer_cites_no_signatory_list(default_index) -> None:
+    """The sample question of `make demo`: the ranking's fifth hit is the list of a letter's
+    signatories; it is offered as related context, never numbered as a citation."""
+    answer = Assistant.open(default_index).ask("What happens to North Koreans who are forcibly returned from China?")
+    assert not answer.abstained and 1 <= len(answer.quotes) < 5
+    assert all(q.citation.section != "Signatories" for q in answer.quotes)
+    assert any(q.citation.section == "Signatories" for q in answer.related)
+    assert len(answer.quotes) + len(answer.related) == 5  # k is the most quotes shown

@@ -148,12 +148,24 @@ def test_answer_numbers_quotes_and_lists_copyable_citations(chat):
         assert f"**[{q.rank}]**" in reply.text
     block = re.search(r"```text\n(.*?)\n```", reply.text, flags=re.S).group(1)
     assert block.split("\n") == [f"[{q.rank}] {q.citation.text()}" for q in quotes]
-    assert [s.passage_id for s in reply.sources] == [q.citation.passage_id for q in quotes]
+    cited = [s for s in reply.sources if s.marker == "cited"]
+    assert [s.passage_id for s in cited] == [q.citation.passage_id for q in quotes]
+    # related passages can be opened too, labelled as such and never numbered
+    related = [s for s in reply.sources if s.marker == "related"]
+    assert [s.passage_id for s in related] == [q.citation.passage_id for q in reply.answer.related]
+    assert all(s.label.startswith("related · ") for s in related)
     assert reply.sources[0].label == f"[1] ¶ {quotes[0].citation.paragraph} · Markup <i>in</i> a report"
 
 
+def every_hit_quoted(chat, question: str, k: int):
+    """An answer quoting every hit of a question (no evidence cut), to test rendering."""
+    from assistant.answer import make_answer
+
+    return make_answer(chat.assistant.retrieve(question, k=k), chat.assistant.index.documents)
+
+
 def test_a_statement_published_twice_is_quoted_once_with_both_citations(chat):
-    answer = chat.assistant.ask(MARKUP_QUESTION, k=2)
+    answer = every_hit_quoted(chat, MARKUP_QUESTION, 2)
     first, second = answer.quotes
     merged = dataclasses.replace(answer, quotes=(dataclasses.replace(first, also_in=(second.citation,)),))
     text = render_answer(merged)
@@ -163,7 +175,7 @@ def test_a_statement_published_twice_is_quoted_once_with_both_citations(chat):
 
 
 def test_abstained_answer_says_so_and_offers_hits_only_as_possibly_related(chat):
-    answer = dataclasses.replace(chat.assistant.ask(MARKUP_QUESTION, k=2), abstained=True)
+    answer = dataclasses.replace(every_hit_quoted(chat, MARKUP_QUESTION, 2), abstained=True)
     text = render_answer(answer)
     assert NOTHING_ANSWERS in text
     assert text.index(NOTHING_ANSWERS) < text.index("Possibly related") < text.index("[1]")
@@ -237,7 +249,8 @@ def test_bad_settings_become_a_message(chat):
     assert "Unknown mode" in chat.reply("prison camps", [], 5, "fuzzy").text
     for k in ("many", 0, 101, 2.5):
         assert "The number of quotes (k) must be a whole number from 1 to 100" in chat.reply("prison camps", [], k).text
-    assert len(chat.reply("prison camps", [], 5.0).sources) == 5  # a slider sends a float
+    floated = chat.reply("prison camps", [], 5.0).answer  # a slider sends a float
+    assert len(floated.quotes) + len(floated.related) == 5
 
 
 # ---------------------------------------------------------------- odd questions and failures
