@@ -1,0 +1,120 @@
+"""Peak memory of `assistant build` and `assistant add` on hostile files, against a build without them.
+
+    .venv/bin/python scripts/bench_hostile.py [--cap-gb 4]
+    PYTHONPATH=/path/to/older/checkout .venv/bin/python scripts/bench_hostile.py   # the same, older code
+
+Makes the hostile files (tests/hostile.py: a .docx whose main part inflates to 1 GB
+and one to 3 GB, one whose ZIP headers lie about that size, a 40 MB web page, a
+PDF whose 30 pages each inflate a 40 MB content stream, a 200 MB one-line text
+file read with --max-file-mb 300), then runs each build in a child process and
+prints its peak RSS (the kernel's VmHWM, read every 50 ms) and its time. A child
+past --cap-gb is killed and shown as "> cap": the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from hostile import big_html, docx_bomb, pdf_bomb  # noqa: E402
+
+GB = 1 << 30
+
+
+def _status(pid: int, key: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def run(cmd: list[str], *, cap: int, cwd: Path) -> tuple[int, float, str]:
+    """Peak RSS (bytes), seconds, and the end of the output ("killed" past ``cap``)."""
+    t0 = time.perf_counter()
+    # run outside the project folder: `python -m` puts the working folder first on the path,
+    # ahead of PYTHONPATH (which the "before" figures use to run an older copy of the code)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd)
+    peak, killed = 0, False
+    while proc.poll() is None:
+        peak = max(peak, _status(proc.pid, "VmHWM"))
+        if _status(proc.pid, "VmRSS") > cap:
+            proc.kill()
+            killed = True
+        time.sleep(0.05)
+    out = proc.stdout.read() if proc.stdout else ""
+    seconds = time.perf_counter() - t0
+    return peak, seconds, "killed at the cap" if killed else out.strip()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cap-gb", type=float, default=4.0, help="kill a child past this RSS (default: %(default)s)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = p.parse_args()
+    cap = int(args.cap_gb * GB)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-hostile-"))
+    try:
+        base = tmp / "base"
+        base.mkdir()
+        for f in sorted((ROOT / "corpus").glob("*.txt"))[:2]:
+            shutil.copy(f, base / f.name)
+        made = tmp / "made"
+        made.mkdir()
+        cases = {
+            "docx inflating to 1 GB": lambda d: docx_bomb(d / "bomb-1g.docx", inflated=1 * GB),
+            "docx inflating to 3 GB": lambda d: docx_bomb(d / "bomb-3g.docx", inflated=3 * GB),
+            "docx lying about 1 GB": lambda d: docx_bomb(d / "liar.docx", inflated=1 * GB, lie=True),
+            "web page of 40 MB": lambda d: big_html(d / "big.html", size=40_000_000),
+            "PDF, 30 pages x 40 MB streams": lambda d: pdf_bomb(d / "bomb.pdf", pages=30, stream=40_000_000),
+            "one-line text of 200 MB (--max-file-mb 300)": lambda d: _one_line(d / "line.txt", 200_000_000),
+        }
+        py = sys.executable
+        rows = []
+        peak, secs, out = run([py, "-m", "assistant", "build", "--corpus", str(base), "--index",
+                               str(tmp / "index-base")], cap=cap, cwd=tmp)
+        rows.append(("without hostile files", 0, peak, secs, out.splitlines()[-1:] or [""]))
+        for name, make in cases.items():
+            corpus = tmp / f"corpus-{len(rows)}"
+            shutil.copytree(base, corpus)
+            path = make(corpus)
+            extra = ["--max-file-mb", "300"] if "300" in name else []
+            peak, secs, out = run([py, "-m", "assistant", "build", "--corpus", str(corpus), "--index",
+                                   str(tmp / f"index-{len(rows)}"), *extra], cap=cap, cwd=tmp)
+            said = [x for x in out.splitlines() if path.name in x or "killed" in x] or out.splitlines()[-1:]
+            rows.append((f"build + {name}", path.stat().st_size, peak, secs, said))
+            shutil.rmtree(corpus)
+        # adding the 1 GB docx to an existing index (what the web chat's upload runs)
+        bomb = docx_bomb(made / "upload-bomb.docx", inflated=1 * GB)
+        peak, secs, out = run([py, "-m", "assistant", "add", str(bomb), "--index", str(tmp / "index-base")], cap=cap, cwd=tmp)
+        rows.append(("add a docx inflating to 1 GB", bomb.stat().st_size, peak, secs,
+                     [x for x in out.splitlines() if bomb.name in x] or out.splitlines()[-1:]))
+        print(f"{'case':48} {'on disk':>10} {'peak RSS':>10} {'seconds':>8}  what it said")
+        for name, size, peak, secs, said in rows:
+            print(f"{name:48} {size / 1e6:>8.2f}MB {peak / 1e6:>8.0f}MB {secs:>8.1f}  {' | '.join(said)[:150]}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def _one_line(path: Path, size: int) -> Path:
+    with path.open("wb") as f:
+        chunk = b"x" * (1 << 20)
+        for _ in range(size // len(chunk)):
+            f.write(chunk)
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())
