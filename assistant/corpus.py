@@ -411,4 +411,4 @@ def _doc_id_from(rel: str) -> str:
 def _title_from(text: str, path: Path) -> str:
     from assistant.split import first_heading
 
-    return first_heading(text) or path.stem.replace("_", " ").replace("-", " ")
+    return first_heading(text) or " ".join(path.stem.replace("_", " ").replace("-", " ").split())
