@@ -8,7 +8,7 @@ and one to 3 GB, one whose ZIP headers lie about that size, a 40 MB web page, a
 PDF whose 30 pages each inflate a 40 MB content stream, a 200 MB one-line text
 file read with --max-file-mb 300), then runs each build in a child process and
 prints its peak RSS (the kernel's VmHWM, read every 50 ms) and its time. A child
-past --cap-gb is killed and shown as "> cap": the machine is shared.
+past --cap-gb or --timeout is killed and shown so: the machine is shared.
 """
 
 from __future__ import annotations
@@ -39,27 +39,31 @@ def _status(pid: int, key: str) -> int:
     return 0
 
 
-def run(cmd: list[str], *, cap: int, cwd: Path) -> tuple[int, float, str]:
-    """Peak RSS (bytes), seconds, and the end of the output ("killed" past ``cap``)."""
+def run(cmd: list[str], *, cap: int, cwd: Path, timeout: float) -> tuple[int, float, str]:
+    """Peak RSS (bytes), seconds, and the output ("killed" past ``cap`` or ``timeout``)."""
     t0 = time.perf_counter()
     # run outside the project folder: `python -m` puts the working folder first on the path,
     # ahead of PYTHONPATH (which the "before" figures use to run an older copy of the code)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd)
-    peak, killed = 0, False
+    peak, killed = 0, ""
     while proc.poll() is None:
         peak = max(peak, _status(proc.pid, "VmHWM"))
         if _status(proc.pid, "VmRSS") > cap:
             proc.kill()
-            killed = True
+            killed = "killed at the memory cap"
+        elif time.perf_counter() - t0 > timeout:
+            proc.kill()
+            killed = f"killed after {timeout:.0f} s, still running"
         time.sleep(0.05)
     out = proc.stdout.read() if proc.stdout else ""
     seconds = time.perf_counter() - t0
-    return peak, seconds, "killed at the cap" if killed else out.strip()
+    return peak, seconds, killed or out.strip()
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cap-gb", type=float, default=4.0, help="kill a child past this RSS (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=300, help="kill a child after this many seconds (default: %(default)s)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = p.parse_args()
     cap = int(args.cap_gb * GB)
@@ -82,7 +86,7 @@ def main() -> int:
         py = sys.executable
         rows = []
         peak, secs, out = run([py, "-m", "assistant", "build", "--corpus", str(base), "--index",
-                               str(tmp / "index-base")], cap=cap, cwd=tmp)
+                               str(tmp / "index-base")], cap=cap, cwd=tmp, timeout=args.timeout)
         rows.append(("without hostile files", 0, peak, secs, out.splitlines()[-1:] or [""]))
         for name, make in cases.items():
             corpus = tmp / f"corpus-{len(rows)}"
@@ -90,13 +94,13 @@ def main() -> int:
             path = make(corpus)
             extra = ["--max-file-mb", "300"] if "300" in name else []
             peak, secs, out = run([py, "-m", "assistant", "build", "--corpus", str(corpus), "--index",
-                                   str(tmp / f"index-{len(rows)}"), *extra], cap=cap, cwd=tmp)
+                                   str(tmp / f"index-{len(rows)}"), *extra], cap=cap, cwd=tmp, timeout=args.timeout)
             said = [x for x in out.splitlines() if path.name in x or "killed" in x] or out.splitlines()[-1:]
             rows.append((f"build + {name}", path.stat().st_size, peak, secs, said))
             shutil.rmtree(corpus)
         # adding the 1 GB docx to an existing index (what the web chat's upload runs)
         bomb = docx_bomb(made / "upload-bomb.docx", inflated=1 * GB)
-        peak, secs, out = run([py, "-m", "assistant", "add", str(bomb), "--index", str(tmp / "index-base")], cap=cap, cwd=tmp)
+        peak, secs, out = run([py, "-m", "assistant", "add", str(bomb), "--index", str(tmp / "index-base")], cap=cap, cwd=tmp, timeout=args.timeout)
         rows.append(("add a docx inflating to 1 GB", bomb.stat().st_size, peak, secs,
                      [x for x in out.splitlines() if bomb.name in x] or out.splitlines()[-1:]))
         print(f"{'case':48} {'on disk':>10} {'peak RSS':>10} {'seconds':>8}  what it said")
