@@ -29,7 +29,7 @@ class Budget:
 
     file_bytes: int = DEFAULT_FILE_BYTES  # the file on disk (``--max-file-mb``)
     inflated_bytes: int = 2 * DEFAULT_FILE_BYTES  # all members of a ZIP package, uncompressed
-    xml_bytes: int = DEFAULT_FILE_BYTES // 2  # its XML members, uncompressed (parsed into a tree)
+    xml_bytes: int = DEFAULT_FILE_BYTES // 5  # its XML members, uncompressed (parsed into a tree)
     zip_members: int = 10_000
     html_bytes: int = DEFAULT_FILE_BYTES // 10  # a web page's text, before it is parsed
     pdf_stream_bytes: int = DEFAULT_FILE_BYTES // 5  # one decoded PDF stream
@@ -42,7 +42,7 @@ class Budget:
         """The limits that go with a per-file size limit (each scales with it)."""
         file_bytes = max(int(file_bytes), MB)
         return cls(
-            file_bytes=file_bytes, inflated_bytes=2 * file_bytes, xml_bytes=file_bytes // 2,
+            file_bytes=file_bytes, inflated_bytes=2 * file_bytes, xml_bytes=file_bytes // 5,
             html_bytes=file_bytes // 10, pdf_stream_bytes=file_bytes // 5, pdf_content_bytes=2 * file_bytes,
             pdf_pages=max(1_000, file_bytes // 5_000), text_chars=2 * file_bytes,
         )
