@@ -35,7 +35,7 @@ class Budget:
     pdf_stream_bytes: int = DEFAULT_FILE_BYTES // 5  # one decoded PDF stream
     pdf_content_bytes: int = 2 * DEFAULT_FILE_BYTES  # all pages' content streams, decoded
     pdf_pages: int = 10_000
-    text_chars: int = 2 * DEFAULT_FILE_BYTES  # text extracted from one PDF or Word file
+    text_chars: int = DEFAULT_FILE_BYTES  # text extracted from one PDF or Word file
 
     @classmethod
     def for_file_limit(cls, file_bytes: int) -> Budget:
@@ -44,7 +44,7 @@ class Budget:
         return cls(
             file_bytes=file_bytes, inflated_bytes=2 * file_bytes, xml_bytes=file_bytes // 5,
             html_bytes=file_bytes // 10, pdf_stream_bytes=file_bytes // 5, pdf_content_bytes=2 * file_bytes,
-            pdf_pages=max(1_000, file_bytes // 5_000), text_chars=2 * file_bytes,
+            pdf_pages=max(1_000, file_bytes // 5_000), text_chars=file_bytes,
         )
 
 

@@ -46,7 +46,7 @@ MOSTLY_UTF8 = 3  # valid non-ASCII UTF-8 characters for each bad byte sequence, 
 SHORT_TEXT = 4096  # bytes: below this, encoding detection cannot tell Western single-byte encodings apart
 # Page content of real PDFs inflates a few times over (text, drawings); a file whose pages
 # inflate to more than PDF_RATIO times its size (and over PDF_RATIO_FROM bytes) is a bomb.
-PDF_RATIO = 50
+PDF_RATIO = 20
 PDF_RATIO_FROM = 8 * 2**20
 TESSERACT_HINT = "install Tesseract for OCR (apt-get install tesseract-ocr, or make ocr) and build again"
 

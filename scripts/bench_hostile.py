@@ -5,8 +5,8 @@
 
 Makes the hostile files (tests/hostile.py: a .docx whose main part inflates to 1 GB
 and one to 3 GB, one whose ZIP headers lie about that size, a 40 MB web page, a
-PDF whose 30 pages each inflate a 40 MB content stream, a 200 MB one-line text
-file read with --max-file-mb 300), then runs each build in a child process and
+PDF whose 30 pages each inflate a 40 MB content stream, a PDF just under every limit,
+a 200 MB one-line text file read with --max-file-mb 300), then runs each build in a child process and
 prints its peak RSS (the kernel's VmHWM, read every 50 ms) and its time. A child
 past --cap-gb or --timeout is killed and shown so: the machine is shared.
 """
@@ -81,6 +81,8 @@ def main() -> int:
             "docx lying about 1 GB": lambda d: docx_bomb(d / "liar.docx", inflated=1 * GB, lie=True),
             "web page of 40 MB": lambda d: big_html(d / "big.html", size=40_000_000),
             "PDF, 30 pages x 40 MB streams": lambda d: pdf_bomb(d / "bomb.pdf", pages=30, stream=40_000_000),
+            "PDF under every limit: 10 x 9.5 MB streams, 5 MB": lambda d: pdf_bomb(
+                d / "under.pdf", pages=10, stream=9_500_000, padding=5_000_000),
             "one-line text of 200 MB (--max-file-mb 300)": lambda d: _one_line(d / "line.txt", 200_000_000),
         }
         py = sys.executable

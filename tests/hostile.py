@@ -81,9 +81,10 @@ def big_html(path: Path, *, size: int) -> Path:
     return path
 
 
-def pdf_bomb(path: Path, *, pages: int, stream: int) -> Path:
+def pdf_bomb(path: Path, *, pages: int, stream: int, padding: int = 0) -> Path:
     """A PDF of ``pages`` pages, each drawing text from a FlateDecode content stream that
-    inflates to about ``stream`` bytes (a few kB each on disk)."""
+    inflates to about ``stream`` bytes (a few kB each on disk); ``padding`` bytes of noise
+    in an object nothing uses make the file larger (its compression ratio smaller)."""
     line = b"(" + b"Lorem ipsum dolor sit amet " * 4 + b") Tj T*\n"
     body = b"BT /F1 10 Tf 12 TL 72 720 Td\n" + line * (stream // len(line)) + b"ET\n"
     packed = zlib.compress(body, 9)
@@ -97,6 +98,10 @@ def pdf_bomb(path: Path, *, pages: int, stream: int) -> Path:
                        f"/Resources << /Font << /F1 3 0 R >> >> >>".encode())
         objects.append(f"<< /Length {len(packed)} /Filter /FlateDecode >>\nstream\n".encode() + packed
                        + b"\nendstream")
+    if padding:
+        import os
+
+        objects.append(f"<< /Length {padding} >>\nstream\n".encode() + os.urandom(padding) + b"\nendstream")
     out = bytearray(b"%PDF-1.7\n")
     offsets = []
     for n, obj in enumerate(objects, 1):
