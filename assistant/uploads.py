@@ -218,6 +218,10 @@ class LiveCollection:
                     admitted.append(admit(s.path, settings=self.settings, max_file_bytes=max_file_bytes))
                 except UploadError as e:
                     messages.append(str(e))
+        except BaseException:
+            for path in admitted:  # an error or an interruption: nothing of this upload is kept
+                path.unlink(missing_ok=True)
+            raise
         finally:
             for s in staged:  # whatever was not admitted (an error, an interruption) is not kept
                 s.path.unlink(missing_ok=True)

@@ -167,6 +167,33 @@ def test_fifo_in_the_corpus_is_skipped_with_a_reason_without_blocking(tmp_path):
     assert done.stdout.startswith("SkipFile") and "named pipe" in done.stdout
 
 
+# ------------------------------------------------------------------ uploads: staged, never left behind
+
+
+def test_upload_that_cannot_be_read_never_enters_the_corpus(tmp_path, tiny_encoder):
+    from assistant.index import build_index, load_index
+    from assistant.uploads import LiveCollection, UploadError, UploadSettings
+
+    corpus = _corpus(tmp_path)
+    index = tmp_path / "index"
+    build_index(corpus, encoder=tiny_encoder, out_dir=index)
+    received = tmp_path / "received"
+    received.mkdir()
+    bomb = docx_bomb(received / "upload-1", inflated=3_000_000)  # 3 MB of XML in a few kB
+    good = received / "upload-2"
+    good.write_text("Lighthouse keepers reported that the beacon fuel ran out in January.\n", encoding="utf-8")
+    settings = UploadSettings(folder=corpus / "uploads", max_bytes=50_000)
+    live = LiveCollection(index, settings, lambda: tiny_encoder, lambda: None)
+    with pytest.raises(UploadError, match="compressed too far"):
+        live.add([(bomb, "report.docx")])
+    assert not (corpus / "uploads").exists() or not any((corpus / "uploads").rglob("*"))
+    load_index(index)  # the corpus is as it was: the index is not refused as changed
+    added, problems = live.add([(bomb, "report.docx"), (good, "beacon.txt")])
+    assert len(added) == 1 and any("compressed too far" in p for p in problems)
+    assert sorted(p.name for p in (corpus / "uploads").rglob("*")) == ["beacon.txt"]
+    assert len(load_index(index).documents) == 2
+
+
 # ------------------------------------------------------------------ uploads against a running server
 
 
