@@ -108,8 +108,9 @@ def _bounded_size(zf: zipfile.ZipFile, member: zipfile.ZipInfo, *, limit: int) -
     """The bytes ``member`` really inflates to, reading at most ``limit`` of them."""
     n = 0
     with zf.open(member) as f:
-        # zipfile stops at the declared size; reading one chunk past it would raise on
-        # a bad CRC. Read by chunks so memory stays at one chunk whatever the member holds.
+        # By chunks: zipfile's read() of a whole member asks zlib for up to 2 GB in one call
+        # and only then cuts it to the declared size (a lying header cost 2.7 GB). zipfile
+        # still stops at the declared size and raises on a bad CRC, as a lie shows.
         while n < limit:
             chunk = f.read(min(_CHUNK, limit - n))
             if not chunk:
