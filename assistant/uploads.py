@@ -243,15 +243,14 @@ class LiveCollection:
         return tuple(report.added) + tuple(report.updated), tuple(messages)
 
     def _max_file_bytes(self) -> int:
-        """The served index's per-file limit (``build --max-file-mb``), never more than the upload limit."""
+        """The served index's per-file limit (``build --max-file-mb``): reading an upload is bounded as a build's."""
         from assistant.corpus import DEFAULT_MAX_FILE_BYTES
         from assistant.sources import load as load_files
 
         try:
-            limit = load_files(self.index_dir).max_file_bytes
+            return load_files(self.index_dir).max_file_bytes
         except (OSError, ValueError, KeyError, TypeError):
-            limit = DEFAULT_MAX_FILE_BYTES
-        return max(1, min(limit, self.settings.max_bytes))
+            return DEFAULT_MAX_FILE_BYTES
 
     def remove(self, doc_ids: Sequence[str], *, paths: dict[str, str]) -> tuple[str, ...]:
         """Remove documents from the index (and their files, when they were uploaded here).

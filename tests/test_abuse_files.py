@@ -180,7 +180,7 @@ def test_upload_that_cannot_be_read_never_enters_the_corpus(tmp_path, tiny_encod
     build_index(corpus, encoder=tiny_encoder, out_dir=index)
     received = tmp_path / "received"
     received.mkdir()
-    bomb = docx_bomb(received / "upload-1", inflated=3_000_000)  # 3 MB of XML in a few kB
+    bomb = docx_bomb(received / "upload-1", inflated=12_000_000)  # 12 MB of XML (the limit is 10 MB) in 35 kB
     good = received / "upload-2"
     good.write_text("Lighthouse keepers reported that the beacon fuel ran out in January.\n", encoding="utf-8")
     settings = UploadSettings(folder=corpus / "uploads", max_bytes=50_000)
@@ -261,7 +261,7 @@ def test_refused_upload_leaves_nothing_behind_and_the_index_still_loads(upload_s
 
     root = Path(upload_server.index).parent
     uploads = root / "corpus" / "uploads"
-    bomb = docx_bomb(root / "small-bomb.docx", inflated=3_000_000)  # 3 MB of XML in a few kB
+    bomb = docx_bomb(root / "small-bomb.docx", inflated=12_000_000)  # 12 MB of XML (the limit is 10 MB) in 35 kB
     assert bomb.stat().st_size < 50_000
     status, text = _raw_upload(upload_server.url, 'Content-Disposition: form-data; name="files"; '
                                'filename="report.docx"', bomb.read_bytes())
