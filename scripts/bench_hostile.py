@@ -65,6 +65,7 @@ def main() -> int:
     p.add_argument("--cap-gb", type=float, default=4.0, help="kill a child past this RSS (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=300, help="kill a child after this many seconds (default: %(default)s)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    p.add_argument("--serve-only", action="store_true", help="only the web server's case")
     args = p.parse_args()
     cap = int(args.cap_gb * GB)
     tmp = Path(tempfile.mkdtemp(prefix="bench-hostile-"))
@@ -90,7 +91,7 @@ def main() -> int:
         peak, secs, out = run([py, "-m", "assistant", "build", "--corpus", str(base), "--index",
                                str(tmp / "index-base")], cap=cap, cwd=tmp, timeout=args.timeout)
         rows.append(("without hostile files", 0, peak, secs, out.splitlines()[-1:] or [""]))
-        for name, make in cases.items():
+        for name, make in ({} if args.serve_only else cases).items():
             corpus = tmp / f"corpus-{len(rows)}"
             shutil.copytree(base, corpus)
             path = make(corpus)
@@ -102,16 +103,82 @@ def main() -> int:
             shutil.rmtree(corpus)
         # adding the 1 GB docx to an existing index (what the web chat's upload runs)
         bomb = docx_bomb(made / "upload-bomb.docx", inflated=1 * GB)
-        peak, secs, out = run([py, "-m", "assistant", "add", str(bomb), "--index", str(tmp / "index-base")], cap=cap, cwd=tmp, timeout=args.timeout)
+        peak, secs, out = (0, 0.0, "not run") if args.serve_only else run([py, "-m", "assistant", "add", str(bomb), "--index", str(tmp / "index-base")], cap=cap, cwd=tmp, timeout=args.timeout)
         rows.append(("add a docx inflating to 1 GB", bomb.stat().st_size, peak, secs,
                      [x for x in out.splitlines() if bomb.name in x] or out.splitlines()[-1:]))
+        rows.append(serve_case(py, tmp, made, cap=cap, timeout=args.timeout))
         print(f"{'case':48} {'on disk':>10} {'peak RSS':>10} {'seconds':>8}  what it said")
         for name, size, peak, secs, said in rows:
-            print(f"{name:48} {size / 1e6:>8.2f}MB {peak / 1e6:>8.0f}MB {secs:>8.1f}  {' | '.join(said)[:150]}")
+            print(f"{name:48} {size / 1e6:>8.2f}MB {peak / 1e6:>8.0f}MB {secs:>8.1f}  {' | '.join(x[:150] for x in said)}")
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def serve_case(py: str, tmp: Path, made: Path, *, cap: int, timeout: float) -> tuple:
+    """`serve --allow-uploads --max-upload-mb 5`, then a .docx inflating to 1 GB uploaded and added
+    from the chat's API: the server's peak RSS over its RSS once ready."""
+    import json
+    import socket
+    import threading
+    import urllib.request
+
+    bomb = docx_bomb(made / "chat-bomb.docx", inflated=1 * GB)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = (tmp / "serve.log").open("w")
+    proc = subprocess.Popen([py, "-m", "assistant", "serve", "--index", str(tmp / "index-base"), "--port", str(port),
+                             "--allow-uploads", "--max-upload-mb", "5"], stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while f"Open {url}" not in (tmp / "serve.log").read_text():
+            if proc.poll() is not None:
+                return ("serve: add a docx inflating to 1 GB", bomb.stat().st_size, 0, 0.0, ["the server did not start"])
+            time.sleep(0.5)
+        ready = _status(proc.pid, "VmRSS")
+        boundary = "bench-boundary"
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="report.docx"\r\n'
+                f"Content-Type: application/octet-stream\r\n\r\n").encode() + bomb.read_bytes() + \
+            f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(url + "gradio_api/upload", data=body, method="POST",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        with urllib.request.urlopen(request, timeout=60) as r:
+            (received,) = json.loads(r.read())
+        said: list[str] = []
+
+        def add() -> None:
+            from gradio_client import Client
+
+            try:
+                payload = {"path": received, "orig_name": "report.docx", "meta": {"_type": "gradio.FileData"}}
+                said.append(Client(url, verbose=False).predict([payload], api_name="/add_documents")[0])
+            except Exception as e:  # the server died or refused: say so
+                said.append(f"{type(e).__name__}: {str(e)[:100]}")
+
+        t0 = time.perf_counter()
+        worker = threading.Thread(target=add, daemon=True)
+        worker.start()
+        peak = 0
+        while worker.is_alive() and proc.poll() is None:
+            peak = max(peak, _status(proc.pid, "VmHWM"))
+            if _status(proc.pid, "VmRSS") > cap:
+                proc.kill()
+                said.append("killed at the memory cap")
+            elif time.perf_counter() - t0 > timeout:
+                proc.kill()
+                said.append(f"killed after {timeout:.0f} s, still running")
+            time.sleep(0.05)
+        worker.join(timeout=30)
+        left = [str(p) for p in (tmp / "base" / "uploads").rglob("*")] if (tmp / "base" / "uploads").exists() else []
+        said.append(f"RSS when ready {ready / 1e6:.0f} MB; left in uploads/: {left or 'nothing'}; "
+                    f"Gradio's copy {'still there' if Path(received).exists() else 'deleted'}")
+        return ("serve: add a docx inflating to 1 GB", bomb.stat().st_size, peak, time.perf_counter() - t0, said)
+    finally:
+        proc.kill()
+        proc.wait()
+        log.close()
 
 
 def _one_line(path: Path, size: int) -> Path:
