@@ -207,7 +207,12 @@ def file_names(disposition: str) -> list[str] | None:
     """
     from email.message import EmailMessage
 
-    from python_multipart.multipart import _parseparam, parse_options_header
+    from python_multipart.multipart import parse_options_header
+
+    try:  # its splitter (';' inside quotes kept), vendored from the standard library's email.message
+        from python_multipart.multipart import _parseparam
+    except ImportError:
+        from email.message import _parseparam  # type: ignore[attr-defined,no-redef]
 
     keys = [seg.partition("=")[0].strip().lower() for seg in _parseparam(disposition)[1:]]
     given = [k for k in keys if k == "filename" or k.startswith("filename*")]

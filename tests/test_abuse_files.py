@@ -221,8 +221,7 @@ def _raw_upload(url: str, disposition: str, data: bytes = b"plain text about shi
     return _post(url + "gradio_api/upload", body, f"multipart/form-data; boundary={boundary}")
 
 
-@pytest.mark.model
-@pytest.mark.parametrize("disposition", [
+VARIANTS = [
     'Content-Disposition: form-data; name="files"; filename = "evil.sh"',
     'Content-Disposition: form-data; name="files"; filename=evil.sh',
     'Content-Disposition: form-data; name="files"; FILENAME="evil.sh"',
@@ -233,7 +232,27 @@ def _raw_upload(url: str, disposition: str, data: bytes = b"plain text about shi
     'Content-Disposition: form-data; name="files"; filename="../evil.txt"',
     'Content-Disposition: form-data; name="files"; filename=".hidden.txt"',
     'Content-Disposition: form-data; name="files"; filename*=UTF-8\'\'..%2Fevil.txt',
-])
+]
+
+
+@pytest.mark.parametrize("disposition", VARIANTS)
+def test_guard_refuses_header_variants_whichever_way_the_body_is_cut(disposition):
+    from assistant.webguard import Limits
+    from test_webguard import _app
+
+    boundary = "XyZ"
+    body = (f"--{boundary}\r\n{disposition}\r\n\r\n".encode() + b"data " * 50
+            + f"\r\n--{boundary}--\r\n".encode())
+    client = _app(Limits(uploads=True, max_upload=100_000, upload_suffixes=(".txt", ".pdf")))
+    for size in (len(body), 7, 64):
+        chunks = (body[i:i + size] for i in range(0, len(body), size))
+        r = client.post("/gradio_api/upload", content=chunks,
+                        headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        assert r.status_code == 415, (size, r.status_code, r.text)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("disposition", VARIANTS)
 def test_upload_header_variants_cannot_pass_the_type_and_name_check(upload_server, disposition):
     status, text = _raw_upload(upload_server.url, disposition)
     assert status == 415, (status, text)
