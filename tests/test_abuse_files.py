@@ -208,8 +208,26 @@ def upload_server(tmp_path_factory, real_encoder):
     corpus = write_markup_corpus(root / "corpus")
     index = root / "index"
     build_index(corpus, encoder=real_encoder, out_dir=index)
-    with _serving(root, index, "--allow-uploads", "--max-upload-mb", "0.05") as running:
-        yield running
+    received = root / "gradio-received"  # Gradio's upload folder for this server alone
+    before = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = str(received)
+    try:
+        with _serving(root, index, "--allow-uploads", "--max-upload-mb", "0.05") as running:
+            if before is None:
+                del os.environ["GRADIO_TEMP_DIR"]
+            else:
+                os.environ["GRADIO_TEMP_DIR"] = before
+            yield running
+    finally:
+        if before is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = before
+
+
+def _received(server) -> list[Path]:
+    folder = Path(server.index).parent / "gradio-received"
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
 
 
 def _raw_upload(url: str, disposition: str, data: bytes = b"plain text about ships\n") -> tuple[int, str]:
@@ -257,6 +275,9 @@ def test_upload_header_variants_cannot_pass_the_type_and_name_check(upload_serve
     status, text = _raw_upload(upload_server.url, disposition)
     assert status == 415, (status, text)
     assert "this server accepts" in text or "more than once" in text
+    # Gradio never saw the part: nothing of it was stored, not even a partial temporary file
+    assert not [p for p in _received(upload_server) if "evil" in p.name or "hidden" in p.name
+                or p.name.startswith("tmp")]
 
 
 @pytest.mark.model
@@ -291,6 +312,7 @@ def test_refused_upload_leaves_nothing_behind_and_the_index_still_loads(upload_s
     message = client.predict([payload], api_name="/add_documents")[0]
     assert "Nothing was added" in message and "compressed too far" in message, message
     assert not Path(received).exists()  # gone from Gradio's upload folder
+    assert Path(received).parent.parent == Path(upload_server.index).parent / "gradio-received"
     assert not any(uploads.rglob("*")) if uploads.exists() else True  # and from the app's, staging included
     load_index(upload_server.index)  # the corpus is unchanged: the index loads and checks clean
     assert "Traceback" not in upload_server.log.read_text()
