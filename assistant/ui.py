@@ -68,6 +68,7 @@ def _gradio():
 # so that an overload is said at once rather than waited out.
 CONCURRENCY = 2
 QUEUE_SIZE = 200
+UPLOAD_CACHE = (3600, 3600)  # seconds: how often Gradio's received files are swept, and their age then
 
 MODE_HELP = {
     "hybrid": "meaning, word by word and keywords",
@@ -114,7 +115,9 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
     gr = _gradio()
 
     info = info or chat_collection(chat)
-    with gr.Blocks(title=info.title, fill_height=True) as demo:
+    # Files received but never added (a page closed after choosing them) are deleted within
+    # two hours, and all of them when the server restarts.
+    with gr.Blocks(title=info.title, fill_height=True, delete_cache=UPLOAD_CACHE if live is not None else None) as demo:
         about = gr.Markdown(header_markdown(info), elem_id="about")
         sources = gr.State([])
         k = gr.Slider(1, MAX_QUOTES, value=5, step=1, label="Number of quotes", render=False)
