@@ -99,7 +99,7 @@ def check_runs(text: str) -> None:
         SkipFile: such a stretch was found.
     """
     start = 0
-    for m in re.finditer(r"[\n.!?。]", text):
+    for m in re.finditer(r"[\n.!?。！？।؟]", text):
         if m.start() - start > MAX_RUN:
             break
         start = m.end()
