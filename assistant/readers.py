@@ -6,8 +6,8 @@ page offsets, running headers and footers removed, hyphenated line ends re-joine
 OCR by Tesseract for pages that are only images) and Word .docx (python-docx).
 A file that cannot be read raises :class:`SkipFile` with a one-line reason that says
 what to do. Each reader works within a :class:`~assistant.budgets.Budget`: what a file
-would inflate to or parse is checked before it is (see :mod:`assistant.budgets`). The extracted text is what the index quotes from: every passage is a
-slice of it.
+would inflate to or parse is checked before it is (see :mod:`assistant.budgets`). The
+extracted text is what the index quotes from: every passage is a slice of it.
 """
 
 from __future__ import annotations

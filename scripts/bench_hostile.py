@@ -103,7 +103,8 @@ def main() -> int:
             shutil.rmtree(corpus)
         # adding the 1 GB docx to an existing index (what the web chat's upload runs)
         bomb = docx_bomb(made / "upload-bomb.docx", inflated=1 * GB)
-        peak, secs, out = (0, 0.0, "not run") if args.serve_only else run([py, "-m", "assistant", "add", str(bomb), "--index", str(tmp / "index-base")], cap=cap, cwd=tmp, timeout=args.timeout)
+        add = [py, "-m", "assistant", "add", str(bomb), "--index", str(tmp / "index-base")]
+        peak, secs, out = (0, 0.0, "not run") if args.serve_only else run(add, cap=cap, cwd=tmp, timeout=args.timeout)
         rows.append(("add a docx inflating to 1 GB", bomb.stat().st_size, peak, secs,
                      [x for x in out.splitlines() if bomb.name in x] or out.splitlines()[-1:]))
         rows.append(serve_case(py, tmp, made, cap=cap, timeout=args.timeout))
