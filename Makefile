@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # Rebuilt when the corpus or the code that shapes the index changes.
-INDEX_CODE := assistant/split.py assistant/corpus.py assistant/readers.py assistant/index.py assistant/keyword.py assistant/embed.py assistant/tokens.py
+INDEX_CODE := assistant/split.py assistant/corpus.py assistant/readers.py assistant/budgets.py assistant/index.py assistant/keyword.py assistant/embed.py assistant/tokens.py
 
 index/manifest.json: $(STAMP) $(CORPUS_FILES) $(INDEX_CODE)
 	$(BIN)/assistant build --corpus corpus --index index

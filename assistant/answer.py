@@ -54,15 +54,19 @@ class Citation:
         return paragraph_mark(self.paragraph, self.part)
 
     def text(self) -> str:
-        """One line, easy to copy: Title. Organisation, date. Section, ¶ n. file, chars a-b."""
-        bits = [f"“{self.title}”"]
-        who = ", ".join(x for x in (self.organization, self.date) if x)
+        """One line, easy to copy: Title. Organisation, date. Section, ¶ n. file, chars a-b.
+
+        Line breaks and other control characters in any part (a file name may hold
+        them) are written as escapes (``\\n``), so the citation stays one line."""
+        bits = [f"“{one_line(self.title)}”"]
+        who = ", ".join(one_line(x) for x in (self.organization, self.date) if x)
         if who:
             bits.append(who)
         section = self.section if self.section and self.section != self.title else ""
-        where = ", ".join(x for x in (section and f"section “{section}”", self.paragraph_label, self.page_label) if x)
+        where = ", ".join(x for x in (section and f"section “{one_line(section)}”", self.paragraph_label,
+                                      self.page_label) if x)
         bits.append(where)
-        bits.append(f"{self.source}, characters {self.start}–{self.end}")
+        bits.append(f"{one_line(self.source)}, characters {self.start}–{self.end}")
         return ". ".join(bits) + "."
 
 
@@ -91,6 +95,19 @@ class Answer:
     id: str | None = None
     where: Filter = Filter()  # the filter the question was asked with
     related: tuple[Quote, ...] = ()  # context that is not evidence: rank 0, never cited
+
+
+_BREAKS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and control characters as escapes (``\\n``, ``\\x1b``, ``\\u2028``)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else _BREAKS.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
+        for ch in text
+    )
 
 
 def page_label(page: int, last_page: int = 0, *, ocr: bool = False) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answer import Answer, Quote, page_label, paragraph_mark, source_lines, to_json
+from assistant.answer import Answer, Quote, one_line, page_label, paragraph_mark, source_lines, to_json
 from assistant.corpus import Document, Passage
 from assistant.errors import AssistantError, QueryError
 from assistant.followup import follow_up_query, user_messages
@@ -92,10 +92,10 @@ def passage_html(text: str, spans: Iterable[Sequence[int]] = (), *, keep_lines: 
 def source_line(quote: Quote | QuoteView) -> str:
     """The short attribution above a quote: [n] title · organisation · date · section · ¶."""
     c = quote.citation
-    bits = [f"*{escape_markdown(c.title)}*" if c.title else escape_markdown(c.source)]
-    bits += [escape_markdown(x) for x in (c.organization, c.date) if x]
+    bits = [f"*{escape_markdown(one_line(c.title))}*" if c.title else escape_markdown(one_line(c.source))]
+    bits += [escape_markdown(one_line(x)) for x in (c.organization, c.date) if x]
     if c.section and c.section != c.title:
-        bits.append(f"section “{escape_markdown(c.section)}”")
+        bits.append(f"section “{escape_markdown(one_line(c.section))}”")
     bits.append(c.paragraph_mark)
     if c.page_label:
         bits.append(c.page_label)
@@ -104,7 +104,7 @@ def source_line(quote: Quote | QuoteView) -> str:
         line += f" · *{quote.strength}*"
     if quote.also_in:
         line += " · also published in " + "; ".join(
-            f"*{escape_markdown(a.title)}* {a.paragraph_mark}" for a in quote.also_in
+            f"*{escape_markdown(one_line(a.title))}* {a.paragraph_mark}" for a in quote.also_in
         )
     return line
 

@@ -146,7 +146,7 @@ def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
         follow_links=args.follow_links, max_file_bytes=args.max_file_mb * 1024 * 1024, index_type=args.index_type,
     )
     for s in report.skipped:
-        print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
+        print(f"skipped {_one_line(s.path)}: {s.reason}", file=sys.stderr)
     if not given:  # an encoder passed in (tests) is not the named model: nothing to export
         from assistant.models import canonical_name
 
@@ -156,13 +156,19 @@ def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    from assistant.answer import one_line
+
+    return one_line(text)
+
+
 def cmd_add(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     from assistant.update import add_documents
 
     report = add_documents(args.index, args.files, encoder=encoder or _index_encoder(args), batch_size=args.batch_size,
                            progress=True)
     for s in report.skipped:
-        print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
+        print(f"skipped {_one_line(s.path)}: {s.reason}", file=sys.stderr)
     _print_update(args, report, f"{report.index_dir}: {_count(report.documents, 'document')}, {_count(report.passages, 'passage')}")
     return 1 if report.skipped else 0
 

@@ -15,10 +15,12 @@ import errno
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.budgets import Budget
 from assistant.errors import CorpusError, SkipFile
 from assistant.readers import SUFFIXES, TEXT_SUFFIXES, read_file
 from assistant.split import Span, split_text
@@ -168,7 +170,8 @@ def discover_resolved(
                 walk(path, real, False)
                 continue
             if not entry.is_file():
-                continue  # sockets, fifos: nothing to read
+                skipped.append(Skipped(path, f"not a regular file ({_special_kind(path)}): nothing to read"))
+                continue
             dot = name.rfind(".")
             suffix = name[dot:] if 0 < dot < len(name) - 1 else ""  # as Path.suffix
             if suffix.lower() not in SUFFIXES:
@@ -190,23 +193,27 @@ def discover_resolved(
     return sorted(found), skipped
 
 
-def read_document(path: str | Path, *, root: str | Path, metadata: dict[str, dict[str, str]]) -> Document:
+def read_document(
+    path: str | Path, *, root: str | Path, metadata: dict[str, dict[str, str]],
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Document:
     """Read one file of the corpus under ``root`` into a Document.
 
     ``metadata`` (from :func:`read_metadata`) overrides what the file says about itself.
+    What reading may inflate or parse is bounded by limits derived from ``max_file_bytes``
+    (:class:`~assistant.budgets.Budget`).
 
     Raises:
-        SkipFile: the file cannot be read or holds no text; the reason says why and what to do.
+        SkipFile: the file cannot be read, holds no text or is over a limit; the reason
+            says why and what to do.
     """
     path, root = Path(path), Path(root)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise SkipFile(f"cannot be read ({_os_reason(e)})") from None
-    if not raw.strip():
+    raw = read_bounded(path, max_bytes=max_file_bytes)
+    if not raw or raw.isspace():
         raise SkipFile("empty file")
-    got = read_file(path, raw)
-    if not got.text.strip():
+    got = read_file(path, raw, budget=Budget.for_file_limit(max_file_bytes))
+    del raw
+    if not got.text or got.text.isspace():
         raise SkipFile("empty file")
     rel = path.relative_to(root).as_posix()
     meta = metadata.get(rel, {})
@@ -240,6 +247,45 @@ def not_a_folder(root: Path) -> str:
     return f"corpus folder not found: {root}"
 
 
+def read_bounded(path: Path, *, max_bytes: int) -> bytes:
+    """The bytes of a regular file, at most ``max_bytes`` of them.
+
+    Opened without blocking, so a named pipe (or a device) is refused rather than waited on.
+
+    Raises:
+        SkipFile: not a regular file, larger than ``max_bytes``, or unreadable.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as e:
+        raise SkipFile(f"cannot be read ({_os_reason(e)})") from None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise SkipFile(f"not a regular file ({_special_kind(path, mode)}): nothing to read")
+            raw = f.read(max_bytes + 1)
+        except OSError as e:
+            raise SkipFile(f"cannot be read ({_os_reason(e)})") from None
+    if len(raw) > max_bytes:
+        raise SkipFile(f"too large (over {_mb(max_bytes)}; the limit is {_mb(max_bytes)} a file, "
+                       "raise it with build --max-file-mb)")
+    return raw
+
+
+def _special_kind(path: str | Path, mode: int | None = None) -> str:
+    if mode is None:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return "unknown kind"
+    for test, kind in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return kind
+    return "not a file"
+
+
 def read_corpus(
     corpus_dir: str | Path, *, follow_links: bool = False, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 ) -> Corpus:
@@ -259,7 +305,7 @@ def read_corpus(
     documents: list[Document] = []
     for path in paths:
         try:
-            documents.append(read_document(path, root=root, metadata=metadata))
+            documents.append(read_document(path, root=root, metadata=metadata, max_file_bytes=max_file_bytes))
         except SkipFile as e:
             skipped.append(Skipped(str(path), str(e)))
     ids = [d.doc_id for d in documents]
@@ -382,4 +428,4 @@ def _doc_id_from(rel: str) -> str:
 def _title_from(text: str, path: Path) -> str:
     from assistant.split import first_heading
 
-    return first_heading(text) or path.stem.replace("_", " ").replace("-", " ")
+    return first_heading(text) or " ".join(path.stem.replace("_", " ").replace("-", " ").split())

@@ -5,8 +5,9 @@ UTF-16 and other encodings by detection), HTML (main text by trafilatura), PDF (
 page offsets, running headers and footers removed, hyphenated line ends re-joined,
 OCR by Tesseract for pages that are only images) and Word .docx (python-docx).
 A file that cannot be read raises :class:`SkipFile` with a one-line reason that says
-what to do. The extracted text is what the index quotes from: every passage is a
-slice of it.
+what to do. Each reader works within a :class:`~assistant.budgets.Budget`: what a file
+would inflate to or parse is checked before it is (see :mod:`assistant.budgets`). The
+extracted text is what the index quotes from: every passage is a slice of it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.budgets import Budget, check_html, check_text, check_zip, pdf_limits
 from assistant.errors import SkipFile
 
 TEXT_SUFFIXES = (".txt", ".md", ".text")
@@ -37,6 +39,15 @@ _MAGIC = (  # what a file really is, from its first bytes
 )
 _TERMINAL = re.compile(r"[.!?:;…\"”’')\]]$")
 _PAGE_NUMBER = re.compile(r"^[\W_]*(page|p\.|seite|página)?\s*\d{1,4}(\s*(of|/|de)\s*\d{1,4})?[\W_]*$", re.I)
+# A stretch this long with no line break and no sentence end cannot be cut into passages
+# (no word is this long): a file holding one is refused rather than indexed as nothing.
+MAX_RUN = 100_000
+MOSTLY_UTF8 = 3  # valid non-ASCII UTF-8 characters for each bad byte sequence, at least
+SHORT_TEXT = 4096  # bytes: below this, encoding detection cannot tell Western single-byte encodings apart
+# Page content of real PDFs inflates a few times over (text, drawings); a file whose pages
+# inflate to more than PDF_RATIO times its size (and over PDF_RATIO_FROM bytes) is a bomb.
+PDF_RATIO = 20
+PDF_RATIO_FROM = 8 * 2**20
 TESSERACT_HINT = "install Tesseract for OCR (apt-get install tesseract-ocr, or make ocr) and build again"
 
 
@@ -52,19 +63,20 @@ class Extracted:
     ocr_pages: tuple[int, ...] = ()  # page numbers whose text came from OCR
 
 
-def read_file(path: Path, raw: bytes) -> Extracted:
+def read_file(path: Path, raw: bytes, *, budget: Budget = Budget()) -> Extracted:
     """Dispatch on what the file is (its first bytes), not only on its name.
 
     Raises:
-        SkipFile: the file is of no supported format, damaged, encrypted, empty, ...
+        SkipFile: the file is of no supported format, damaged, encrypted, empty, over
+            the memory budget, ...
     """
     suffix = path.suffix.lower()
     kind = sniff(raw)
     if kind == "pdf":
-        return read_pdf(path, raw)
+        return read_pdf(path, raw, budget=budget)
     if kind == "zip":
         if suffix == ".docx" or b"word/document.xml" in raw[:65536] or b"word/" in raw[-65536:]:
-            return read_docx(path, raw)
+            return read_docx(path, raw, budget=budget)
         raise SkipFile("a ZIP archive, not a document: unpack it into the corpus folder")
     if kind:
         raise SkipFile(f"binary file, not a document: it is {kind}")
@@ -74,8 +86,28 @@ def read_file(path: Path, raw: bytes) -> Extracted:
         raise SkipFile("damaged Word file (not a .docx package)")
     text = decode_text(raw)
     if suffix in HTML_SUFFIXES or re.match(r"\s*(<!doctype html|<html[\s>])", text[:1000], re.I):
+        check_html(text, budget=budget)
         return read_html(text)
+    check_runs(text)
     return Extracted(text)
+
+
+def check_runs(text: str) -> None:
+    """Refuse text with a stretch of MAX_RUN characters without a line break or sentence end.
+
+    Raises:
+        SkipFile: such a stretch was found.
+    """
+    start = 0
+    for m in re.finditer(r"[\n.!?。！？।؟]", text):
+        if m.start() - start > MAX_RUN:
+            break
+        start = m.end()
+    else:
+        if len(text) - start <= MAX_RUN:
+            return
+    raise SkipFile(f"a run of over {MAX_RUN:,} characters with no line break or sentence end (at character "
+                   f"{start:,}): not text that can be cut into passages")
 
 
 def sniff(raw: bytes) -> str:
@@ -116,17 +148,63 @@ def decode_text(raw: bytes) -> str:
         return raw.decode("utf-8")  # a byte-order mark stays: offsets are into the decoded text
     except UnicodeDecodeError as e:
         bad = e.start
+    mostly = _mostly_utf8(raw)
+    if mostly is not None:
+        return mostly
     from charset_normalizer import from_bytes
 
-    best = from_bytes(raw).best()
+    results = from_bytes(raw)
+    best = results.best()
     if best is not None and best.chaos <= 0.1 and best.encoding not in ("utf_8", "ascii"):
         text = str(best)
         if _looks_like_text(text):
+            tied = any(m.encoding in _WESTERN and m.chaos <= best.chaos for m in results)
+            if best.encoding not in _WESTERN and (tied or len(raw) <= SHORT_TEXT) and _latin(text):
+                western = _western(raw)
+                if western is not None:
+                    return western
             return text
     raise SkipFile(
         f"not UTF-8 (bad byte at offset {bad}) and its encoding cannot be told with confidence; "
         f"convert it to UTF-8, e.g. iconv -f WINDOWS-1252 -t UTF-8 FILE > FILE.utf8.txt"
     )
+
+
+def _mostly_utf8(raw: bytes) -> str | None:
+    """The text as UTF-8 with its few bad bytes shown as U+FFFD, when it is mostly UTF-8:
+    at least MOSTLY_UTF8 valid non-ASCII characters for each bad sequence. None otherwise."""
+    text = raw.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - raw.count("\ufffd".encode())
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore")) - bad
+    return text if bad > 0 and non_ascii >= MOSTLY_UTF8 * bad else None
+
+
+_WESTERN = ("cp1252", "latin_1", "iso8859_15")
+# What Windows-1252 text in a Western European language holds beyond ASCII.
+_WESTERN_CHARS = set("ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝàáâãäåæçèéêëìíîïñòóôõöøùúûüýÿŒœŠšŽžŸßÐðÞþ"
+                     "«»‘’‚“”„–—…€°·©®™§•£½¼¾¢¥µªº\u00a0")
+
+
+def _western(raw: bytes) -> str | None:
+    """``raw`` as Windows-1252 when that reads as a Western European language: only letters
+    and punctuation those use (``¿``/``¡`` only where a word starts)."""
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    for i, ch in enumerate(text):
+        if ch.isascii() or ch in _WESTERN_CHARS:
+            continue
+        if ch in "¿¡" and (i == 0 or not text[i - 1].isalnum()):
+            continue
+        return None
+    return text
+
+
+def _latin(text: str) -> bool:
+    import unicodedata
+
+    return all(unicodedata.name(ch, "").startswith("LATIN") for ch in set(text) if ch.isalpha() and not ch.isascii())
 
 
 def _looks_like_text(text: str) -> bool:
@@ -190,24 +268,40 @@ def _flat(el) -> str:
 # --- PDF -------------------------------------------------------------------------
 
 
-def read_pdf(path: Path, raw: bytes) -> Extracted:
+def read_pdf(path: Path, raw: bytes, *, budget: Budget = Budget()) -> Extracted:
     """Text page by page (pypdf's layout mode keeps paragraph gaps as blank lines);
-    pages with no text layer are read by Tesseract when it is installed."""
+    pages with no text layer are read by Tesseract when it is installed.
+
+    What pypdf decodes is bounded by the budget: each stream, the pages' content
+    streams together, the number of pages and the text extracted."""
+    with pdf_limits(budget):
+        return _read_pdf(raw, budget=budget)
+
+
+def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
     import io
     import logging
 
     import pypdf
+    from pypdf.errors import LimitReachedError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings on odd files are not the user's business
     try:
         reader = pypdf.PdfReader(io.BytesIO(raw))
         if reader.is_encrypted and not reader.decrypt(""):
             raise SkipFile("encrypted PDF (it needs a password): save an unencrypted copy and build again")
+        if len(reader.pages) > budget.pdf_pages:
+            raise SkipFile(f"a PDF of {len(reader.pages):,} pages (the limit is {budget.pdf_pages:,} a file; "
+                           "raise it with --max-file-mb if the file is genuine)")
         pages_lines: list[list[str]] = []
         ocr: list[int] = []
         scanned: list[int] = []
+        _check_content(reader, len(raw), budget=budget)
+        chars = 0
         for n, page in enumerate(reader.pages, 1):
             text = page.extract_text(extraction_mode="layout") or ""
+            chars += len(text)
+            check_text(chars, budget=budget, what=f"the PDF (by page {n})")
             if not re.search(r"\w", text):
                 images = list(page.images) if "/Resources" in page else []
                 if images:
@@ -226,6 +320,9 @@ def read_pdf(path: Path, raw: bytes) -> Extracted:
             created = None
     except SkipFile:
         raise
+    except LimitReachedError as e:
+        raise SkipFile(f"compressed too far or too complex: pypdf stopped at its limit ({str(e)[:120]}; "
+                       "the limit for a file; raise it with --max-file-mb if the file is genuine)") from None
     except Exception as e:  # pypdf raises many kinds on damaged files; each is "damaged"
         raise SkipFile(f"damaged PDF ({type(e).__name__}: {str(e)[:120]})") from None
     if scanned and len(scanned) == len(pages_lines):
@@ -241,6 +338,26 @@ def read_pdf(path: Path, raw: bytes) -> Extracted:
         raise SkipFile("PDF with no text")
     date = created.date().isoformat() if isinstance(created, datetime.datetime) else ""
     return Extracted(text, title=title, organization=author, date=date, pages=pages, ocr_pages=tuple(ocr))
+
+
+def _check_content(reader, size: int, *, budget: Budget) -> None:
+    """Decode every page's content stream (zlib is fast; extracting text is not) and
+    refuse a file whose pages inflate past the budget, or far past what real pages do.
+
+    Raises:
+        SkipFile: over ``budget.pdf_content_bytes``, or over PDF_RATIO times the file's size.
+    """
+    decoded = 0
+    for n, page in enumerate(reader.pages, 1):
+        contents = page.get_contents()
+        decoded += len(contents.get_data()) if contents is not None else 0
+        if decoded > budget.pdf_content_bytes:
+            raise SkipFile(f"compressed too far: its pages' content inflates to over "
+                           f"{budget.pdf_content_bytes / 2**20:.0f} MB by page {n} (the limit for a file; "
+                           "raise it with --max-file-mb if the file is genuine)")
+    if decoded > PDF_RATIO_FROM and decoded > PDF_RATIO * size:
+        raise SkipFile(f"compressed too far: {size / 2**20:.1f} MB of PDF whose pages' content inflates to "
+                       f"{decoded / 2**20:.0f} MB (over {PDF_RATIO} times its size: real pages do not compress so far)")
 
 
 def _columns_in_order(lines: list[str]) -> list[str]:
@@ -388,13 +505,17 @@ def _join_lines(lines: list[str], full: float, vocabulary: set[str]) -> tuple[st
 # --- Word ------------------------------------------------------------------------
 
 
-def read_docx(path: Path, raw: bytes) -> Extracted:
-    """Paragraphs, headings (own lines: they become sections), list items and table rows."""
+def read_docx(path: Path, raw: bytes, *, budget: Budget = Budget()) -> Extracted:
+    """Paragraphs, headings (own lines: they become sections), list items and table rows.
+
+    The package is checked against the budget (declared and real inflated sizes)
+    before python-docx opens it."""
     import io
 
     import docx
     from docx.table import Table
 
+    check_zip(raw, budget=budget)
     try:
         d = docx.Document(io.BytesIO(raw))
         blocks: list[str] = []
@@ -429,9 +550,12 @@ def read_docx(path: Path, raw: bytes) -> Extracted:
                 flush()
                 blocks.append(t)
         flush()
+        check_text(sum(map(len, blocks)), budget=budget, what="the Word file")
         cp = d.core_properties
         author = (cp.author or "").strip()
         created = cp.created
+    except SkipFile:
+        raise
     except Exception as e:  # python-docx/lxml/zipfile errors on a damaged package
         raise SkipFile(f"damaged Word file ({type(e).__name__}: {str(e)[:120]})") from None
     text = "\n\n".join(blocks) + "\n" if blocks else ""

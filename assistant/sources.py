@@ -111,7 +111,7 @@ def read_one(
         size = path.stat().st_size
         if size > max_file_bytes:
             return Skipped(str(path), f"too large ({size / 1e6:.1f} MB; the limit is {max_file_bytes / 1e6:.1f} MB a file)")
-        doc = read_document(path, root=root, metadata=read_metadata(root))
+        doc = read_document(path, root=root, metadata=read_metadata(root), max_file_bytes=max_file_bytes)
     except SkipFile as e:
         return Skipped(str(path), str(e))
     except CorpusError as e:  # a metadata.json beside it that is not valid

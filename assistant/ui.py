@@ -17,7 +17,7 @@ from typing import Any
 
 from assistant.chat import EMPTY_SOURCE, MAX_QUOTES, NO_SOURCES, SORRY, Chat, escape_markdown
 from assistant.collection import CollectionInfo, describe_collection, describe_documents
-from assistant.uploads import LiveCollection, UploadSettings
+from assistant.uploads import LiveCollection, UploadSettings, clear_staging
 from assistant.errors import AssistantError
 from assistant.search import MODES
 from assistant.webapi import blocks_class
@@ -69,6 +69,7 @@ def _gradio():
 # so that an overload is said at once rather than waited out.
 CONCURRENCY = 2
 QUEUE_SIZE = 200
+UPLOAD_CACHE = (3600, 3600)  # seconds: how often Gradio's received files are swept, and their age then
 
 MODE_HELP = {
     "hybrid": "meaning, word by word and keywords",
@@ -115,8 +116,10 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
     gr = _gradio()
 
     info = info or chat_collection(chat)
-    # Blocks whose API routes answer a malformed request with a clear error (assistant.webapi)
-    with blocks_class()(title=info.title, fill_height=True) as demo:
+    # Blocks whose API routes answer a malformed request with a clear error (assistant.webapi).
+    # Files received but never added (a page closed after choosing them) are deleted within
+    # two hours, and all of them when the server restarts.
+    with blocks_class()(title=info.title, fill_height=True, delete_cache=UPLOAD_CACHE if live is not None else None) as demo:
         about = gr.Markdown(header_markdown(info), elem_id="about")
         sources = gr.State([])
         k = gr.Slider(1, MAX_QUOTES, value=5, step=1, label="Number of quotes", render=False)
@@ -322,6 +325,8 @@ def manage_documents(chat: Chat, live: LiveCollection, *, info: CollectionInfo, 
         except Exception:
             log.exception("adding %d uploaded files failed", len(given))
             return refreshed("**Nothing was added:** something went wrong; the problem was logged on the server.")
+        finally:  # added files were copied into the collection; none is kept in Gradio's upload folder
+            discard_received([p for p, _ in given])
         lines = [f"**Added {len(added)} document" + ("" if len(added) == 1 else "s") + ":** "
                  + escape_markdown(", ".join(added))]
         lines += [f"*Not added:* {escape_markdown(p)}" for p in problems]
@@ -347,6 +352,24 @@ def manage_documents(chat: Chat, live: LiveCollection, *, info: CollectionInfo, 
     remove.click(remove_documents, [remove_pick], outputs, api_name="remove_documents", concurrency_limit=1,
                  concurrency_id="collection")
     return remove_pick
+
+
+def discard_received(paths: list[str]) -> None:
+    """Delete files Gradio received (and their folders, once empty), when they are in its upload folder."""
+    from gradio.utils import get_upload_folder
+
+    folder = Path(get_upload_folder()).resolve()
+    for p in paths:
+        path = Path(p)
+        try:
+            real = path.resolve()
+            if folder not in real.parents:
+                continue
+            real.unlink(missing_ok=True)
+            if real.parent != folder:
+                real.parent.rmdir()
+        except OSError:
+            pass
 
 
 def chat_collection(chat: Chat, *, title: str | None = None, queries: str | None = None) -> CollectionInfo:
@@ -537,6 +560,7 @@ def serve(
     assistant.ask("warm up", k=1)
     live = None
     if uploads is not None:
+        clear_staging(uploads)  # what a stopped server was reading when it stopped
         live = LiveCollection(assistant.index.path, uploads, document_encoder or (lambda: assistant.encoder),
                               lambda: chat.use(reopen(chat.assistant)))
     demo = build_app(chat, info=info, live=live)

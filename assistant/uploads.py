@@ -2,10 +2,13 @@
 
 Owns what an upload must pass before it touches the collection: an allowed
 file type, a size limit, and a safe name (no folder part, no hidden file, no
-overwriting: a taken name gets " (2)", " (3)", ...). Accepted files are stored
-in the upload folder (inside the corpus folder, so a later ``build`` keeps
-them) and added to the index with :func:`assistant.update.add_documents`; the
-served index is then reloaded, so they are searchable at once. Writers are
+overwriting: a taken name gets " (2)", " (3)", ...). Accepted files are
+staged in a hidden folder inside the upload folder (a build passes hidden
+folders over), read there, and only a file that was read successfully enters
+the upload folder (inside the corpus folder, so a later ``build`` keeps it) and
+is added to the index with :func:`assistant.update.add_documents`; the served
+index is then reloaded, so they are searchable at once. A refused or failed
+upload leaves nothing behind, so it can never make the index look changed. Writers are
 serialised by the index's own lock; this module adds no locking of its own.
 
 Uploads are off unless ``assistant serve --allow-uploads`` turns them on: a
@@ -27,6 +30,7 @@ from assistant.errors import AssistantError
 ALLOWED_SUFFIXES = (".txt", ".md", ".text", ".pdf", ".html", ".htm", ".docx")
 DEFAULT_MAX_MB = 50
 MAX_NAME = 120  # characters of a stored file name
+STAGING = ".staging"  # inside the upload folder: hidden, so a build never reads what is staged
 _UNSAFE = re.compile(r"[^\w\-. ()]+")
 
 
@@ -80,12 +84,15 @@ def safe_name(name: str, *, suffixes: Sequence[str] = ALLOWED_SUFFIXES) -> str:
     return stem[: MAX_NAME - len(suffix)] + suffix
 
 
-def store(files: Sequence[tuple[str | Path, str]], *, settings: UploadSettings) -> tuple[list[Stored], list[Refused]]:
-    """Copy accepted uploads into the upload folder; say why each other one is refused.
+def store(
+    files: Sequence[tuple[str | Path, str]], *, settings: UploadSettings, folder: Path | None = None,
+) -> tuple[list[Stored], list[Refused]]:
+    """Copy accepted uploads into ``folder`` (default: the upload folder); say why each other one is refused.
 
     Args:
         files: (path of the received temporary file, the name the uploader gave it).
         settings: the upload folder, size limit and allowed types.
+        folder: where to copy them (the staging folder, while they are read).
     """
     stored: list[Stored] = []
     refused: list[Refused] = []
@@ -100,12 +107,57 @@ def store(files: Sequence[tuple[str | Path, str]], *, settings: UploadSettings) 
                 )
             if size == 0:
                 raise UploadError(f"{shown} is empty")
-            stored.append(Stored(str(given), _copy_new(Path(temp), settings.folder, name)))
+            stored.append(Stored(str(given), _copy_new(Path(temp), folder or settings.folder, name)))
         except UploadError as e:
             refused.append(Refused(shown, str(e)))
         except OSError as e:
             refused.append(Refused(shown, f"{shown} could not be stored ({e.strerror or type(e).__name__})"))
     return stored, refused
+
+
+def staging_folder(settings: UploadSettings) -> Path:
+    return settings.folder / STAGING
+
+
+def clear_staging(settings: UploadSettings) -> None:
+    """Delete what an interrupted upload left staged (a server stopped while reading a file)."""
+    shutil.rmtree(staging_folder(settings), ignore_errors=True)
+
+
+def admit(staged: Path, *, settings: UploadSettings, max_file_bytes: int) -> Path:
+    """Read a staged upload as a build would; when it reads, move it into the upload folder.
+
+    Returns its path in the upload folder (a free name: never overwrites).
+
+    Raises:
+        UploadError: the file cannot be read (the reason says why); it is deleted.
+    """
+    from assistant.sources import read_one
+
+    try:
+        got = read_one(staged, corpus_dir=None, max_file_bytes=max_file_bytes)
+        if not hasattr(got, "doc_id"):  # Skipped
+            raise UploadError(f"{staged.name}: {got.reason}")
+        return _move_new(staged, settings.folder, staged.name)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _move_new(src: Path, folder: Path, name: str) -> Path:
+    """Move ``src`` to a name not yet taken in ``folder`` (a hard link, so nothing is overwritten)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem, suffix = os.path.splitext(name)
+    for n in range(1, 10_000):
+        target = folder / (name if n == 1 else f"{stem} ({n}){suffix}")
+        try:
+            os.link(src, target)
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links here: copy, still refusing to overwrite
+            return _copy_new(src, folder, name)
+        src.unlink(missing_ok=True)
+        return target
+    raise UploadError(f"too many files named {name} already")
 
 
 def _copy_new(src: Path, folder: Path, name: str) -> Path:
@@ -154,16 +206,34 @@ class LiveCollection:
         from assistant.update import add_documents
 
         progress(0.05, "Checking the files")
-        stored, refused = store(files, settings=self.settings)
+        staging = staging_folder(self.settings)
+        staged, refused = store(files, settings=self.settings, folder=staging)
         messages = [r.reason for r in refused]
-        if not stored:
-            raise UploadError("; ".join(messages) or "no file was uploaded")
-        progress(0.2, f"Reading and indexing {len(stored)} file" + ("" if len(stored) == 1 else "s"))
+        admitted: list[Path] = []
         try:
-            report = add_documents(self.index_dir, [s.path for s in stored], encoder=self._passage_encoder())
-        except AssistantError:
-            for s in stored:  # not indexed: not kept
+            progress(0.1, "Reading the files")
+            max_file_bytes = self._max_file_bytes()
+            for s in staged:
+                try:
+                    admitted.append(admit(s.path, settings=self.settings, max_file_bytes=max_file_bytes))
+                except UploadError as e:
+                    messages.append(str(e))
+        except BaseException:
+            for path in admitted:  # an error or an interruption: nothing of this upload is kept
+                path.unlink(missing_ok=True)
+            raise
+        finally:
+            for s in staged:  # whatever was not admitted (an error, an interruption) is not kept
                 s.path.unlink(missing_ok=True)
+            _remove_if_empty(staging)
+        if not admitted:
+            raise UploadError("; ".join(messages) or "no file was uploaded")
+        progress(0.3, f"Indexing {len(admitted)} file" + ("" if len(admitted) == 1 else "s"))
+        try:
+            report = add_documents(self.index_dir, admitted, encoder=self._passage_encoder())
+        except BaseException:
+            for path in admitted:  # not indexed: not kept
+                path.unlink(missing_ok=True)
             raise
         for s in report.skipped:
             messages.append(f"{Path(s.path).name}: {s.reason}")
@@ -171,6 +241,16 @@ class LiveCollection:
         progress(0.9, "Loading the new index")
         self.reload()
         return tuple(report.added) + tuple(report.updated), tuple(messages)
+
+    def _max_file_bytes(self) -> int:
+        """The served index's per-file limit (``build --max-file-mb``): reading an upload is bounded as a build's."""
+        from assistant.corpus import DEFAULT_MAX_FILE_BYTES
+        from assistant.sources import load as load_files
+
+        try:
+            return load_files(self.index_dir).max_file_bytes
+        except (OSError, ValueError, KeyError, TypeError):
+            return DEFAULT_MAX_FILE_BYTES
 
     def remove(self, doc_ids: Sequence[str], *, paths: dict[str, str]) -> tuple[str, ...]:
         """Remove documents from the index (and their files, when they were uploaded here).
@@ -188,6 +268,13 @@ class LiveCollection:
                 path.unlink(missing_ok=True)
         self.reload()
         return tuple(report.removed)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 def _inside(path: Path, folder: Path) -> bool:

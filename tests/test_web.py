@@ -405,12 +405,16 @@ def test_uploads_refuse_traversal_names_other_types_and_large_files(upload_serve
         status, text = _upload(upload_server.url, name, b"MZ\x90\x00 not a document")
         assert status == 415 and "not a type this server accepts" in text, (name, status, text)
     for name in ("../../escape.txt", "..\\..\\escape2.txt", "../corpus/metadata.json.txt"):
-        message = add(name, b"Escaped text about the harbour master and his ledger of ships.")
-        # whatever is kept is kept inside the upload folder, under a plain name
-        for found in root.parent.rglob("escape*.txt"):
-            assert uploads in found.parents, found
+        # a name with a folder part is refused before Gradio stores the file
+        status, text = _upload(upload_server.url, name, b"Escaped text about the harbour master and his ledger.")
+        assert status == 415 and "not a file name this server accepts" in text, (name, status, text)
+        assert not list(root.parent.rglob("escape*.txt"))
         for found in root.rglob("metadata.json*"):
-            assert found == root / "corpus" / "metadata.json" or uploads in found.parents, found
+            assert found == root / "corpus" / "metadata.json", found
+    # a file the app refuses after Gradio received it (empty) is kept nowhere
+    message = add("notes.txt", b"")
+    assert "Nothing was added" in message and "empty" in message, message
+    assert not (uploads / "notes.txt").exists()
     assert json.loads((root / "corpus" / "metadata.json").read_text())["documents"]  # not overwritten
     assert not [p for p in uploads.iterdir() if p.suffix in (".exe", ".sh", ".png")]
 
