@@ -221,7 +221,9 @@ def test_an_endless_batch_line_ends_in_one_error_in_bounded_memory(real_index):
     assert p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
     assert p.stderr.startswith("error: /dev/zero: line 1 runs on for more than 64 MB without a line end")
     peak_mb = int(p.stdout.split()[-1]) / 1024
-    assert peak_mb < 200, f"peak RSS {peak_mb:.0f} MB"
+    # the model's question encoder may be open by then (about 0.4 GB); reading the endless
+    # line itself adds almost nothing (it grew by gigabytes before the cap)
+    assert peak_mb < 700, f"peak RSS {peak_mb:.0f} MB"
 
 
 def test_an_over_long_batch_line_is_named_and_the_rest_answered(real_index, tmp_path, capsys):

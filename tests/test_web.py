@@ -142,7 +142,8 @@ def test_chat_in_a_real_browser(server, tmp_path):
             assert view.locator("script, b").count() == 0
 
             page.locator("#source-pick input").click()
-            option = page.get_by_role("option", name=re.compile(r"^\[2\] "))
+            # the second passage of the answer: a numbered quote, or a related one (never numbered)
+            option = page.get_by_role("option", name=re.compile(r"^(\[2\]|related ·) ")).first
             label = option.inner_text()
             option.click()
             paragraph = re.search(r"¶ (\d+)", label).group(1)
