@@ -156,6 +156,11 @@ def render_answer(answer: Answer, *, documents: Mapping[str, Document] | None = 
 # ---------------------------------------------------------------- the chat
 
 
+def _short_title(title: str) -> str:
+    """A title short enough for the sources list."""
+    return title if len(title) <= 50 else title[:48] + "…"
+
+
 @dataclass(frozen=True)
 class Source:
     """A cited passage the sources view can open."""
@@ -284,15 +289,14 @@ class Chat:
         out = []
         for q in answer.quotes:
             c = q.citation
-            title = c.title if len(c.title) <= 50 else c.title[:48] + "…"
+            title = _short_title(c.title)
             if answer.abstained:  # nothing answers: no sentence is marked as if it did
                 out.append(Source(f"[{q.rank}] {c.paragraph_mark} · {title}", c.passage_id, (), "possibly related"))
             else:
                 out.append(Source(f"[{q.rank}] {c.paragraph_mark} · {title}", c.passage_id, shown_highlights(q)))
         for q in answer.related:  # openable too, but marked as what they are
             c = q.citation
-            title = c.title if len(c.title) <= 50 else c.title[:48] + "…"
-            out.append(Source(f"related · {c.paragraph_mark} · {title}", c.passage_id, (), "related"))
+            out.append(Source(f"related · {c.paragraph_mark} · {_short_title(c.title)}", c.passage_id, (), "related"))
         return tuple(out)
 
     def context(self, passage_id: str, around: int = CONTEXT_PARAGRAPHS) -> list[Passage]:

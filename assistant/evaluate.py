@@ -292,8 +292,7 @@ def shown_metrics(
         if with_answer else float("nan")
     )
     out["unjudged_shown"] = sum(r.qid not in grades or pid not in grades[r.qid] for r in results for pid in r.uncut)
-    judged = {r.qid: {pid: g for pid, g in grades.get(r.qid, {}).items()} for r in answerable}
-    judged = {qid: g for qid, g in judged.items() if any(v > 0 for v in g.values())}
+    judged = {r.qid: grades[r.qid] for r in answerable if any(g > 0 for g in grades.get(r.qid, {}).values())}
     if judged:
         evaluator = pytrec_eval.RelevanceEvaluator(judged, {"ndcg_cut.10"})
         per_query = evaluator.evaluate({qid: run.get(qid) or {"(nothing)": 0.0} for qid in judged})
