@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	# The question encoder without PyTorch (a cold `ask` takes about 0.6 s instead of 10).
-	$(BIN)/python -m assistant.onnx_encoder
+	$(BIN)/python -m assistant.encoders.onnx
 	# Byte-code for the project's own modules (pip compiles the installed packages, not an
 	# editable project): with PYTHONDONTWRITEBYTECODE set, a cold `ask` otherwise compiles
 	# them on every run (about 0.07 s).
@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # Rebuilt when the corpus or the code that shapes the index changes.
-INDEX_CODE := assistant/split.py assistant/corpus.py assistant/readers.py assistant/budgets.py assistant/index.py assistant/keyword.py assistant/embed.py assistant/tokens.py
+INDEX_CODE := assistant/ingest/split.py assistant/ingest/corpus.py assistant/ingest/readers.py assistant/ingest/budgets.py assistant/index/folder.py assistant/index/keyword.py assistant/encoders/embed.py assistant/index/tokens.py
 
 index/manifest.json: $(STAMP) $(CORPUS_FILES) $(INDEX_CODE)
 	$(BIN)/assistant build --corpus corpus --index index
@@ -53,8 +53,8 @@ eval-data: setup
 # then exported to ONNX for answering.
 mpnet: setup
 	$(BIN)/pip install -q -c constraints.txt -e '.[test,mpnet]'
-	$(BIN)/python -m assistant.models mpnet
-	$(BIN)/python -m assistant.onnx_encoder all-mpnet-base-v2
+	$(BIN)/python -m assistant.encoders.models mpnet
+	$(BIN)/python -m assistant.encoders.onnx all-mpnet-base-v2
 
 # Debian's Tesseract to read scanned PDFs by OCR (without it such files are skipped with a message).
 ocr:

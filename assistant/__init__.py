@@ -1,3 +1,5 @@
 """Semantic search over a document collection that answers with verbatim, cited quotes."""
 
-__version__ = "0.1.0"
+from assistant.version import __version__
+
+__all__ = ["__version__"]

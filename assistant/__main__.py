@@ -1,3 +1,3 @@
-from assistant.cli import main_exit
+from assistant.cli.main import main_exit
 
 main_exit()

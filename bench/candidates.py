@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    from assistant.evalsets import ensure_index, load_registry, select
-    from assistant.evaluate import evaluate, load_queries
-    from assistant.service import Assistant
+    from assistant.evaluation.collections import ensure_index, load_registry, select
+    from assistant.evaluation.evaluate import evaluate, load_queries
+    from assistant.pipeline.service import Assistant
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--counts", default="400,100,50,20")

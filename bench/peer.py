@@ -17,8 +17,8 @@ For each evaluation collection of ``eval/collections.json``:
           in turn, every question ``--runs`` times, on ``--threads`` threads.
   quality recall@5 and MRR@10 of both from their first run's top 10, over the
           answerable questions, against the same gold passage ids
-          (``assistant.evaluate.relevant_passages``); this tool's figures are
-          checked against ``assistant.evaluate.evaluate``.
+          (``assistant.evaluation.evaluate.relevant_passages``); this tool's figures are
+          checked against ``assistant.evaluation.evaluate.evaluate``.
 
 Not a test: it prints figures. The machine may be shared: the load average is printed.
 """
@@ -39,7 +39,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DEPTH = 10  # as assistant.evaluate: the top 10 make MRR@10
+DEPTH = 10  # as assistant.evaluation.evaluate: the top 10 make MRR@10
 
 
 @dataclass(frozen=True)
@@ -111,12 +111,13 @@ def threads(n: int):
 
 def bench_collection(collection, *, encoder, model_path: str, work: Path, runs: int, n_threads: int,
                      peer_text: str, log) -> Result:
-    from assistant.embed import DEFAULT_MODEL
-    from assistant.evalsets import ensure_index, index_folder
-    from assistant.evaluate import evaluate, load_queries, relevant_passages
-    from assistant.index import build_index, embedding_text
-    from assistant.onnx_encoder import default_onnx_dir
-    from assistant.service import Assistant
+    from assistant.encoders.embed import DEFAULT_MODEL
+    from assistant.evaluation.collections import ensure_index, index_folder
+    from assistant.evaluation.evaluate import evaluate, load_queries, relevant_passages
+    from assistant.pipeline.update import build_index
+    from assistant.index.folder import embedding_text
+    from assistant.encoders.onnx import default_onnx_dir
+    from assistant.pipeline.service import Assistant
 
     peer = txtai_embeddings(model_path)
     peer.batchtransform([(None, "warm up", None)])
@@ -223,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="what txtai indexes: the passage's text, or the text this tool embeds (with its context)")
     args = ap.parse_args(argv)
 
-    from assistant.embed import DEFAULT_MODEL, SentenceTransformerEncoder, resolve_model
-    from assistant.evalsets import load_registry, select
+    from assistant.encoders.embed import DEFAULT_MODEL, SentenceTransformerEncoder, resolve_model
+    from assistant.evaluation.collections import load_registry, select
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -64,14 +64,14 @@ def rss(field="VmRSS"):
             return int(line.split()[1]) / 1024
 index_dir, questions_file, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 questions = json.load(open(questions_file))
-from assistant.index import load_index
+from assistant.index.folder import load_index
 import faiss, bm25s  # imported by the load anyway: not the index's memory
 before = rss()
 t = time.perf_counter()
 index = load_index(index_dir)
 load = time.perf_counter() - t
-from assistant.onnx_encoder import default_onnx_dir
-from assistant.service import Assistant
+from assistant.encoders.onnx import default_onnx_dir
+from assistant.pipeline.service import Assistant
 t = time.perf_counter()
 assistant = Assistant.open(index_dir, index=index, threads=1, onnx_dir=default_onnx_dir())
 ready = time.perf_counter() - t
@@ -108,9 +108,9 @@ import faiss, numpy as np
 index_dir, questions_file = sys.argv[1], sys.argv[2]
 questions = json.load(open(questions_file))
 from pathlib import Path
-from assistant.cache import CACHE_DIR, EncoderCache
-from assistant.index import embedding_text, load_index
-from assistant.onnx_encoder import default_onnx_dir, question_encoder
+from assistant.encoders.cache import CACHE_DIR, EncoderCache
+from assistant.index.folder import embedding_text, load_index
+from assistant.encoders.onnx import default_onnx_dir, question_encoder
 index = load_index(index_dir)
 encoder = question_encoder(index.manifest.model, onnx_dir=default_onnx_dir())
 texts = [embedding_text(p, index.documents[p.doc_id]) for p in index.passages]

@@ -10,7 +10,7 @@ Parts (all on this machine, in one run; medians over ``--runs``):
           floor, hybrid <= 1.5x dense.
   cold    ``assistant ask`` from the shell to the printed answer (target <= 2 s,
           moonshot 1 s), and ``assistant serve`` to its first answer (<= 5 s).
-  scale   (with --scale) each dense index kind of assistant/dense.py on synthetic
+  scale   (with --scale) each dense index kind of assistant/index/dense.py on synthetic
           clustered unit vectors of the given sizes: build time, size on disk, load
           time, query p50/p95 and recall@10 against exact search.
 
@@ -49,8 +49,9 @@ def _env() -> dict[str, str]:
 
 
 def bench_build(corpus: Path, out: Path, runs: int) -> list[str]:
-    from assistant.embed import DEFAULT_MODEL, SentenceTransformerEncoder
-    from assistant.index import build_index, embedding_text, load_index
+    from assistant.encoders.embed import DEFAULT_MODEL, SentenceTransformerEncoder
+    from assistant.pipeline.update import build_index
+    from assistant.index.folder import embedding_text, load_index
 
     enc = SentenceTransformerEncoder(DEFAULT_MODEL)
     enc.encode(["warm up"])
@@ -80,9 +81,9 @@ def bench_build(corpus: Path, out: Path, runs: int) -> list[str]:
 
 
 def bench_query(index_dir: Path, questions: list[str], runs: int) -> list[str]:
-    from assistant.onnx_encoder import default_onnx_dir
-    from assistant.search import MODES
-    from assistant.service import Assistant
+    from assistant.encoders.onnx import default_onnx_dir
+    from assistant.search.searcher import MODES
+    from assistant.pipeline.service import Assistant
 
     assistant = Assistant.open(index_dir, threads=1, onnx_dir=default_onnx_dir())
     enc = assistant.encoder
@@ -190,7 +191,7 @@ def synthetic(n: int, d: int = 384, *, seed: int = 0) -> np.ndarray:
 def bench_scale(sizes: list[int], queries: int = 200) -> list[str]:
     import faiss
 
-    from assistant.dense import KINDS, DenseIndex, choose_kind
+    from assistant.index.dense import KINDS, DenseIndex, choose_kind
 
     faiss.omp_set_num_threads(1)
     lines = [

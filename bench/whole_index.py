@@ -2,7 +2,7 @@
 index's own costs are measured without a model's encoding.
 
 Writes a real index folder (format, files and manifest exactly as ``assistant build``
-writes them, through ``assistant.update.write_index_files`` and ``finish``) whose
+writes them, through ``assistant.pipeline.update.write_index_files`` and ``finish``) whose
 passages are synthetic: words drawn from a Zipf vocabulary, some years, documents of
 100 passages from 50 organisations; clustered unit vectors for passages and
 sentences; random unit token vectors (int8, as stored). Then, in a fresh process,
@@ -49,14 +49,16 @@ def _words(n: int, rng: np.random.Generator) -> list[str]:
 
 
 def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
-    from assistant import __version__, fusion, sources
-    from assistant.columns import Columns
-    from assistant.corpus import Document, Passage
-    from assistant.dense import DenseIndex, choose_kind
-    from assistant.index import FORMAT, Manifest, Sentences, vocabulary_of
-    from assistant.keyword import KeywordIndex
-    from assistant.tokens import TokenVectors
-    from assistant.update import finish, write_index_files
+    from assistant.version import __version__
+    from assistant.search import fusion
+    from assistant.index import sources
+    from assistant.index.columns import Columns
+    from assistant.ingest.corpus import Document, Passage
+    from assistant.index.dense import DenseIndex, choose_kind
+    from assistant.index.folder import FORMAT, Manifest, Sentences, vocabulary_of
+    from assistant.index.keyword import KeywordIndex
+    from assistant.index.tokens import TokenVectors
+    from assistant.pipeline.update import finish, write_index_files
 
     rng = np.random.default_rng(seed)
     times: dict[str, float] = {}
@@ -170,9 +172,9 @@ def rss(field="VmRSS"):
             return int(line.split()[1]) / 1024
 folder, questions, runs = sys.argv[1], json.load(open(sys.argv[2])), int(sys.argv[3])
 import faiss, bm25s
-from assistant.embed import Tokens
-from assistant.index import load_index
-from assistant.search import EncodedQuestion, Searcher
+from assistant.encoders.embed import Tokens
+from assistant.index.folder import load_index
+from assistant.search.searcher import EncodedQuestion, Searcher
 faiss.omp_set_num_threads(1)
 before = rss()
 t = time.perf_counter()
@@ -190,7 +192,7 @@ for q in questions:
     v = np.asarray(q["vector"], dtype=np.float32); v /= np.linalg.norm(v)
     words = q["text"].rstrip("?").split()
     tv = rng.standard_normal((len(words), 384)).astype(np.float32); tv /= np.linalg.norm(tv, axis=1, keepdims=True)
-    from assistant.request import clean_query
+    from assistant.search.request import clean_query
     text = clean_query(q["text"]).text
     encoded.append(EncodedQuestion(text, v, Tokens(tuple(words), tv, tuple((0, 1) for _ in words))))
 modes = ("hybrid", "tokens", "rrf", "dense", "keyword")

@@ -15,9 +15,9 @@ import argparse
 import json
 from pathlib import Path
 
-from assistant.evaluate import load_queries
-from assistant.request import MODES
-from assistant.service import Assistant
+from assistant.evaluation.evaluate import load_queries
+from assistant.search.request import MODES
+from assistant.pipeline.service import Assistant
 
 
 def main() -> None:

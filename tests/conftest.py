@@ -23,7 +23,7 @@ class TinyEncoder:
 
     Deterministic across processes (sha1, not ``hash``), so texts that share
     words get similar vectors and identical texts identical ones. Follows the
-    ``Encoder`` protocol of :mod:`assistant.embed`.
+    ``Encoder`` protocol of :mod:`assistant.encoders.embed`.
     """
 
     name = "tiny-hash-64"
@@ -50,7 +50,7 @@ class TinyEncoder:
     def encode_tokens(self, texts: list[str], *, batch_size: int = 32, progress: bool = False):
         """Each word is a token whose vector is the encoding of the word alone, so
         token matching with this encoder is exact word matching."""
-        from assistant.embed import Tokens
+        from assistant.encoders.embed import Tokens
 
         vectors = self.encode(texts, batch_size=batch_size, progress=progress)
         tokens = []
@@ -167,7 +167,7 @@ def small_corpus(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def real_encoder():
     """The packaged all-MiniLM-L6-v2, loaded once (offline) for every model test."""
-    from assistant.embed import DEFAULT_MODEL, SentenceTransformerEncoder
+    from assistant.encoders.embed import DEFAULT_MODEL, SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(DEFAULT_MODEL)
 
@@ -178,7 +178,7 @@ def default_index(tmp_path_factory: pytest.TempPathFactory, real_encoder) -> Pat
 
     Tests must not modify it: copy it first (``shutil.copytree``) to damage it.
     """
-    from assistant.index import build_index
+    from assistant.pipeline.update import build_index
 
     out = tmp_path_factory.mktemp("default-index") / "index"
     build_index(DEFAULT_CORPUS, encoder=real_encoder, out_dir=out)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import cite
-from assistant.corpus import passages_of, read_corpus
+from assistant.answer.model import cite
+from assistant.ingest.corpus import passages_of, read_corpus
 from hostile import big_html, docx_bomb, pdf_bomb
 
 GB = 1 << 30
@@ -34,7 +34,7 @@ GOOD = "A plain report. The harbour master kept a ledger of every ship that left
 _READ = """
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[3]), int(sys.argv[3])))
-from assistant.corpus import read_corpus
+from assistant.ingest.corpus import read_corpus
 c = read_corpus(sys.argv[1], max_file_bytes=int(sys.argv[2]))
 print(json.dumps({"documents": [d.source for d in c.documents], "skipped": {s.path: s.reason for s in c.skipped}}))
 """
@@ -160,7 +160,7 @@ def test_fifo_in_the_corpus_is_skipped_with_a_reason_without_blocking(tmp_path):
     got = _read_capped(corpus, timeout=20)  # opening a FIFO to read would block for ever
     assert got["documents"] == ["corpus/good.txt"]
     assert "named pipe" in got["skipped"][str(corpus / "pipe.txt")]
-    code = ("import sys; from pathlib import Path; from assistant.corpus import read_document\n"
+    code = ("import sys; from pathlib import Path; from assistant.ingest.corpus import read_document\n"
             "try:\n    read_document(Path(sys.argv[1]), root=Path(sys.argv[1]).parent, metadata={})\n"
             "except Exception as e:\n    print(type(e).__name__, e)")
     done = subprocess.run([sys.executable, "-c", code, str(corpus / "pipe.txt")], capture_output=True, text=True,
@@ -172,8 +172,9 @@ def test_fifo_in_the_corpus_is_skipped_with_a_reason_without_blocking(tmp_path):
 
 
 def test_upload_that_cannot_be_read_never_enters_the_corpus(tmp_path, tiny_encoder):
-    from assistant.index import build_index, load_index
-    from assistant.uploads import LiveCollection, UploadError, UploadSettings
+    from assistant.pipeline.update import build_index
+    from assistant.index.folder import load_index
+    from assistant.web.uploads import LiveCollection, UploadError, UploadSettings
 
     corpus = _corpus(tmp_path)
     index = tmp_path / "index"
@@ -200,7 +201,7 @@ def test_upload_that_cannot_be_read_never_enters_the_corpus(tmp_path, tiny_encod
 
 @pytest.fixture(scope="module")
 def upload_server(tmp_path_factory, real_encoder):
-    from assistant.index import build_index
+    from assistant.pipeline.update import build_index
     from conftest import write_markup_corpus
     from test_web import _serving
 
@@ -255,7 +256,7 @@ VARIANTS = [
 
 @pytest.mark.parametrize("disposition", VARIANTS)
 def test_guard_refuses_header_variants_whichever_way_the_body_is_cut(disposition):
-    from assistant.webguard import Limits
+    from assistant.web.guard import Limits
     from test_webguard import _app
 
     boundary = "XyZ"
@@ -297,7 +298,7 @@ def test_uploaded_files_cannot_be_downloaded(upload_server):
 def test_refused_upload_leaves_nothing_behind_and_the_index_still_loads(upload_server):
     from gradio_client import Client
 
-    from assistant.index import load_index
+    from assistant.index.folder import load_index
 
     root = Path(upload_server.index).parent
     uploads = root / "corpus" / "uploads"

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.cli import main
-from assistant.index import build_index, load_index
+from assistant.cli.main import main
+from assistant.pipeline.update import build_index
+from assistant.index.folder import load_index
 from conftest import TESTS_DIR, TinyEncoder, write_corpus, write_markup_corpus
 
 EXTRA = """Forced labour
@@ -209,7 +210,7 @@ def test_a_damaged_cache_is_encoded_again_with_one_note(real_index, corpus, tmp_
 def test_an_endless_batch_line_ends_in_one_error_in_bounded_memory(real_index):
     """`ask --batch /dev/zero` in a real process limited to 1 GB of address space: it
     stops with one line on stderr, and its peak memory stays small."""
-    script = ("import resource, sys\nfrom assistant.cli import main\n"
+    script = ("import resource, sys\nfrom assistant.cli.main import main\n"
               f"code = main(['ask', '--index', {str(real_index)!r}, '--batch', '/dev/zero'])\n"
               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)\n")
 

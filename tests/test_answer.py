@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.answer import to_json, to_text
-from assistant.index import build_index, load_index
-from assistant.search import Searcher
-from assistant.service import Assistant
+from assistant.answer.terminal import to_text
+from assistant.answer.json_format import to_json
+from assistant.pipeline.update import build_index
+from assistant.index.folder import load_index
+from assistant.search.searcher import Searcher
+from assistant.pipeline.service import Assistant
 
 STATEMENT = ("A key UN vote has sent a clear message to the North Korean government that those responsible "
              "for crimes against humanity must face justice, Amnesty International said.")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.index import load_index
-from assistant.keyword import tokenize
-from assistant.search import Filter, Searcher
+from assistant.index.folder import load_index
+from assistant.index.keyword import tokenize
+from assistant.search.searcher import Filter, Searcher
 
 pytestmark = pytest.mark.model
 

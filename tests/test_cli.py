@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from assistant.cli.main import main
 from conftest import DEFAULT_CORPUS, TinyEncoder, write_corpus
 
 QUESTION = "What happens to North Koreans who are forcibly returned from China?"
@@ -37,7 +37,7 @@ HIT_KEYS = {
 @pytest.fixture(scope="session")
 def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default corpus indexed with the tiny encoder (a fraction of a second). Do not modify it."""
-    from assistant.index import build_index
+    from assistant.pipeline.update import build_index
 
     out = tmp_path_factory.mktemp("tiny-default-index") / "index"
     build_index(DEFAULT_CORPUS, encoder=TinyEncoder(), out_dir=out)

@@ -1,4 +1,4 @@
-"""assistant.corpus: reading a folder into documents and passages with stable ids."""
+"""assistant.ingest.corpus: reading a folder into documents and passages with stable ids."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.corpus import fingerprint, passages_of, read_corpus
+from assistant.ingest.corpus import fingerprint, passages_of, read_corpus
 from assistant.errors import CorpusError
 from conftest import BOILERPLATE, DEFAULT_CORPUS, PAGES, write_corpus
 

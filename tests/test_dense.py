@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.dense import EXACT_UP_TO, KINDS, DenseIndex, choose_kind
+from assistant.index.dense import EXACT_UP_TO, KINDS, DenseIndex, choose_kind
 
 
 def clustered(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
@@ -74,9 +74,10 @@ def test_the_kind_is_chosen_by_size():
 
 
 def test_build_records_the_dense_index_kind_and_keeps_it_through_rebuilds_and_adds(small_corpus, tmp_path, tiny_encoder):
-    from assistant.index import build_index, load_index
-    from assistant.search import Searcher
-    from assistant.update import add_documents
+    from assistant.pipeline.update import build_index
+    from assistant.index.folder import load_index
+    from assistant.search.searcher import Searcher
+    from assistant.pipeline.update import add_documents
 
     flat, hnsw = tmp_path / "flat", tmp_path / "hnsw"
     build_index(small_corpus, encoder=tiny_encoder, out_dir=flat)

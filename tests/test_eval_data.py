@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.corpus import passages_of, read_corpus
-from assistant.evaluate import load_queries
+from assistant.ingest.corpus import passages_of, read_corpus
+from assistant.evaluation.evaluate import load_queries
 
 ROOT = Path(__file__).resolve().parent.parent
 

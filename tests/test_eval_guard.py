@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.evaluate import evaluate, load_grades, load_queries
-from assistant.service import Assistant
+from assistant.evaluation.evaluate import evaluate, load_grades, load_queries
+from assistant.pipeline.service import Assistant
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ def _check(reports: dict, baseline: dict, where: str) -> None:
 
 
 def _collection_baselines() -> list[tuple[str, Path]]:
-    from assistant.evalsets import load_registry
+    from assistant.evaluation.collections import load_registry
 
     out = []
     for c in load_registry(ROOT / "eval" / "collections.json"):
@@ -58,8 +58,8 @@ def _collection_baselines() -> list[tuple[str, Path]]:
 @pytest.fixture(scope="session")
 def collection_index(tmp_path_factory: pytest.TempPathFactory, real_encoder):
     """Each evaluation collection built with the real model, once per session."""
-    from assistant.evalsets import load_registry
-    from assistant.index import build_index
+    from assistant.evaluation.collections import load_registry
+    from assistant.pipeline.update import build_index
 
     built: dict[str, Path] = {}
 

@@ -1,4 +1,4 @@
-"""Evaluation over several collections (assistant.evalsets) and the named models (assistant.models)."""
+"""Evaluation over several collections (assistant.evaluation.collections) and the named models (assistant.encoders.models)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import ModelError, QueryError
-from assistant.evalsets import (
+from assistant.evaluation.collections import (
     Collection, load_registry, mean_over_collections, run_collections, select, side_by_side, to_json, write_reports,
 )
-from assistant.models import MPNET, assemble, canonical_name, model_folder, named
+from assistant.encoders.models import MPNET, assemble, canonical_name, model_folder, named
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,7 +112,7 @@ def test_missing_corpus_says_how_to_fetch_it(tmp_path: Path, tiny_encoder) -> No
 
 
 def test_cli_compares_collections_side_by_side(two_collections, tmp_path: Path, capsys) -> None:
-    from assistant.cli import main
+    from assistant.cli.main import main
 
     registry = tmp_path / "eval" / "collections.json"
     registry.parent.mkdir()
@@ -126,7 +126,7 @@ def test_cli_compares_collections_side_by_side(two_collections, tmp_path: Path, 
 
 
 def test_cli_eval_collections_prints_the_figures_as_json(two_collections, tiny_encoder, tmp_path: Path, capsys) -> None:
-    from assistant.cli import main
+    from assistant.cli.main import main
 
     registry = tmp_path / "eval" / "collections.json"
     registry.parent.mkdir()
@@ -201,7 +201,7 @@ def test_mpnet_loads_and_encodes_when_installed() -> None:
         model_folder(MPNET)
     except ModelError:
         pytest.skip("mpnet is not installed (make mpnet)")
-    from assistant.embed import SentenceTransformerEncoder
+    from assistant.encoders.embed import SentenceTransformerEncoder
 
     enc = SentenceTransformerEncoder("mpnet")
     assert enc.name == "all-mpnet-base-v2" and enc.dimension == 768

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from assistant.cli.main import main
 from assistant.errors import QueryError
-from assistant.evaluate import evaluate, load_queries, relevant_passages
-from assistant.index import build_index, load_index
-from assistant.search import Searcher
-from assistant.service import Assistant
+from assistant.evaluation.evaluate import evaluate, load_queries, relevant_passages
+from assistant.pipeline.update import build_index
+from assistant.index.folder import load_index
+from assistant.search.searcher import Searcher
+from assistant.pipeline.service import Assistant
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -107,7 +108,7 @@ def test_empty_query_set_is_refused(small: Assistant, tmp_path: Path) -> None:
 
 
 def test_every_gold_quote_of_the_shipped_query_set_is_in_its_document() -> None:
-    from assistant.corpus import read_corpus
+    from assistant.ingest.corpus import read_corpus
 
     docs = {d.doc_id: d for d in read_corpus(ROOT / "corpus").documents}
     queries = load_queries(ROOT / "eval" / "queries.jsonl", docs)

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import RELATED, STATES, make_answer, to_json, to_text
-from assistant.chat import render_answer
-from assistant.corpus import Document, Passage
-from assistant.evaluate import QueryResult, load_grades, shown_metrics
-from assistant.evidence import is_evidence
-from assistant.request import clean_query
-from assistant.search import Hit, Retrieval
+from assistant.answer.model import RELATED, STATES, make_answer
+from assistant.answer.terminal import to_text
+from assistant.answer.json_format import to_json
+from assistant.web.chat import render_answer
+from assistant.ingest.corpus import Document, Passage
+from assistant.evaluation.evaluate import QueryResult, load_grades, shown_metrics
+from assistant.search.evidence import is_evidence
+from assistant.search.request import clean_query
+from assistant.search.searcher import Hit, Retrieval
 
 TEXT = "Alpha statement one. Beta statement two. Gamma statement three. Delta statement four."
 
@@ -42,7 +44,7 @@ def test_hits_far_below_the_best_or_under_the_floor_are_not_evidence() -> None:
     assert is_evidence(_retrieval([1.5, 1.25, 1.1, 0.9])) == (True, True, False, False)
     # the floor alone: every hit within the ratio, but 0.97 < a floor of 1.0
     assert is_evidence(_retrieval([1.2, 1.0, 0.97], min_score=1.0)) == (True, True, False)
-    # the best hit is always evidence (refusing is assistant.abstain's decision)
+    # the best hit is always evidence (refusing is assistant.answer.abstain's decision)
     assert is_evidence(_retrieval([0.5, 0.45], min_score=0.95)) == (True, False)
     assert is_evidence(_retrieval([])) == ()
 

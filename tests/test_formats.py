@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import cite, citation_json
-from assistant.corpus import discover, files_fingerprint, passages_of, read_corpus, read_document
+from assistant.answer.model import cite
+from assistant.answer.json_format import citation_json
+from assistant.ingest.corpus import discover, files_fingerprint, passages_of, read_corpus, read_document
 from assistant.errors import CorpusError, SkipFile
 from docgen import make_docx, make_html, make_pdf, make_scanned_pdf, make_two_column_pdf
 
@@ -418,7 +419,7 @@ def test_files_fingerprint_changes_with_any_byte_and_with_metadata(tmp_path):
 
 
 def test_build_counts_what_it_skipped_and_fails_when_everything_was(tmp_path, capsys, tiny_encoder):
-    from assistant.cli import main
+    from assistant.cli.main import main
 
     root = tmp_path / "docs"
     root.mkdir()
@@ -437,10 +438,11 @@ def test_build_counts_what_it_skipped_and_fails_when_everything_was(tmp_path, ca
 
 
 def test_a_pdf_answer_cites_its_page_in_json_terminal_chat_and_sources(tmp_path, tiny_encoder):
-    from assistant.answer import to_json
-    from assistant.chat import Chat, render_answer, source_line
-    from assistant.index import build_index, load_index
-    from assistant.service import Assistant
+    from assistant.answer.json_format import to_json
+    from assistant.web.chat import Chat, render_answer, source_line
+    from assistant.pipeline.update import build_index
+    from assistant.index.folder import load_index
+    from assistant.pipeline.service import Assistant
 
     root = tmp_path / "reports"
     root.mkdir()

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import fusion
-from assistant.calibrate import MIN_QUESTIONS, QUANTILE, _held_out, _without_sentences
-from assistant.index import build_index, load_index
-from assistant.search import Searcher
+from assistant.search import fusion
+from assistant.search.calibrate import MIN_QUESTIONS, QUANTILE, _held_out, _without_sentences
+from assistant.pipeline.update import build_index
+from assistant.index.folder import load_index
+from assistant.search.searcher import Searcher
 from conftest import TinyEncoder, write_corpus
 
 COUNCIL = Path(__file__).resolve().parent / "fixtures" / "council"
@@ -97,8 +98,8 @@ def test_a_long_document_collection_keeps_the_long_threshold(tmp_path):
 
 
 def test_only_prose_that_names_topics_is_a_pseudo_question():
-    from assistant.calibrate import question_like
-    from assistant.keyword import stopwords
+    from assistant.search.calibrate import question_like
+    from assistant.index.keyword import stopwords
 
     stop = stopwords()
     assert question_like("Bus ridership fell because the route services were cut.", stop)
@@ -133,7 +134,7 @@ def test_a_collection_too_small_to_calibrate_keeps_the_default_threshold(tmp_pat
 
 @pytest.mark.model
 def test_council_reports_answer_what_they_say_and_refuse_what_they_do_not(tmp_path, real_encoder):
-    from assistant.service import Assistant
+    from assistant.pipeline.service import Assistant
 
     corpus = shutil.copytree(COUNCIL, tmp_path / "council")
     build_index(corpus, encoder=real_encoder, out_dir=tmp_path / "index")

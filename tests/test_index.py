@@ -1,4 +1,4 @@
-"""assistant.index: the index folder is built, saved atomically, loaded and checked."""
+"""assistant.index.folder: the index folder is built, saved atomically, loaded and checked."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import __version__
-from assistant.corpus import fingerprint, passages_of, read_corpus
+from assistant.version import __version__
+from assistant.ingest.corpus import fingerprint, passages_of, read_corpus
 from assistant.errors import CorpusError, IndexLoadError
-from assistant.index import build_index, embedding_text, load_index
+from assistant.pipeline.update import build_index
+from assistant.index.folder import embedding_text, load_index
 from conftest import TinyEncoder, write_corpus
 
 FILES = {
@@ -347,12 +348,12 @@ def test_an_index_path_that_is_a_file_is_a_clear_error(tmp_path):
 
 
 def test_memory_mapped_and_in_memory_token_vectors_give_identical_answers(tmp_path):
-    from assistant.search import Searcher
+    from assistant.search.searcher import Searcher
 
     encoder = TinyEncoder()
     out = tmp_path / "index"
     build(write_corpus(tmp_path / "corpus"), out, encoder)
-    from assistant.store import RowFile
+    from assistant.index.store import RowFile
 
     mapped, loaded = load_index(out, mmap=True), load_index(out, mmap=False)
     assert isinstance(load_index(out).tokens.vectors, np.ndarray)  # a small index: in memory by default
@@ -403,8 +404,8 @@ def test_an_index_of_the_previous_format_is_refused_with_a_command_and_rebuilt_i
 
 
 def test_a_large_index_loads_on_sizes_and_check_finds_what_the_load_skipped(tmp_path, monkeypatch, capsys):
-    import assistant.index as index_module
-    from assistant.cli import main
+    import assistant.index.folder as index_module
+    from assistant.cli.main import main
 
     out = tmp_path / "index"
     build(write_corpus(tmp_path / "corpus"), out)
@@ -415,7 +416,7 @@ def test_a_large_index_loads_on_sizes_and_check_finds_what_the_load_skipped(tmp_
     (out / "tokens.vectors.npy").write_bytes(bytes(raw))
     monkeypatch.setattr(index_module, "LOAD_VERIFY_BYTES", 0)  # as if the index were large
     large = load_index(out)  # sizes match: loaded without reading every byte
-    from assistant.store import RowFile
+    from assistant.index.store import RowFile
 
     assert isinstance(large.tokens.vectors, RowFile)  # and its arrays left on disk
     assert main(["check", "--index", str(out)]) == 1

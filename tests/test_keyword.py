@@ -1,4 +1,4 @@
-"""assistant.keyword: bm25s is loaded without SciPy when nothing else needs it, and the
+"""assistant.index.keyword: bm25s is loaded without SciPy when nothing else needs it, and the
 keyword index it builds and its scores are the same either way."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ PROBE = """
 import sys, numpy as np
 if {scipy_first}:
     import scipy.sparse
-from assistant.keyword import KeywordIndex, stopwords
+from assistant.index.keyword import KeywordIndex, stopwords
 index = KeywordIndex.build({texts!r})
 index.save(__import__("pathlib").Path({out!r}))
 loaded = KeywordIndex.load(__import__("pathlib").Path({out!r}), mmap=True)

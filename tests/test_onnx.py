@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.embed import DEFAULT_MODEL
-from assistant.onnx_encoder import OnnxEncoder, default_onnx_dir, ensure_export, export_path, question_encoder
+from assistant.encoders.embed import DEFAULT_MODEL
+from assistant.encoders.onnx import OnnxEncoder, default_onnx_dir, ensure_export, export_path, question_encoder
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = [json.loads(line)["query"] for line in (ROOT / "eval" / "queries.jsonl").read_text().splitlines() if line.strip()]
@@ -49,8 +49,8 @@ def test_onnx_and_pytorch_give_the_same_vectors_and_tokens(onnx_encoder, real_en
 
 @pytest.mark.model
 def test_onnx_and_pytorch_rank_the_evaluation_questions_the_same(onnx_encoder, real_encoder, default_index):
-    from assistant.index import load_index
-    from assistant.search import Searcher
+    from assistant.index.folder import load_index
+    from assistant.search.searcher import Searcher
 
     index = load_index(default_index)
     by_onnx, by_torch = Searcher(index, onnx_encoder), Searcher(index, real_encoder)
@@ -67,7 +67,7 @@ def test_onnx_and_pytorch_rank_the_evaluation_questions_the_same(onnx_encoder, r
 def test_asking_from_the_shell_needs_no_pytorch(onnx_encoder, default_index):
     probe = (
         "import sys\n"
-        "from assistant.cli import main\n"
+        "from assistant.cli.main import main\n"
         f"code = main(['ask', 'What happens to people returned from China?', '--index', {str(default_index)!r}, '--json'])\n"
         "heavy = sorted(m for m in ('torch', 'sentence_transformers', 'gradio', 'transformers', 'scipy', 'scipy.sparse') if m in sys.modules)\n"
         "print(repr((code, heavy)), file=sys.stderr)\n"
@@ -100,7 +100,7 @@ def test_an_export_is_keyed_by_the_model_files(tmp_path):
 
 @pytest.mark.model
 def test_the_encoder_opened_while_the_index_loads_answers_as_one_opened_after(onnx_encoder, default_index):
-    from assistant.service import Assistant
+    from assistant.pipeline.service import Assistant
 
     ahead = Assistant.open(default_index, onnx_dir=default_onnx_dir())  # encoder opened in a thread
     after = Assistant.open(default_index, encoder=onnx_encoder)
@@ -113,7 +113,7 @@ def test_the_encoder_opened_while_the_index_loads_answers_as_one_opened_after(on
 
 def test_an_index_that_does_not_load_says_why_though_its_encoder_was_opening(tmp_path):
     from assistant.errors import IndexLoadError
-    from assistant.service import Assistant
+    from assistant.pipeline.service import Assistant
 
     folder = tmp_path / "index"
     folder.mkdir()

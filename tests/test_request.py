@@ -1,4 +1,4 @@
-"""One check of a request's question, k, mode and filter (assistant.request), and the
+"""One check of a request's question, k, mode and filter (assistant.search.request), and the
 same limits and words through every way in: the CLI, the web chat and the /search API."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import os
 import pytest
 
 from assistant.errors import QueryError
-from assistant.request import (
+from assistant.search.request import (
     MAX_K,
     MODES,
     Filter,
@@ -91,9 +91,9 @@ def test_text_that_is_not_utf8_is_refused_naming_the_byte():
 
 @pytest.fixture
 def chat(tmp_path, tiny_encoder):
-    from assistant.chat import Chat
-    from assistant.index import build_index
-    from assistant.service import Assistant
+    from assistant.web.chat import Chat
+    from assistant.pipeline.update import build_index
+    from assistant.pipeline.service import Assistant
     from conftest import write_corpus
 
     index = tmp_path / "index"
@@ -110,8 +110,8 @@ BAD = [
 
 @pytest.mark.parametrize("bad, message", BAD)
 def test_cli_chat_and_search_api_refuse_alike(chat, tiny_encoder, capsys, bad, message):
-    from assistant.cli import main
-    from assistant.chat import friendly
+    from assistant.cli.main import main
+    from assistant.web.chat import friendly
 
     chat, index = chat
     k, mode = bad.get("k", 5), bad.get("mode", "hybrid")
@@ -125,8 +125,8 @@ def test_cli_chat_and_search_api_refuse_alike(chat, tiny_encoder, capsys, bad, m
 
 
 def test_dates_are_refused_alike_by_cli_and_chat(chat, tiny_encoder, capsys):
-    from assistant.cli import main
-    from assistant.chat import friendly
+    from assistant.cli.main import main
+    from assistant.web.chat import friendly
 
     chat, index = chat
     message = "the end date '2014-02-30' is not a date: use YYYY, YYYY-MM or YYYY-MM-DD (e.g. 2014, 2014-03 or 2014-03-01)"

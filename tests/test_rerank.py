@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.cli import main
+from assistant.cli.main import main
 from assistant.errors import ModelError
-from assistant.index import build_index, load_index
-from assistant.rerank import CrossEncoderReranker
-from assistant.search import Searcher
+from assistant.pipeline.update import build_index
+from assistant.index.folder import load_index
+from assistant.search.rerank import CrossEncoderReranker
+from assistant.search.searcher import Searcher
 
 
 @pytest.fixture(scope="module")

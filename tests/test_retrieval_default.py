@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.service import Assistant
+from assistant.pipeline.service import Assistant
 
 pytestmark = pytest.mark.model
 

@@ -1,4 +1,4 @@
-"""assistant.split: what is a passage, and where exactly it lies in the source."""
+"""assistant.ingest.split: what is a passage, and where exactly it lies in the source."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import BOILERPLATE
-from assistant.split import estimate_tokens, is_boilerplate, parse_date, sentence_spans, split_text
+from assistant.ingest.split import estimate_tokens, is_boilerplate, parse_date, sentence_spans, split_text
 
 
 

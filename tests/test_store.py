@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from assistant.corpus import Document, Passage
+from assistant.ingest.corpus import Document, Passage
 from assistant.errors import IndexLoadError
-from assistant.index import load_index
-from assistant.store import DocumentStore, PassageStore, RowFile, write_jsonl_with_offsets
+from assistant.index.folder import load_index
+from assistant.index.store import DocumentStore, PassageStore, RowFile, write_jsonl_with_offsets
 from conftest import TinyEncoder, write_corpus
 from test_index import build
 

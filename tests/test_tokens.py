@@ -10,12 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.corpus import Passage
-from assistant.embed import Tokens
-from assistant.index import build_index, embedding_text, load_index
-from assistant.columns import passage_years as _passage_years
-from assistant.search import SENTENCE_TOKEN_WEIGHT, Searcher
-from assistant.tokens import CONTEXT, MIN_PASSAGES_FOR_COMMON, NO_SENTENCE, TokenVectors, late_interaction, query_weights
+from assistant.ingest.corpus import Passage
+from assistant.encoders.embed import Tokens
+from assistant.pipeline.update import build_index
+from assistant.index.folder import embedding_text, load_index
+from assistant.index.columns import passage_years as _passage_years
+from assistant.search.searcher import SENTENCE_TOKEN_WEIGHT, Searcher
+from assistant.index.tokens import CONTEXT, MIN_PASSAGES_FOR_COMMON, NO_SENTENCE, TokenVectors, late_interaction, query_weights
 from conftest import TinyEncoder, write_corpus
 
 
@@ -149,7 +150,7 @@ def test_token_vectors_streamed_in_any_order_equal_those_made_at_once(tmp_path):
 def test_tokens_left_out_by_a_mask_match_as_if_they_had_been_cut_out():
     """calibrate's pseudo-index marks a held-out sentence's tokens instead of copying
     every other token: the matches and piece counts must be those of the copy."""
-    from assistant.calibrate import _without_tokens
+    from assistant.search.calibrate import _without_tokens
 
     rng = np.random.default_rng(11)
     words = ["red", "cross", "camp", "penal", "prison", "food", "##s", "the"]
@@ -242,7 +243,7 @@ def test_a_collection_with_free_text_dates_is_searchable(tmp_path):
 
 
 def test_a_named_year_adds_exactly_the_year_weight(tmp_path, monkeypatch):
-    import assistant.search as search
+    import assistant.search.searcher as search
 
     text = "Prisoners were released after a long appeal by their families.\n"
     meta = {"documents": [
@@ -319,7 +320,7 @@ def test_the_hybrid_score_is_the_sum_of_its_documented_signals(index_dir_tiny):
 
 
 def test_past_the_pool_size_only_the_best_candidates_are_token_matched(index_dir_tiny, monkeypatch):
-    import assistant.search as search
+    import assistant.search.searcher as search
 
     searcher, index = index_dir_tiny
     question = "Were prisoners held without trial?"
@@ -368,7 +369,7 @@ def test_signals_are_those_the_mode_uses_and_add_up_to_the_hybrid_score(index_di
 
 @pytest.mark.model
 def test_a_question_that_names_nothing_is_refused(default_index, real_encoder):
-    from assistant.service import Assistant
+    from assistant.pipeline.service import Assistant
 
     assistant = Assistant.open(default_index, encoder=real_encoder)
     for question in ("???", "?!", "what is it?", "Is there any?"):
@@ -398,7 +399,7 @@ def test_a_question_encoded_ahead_gives_the_same_hits(index_dir_tiny):
 
 @pytest.mark.model
 def test_batch_encoding_answers_as_one_by_one(default_index, real_encoder):
-    from assistant.service import Assistant
+    from assistant.pipeline.service import Assistant
 
     assistant = Assistant.open(default_index, encoder=real_encoder)
     questions = ["hunger", "Who signed the 2011 letter?", "What happens to people sent back from China?"]
@@ -412,7 +413,7 @@ def test_batch_encoding_answers_as_one_by_one(default_index, real_encoder):
 
 
 def test_a_free_text_date_never_falls_in_a_date_range():
-    from assistant.columns import date_in as _date_in
+    from assistant.index.columns import date_in as _date_in
 
     assert not _date_in("Spring 2014", "2015", "")
     assert not _date_in("Spring 2014", "2014", "2014")
@@ -421,7 +422,7 @@ def test_a_free_text_date_never_falls_in_a_date_range():
 
 
 def test_question_words_inside_a_searched_follow_up_are_not_names():
-    from assistant.abstain import unknown_names
+    from assistant.answer.abstain import unknown_names
 
     vocabulary = frozenset({"commission", "inquiry", "un"})
     assert unknown_names("chaired UN Commission Inquiry Why?", vocabulary) == []

@@ -2,7 +2,7 @@
 
 A small corpus written into each test's tmp_path (one document holds
 ``<script>``, ``<b>`` and a Markdown link) is indexed with the conftest's tiny
-deterministic encoder; :class:`assistant.chat.Chat` runs on a real
+deterministic encoder; :class:`assistant.web.chat.Chat` runs on a real
 :class:`Assistant` over it. Markdown is rendered with markdown-it (CommonMark,
 raw HTML allowed) to check what a browser would get.
 """
@@ -20,8 +20,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.answer import NOTHING_ANSWERS, to_json
-from assistant.chat import (
+from assistant.answer.model import NOTHING_ANSWERS
+from assistant.answer.json_format import to_json
+from assistant.web.chat import (
     EMPTY_SOURCE,
     SORRY,
     Chat,
@@ -32,10 +33,10 @@ from assistant.chat import (
     render_answer,
 )
 from assistant.errors import QueryError
-from assistant.followup import follow_up_query, is_follow_up, topic_question, user_messages
-from assistant.index import build_index
-from assistant.request import Filter, make_filter
-from assistant.service import Assistant
+from assistant.search.followup import follow_up_query, is_follow_up, topic_question, user_messages
+from assistant.pipeline.update import build_index
+from assistant.search.request import Filter, make_filter
+from assistant.pipeline.service import Assistant
 from conftest import BOLD, LINK, SCRIPT, write_markup_corpus
 
 MarkdownIt = pytest.importorskip("markdown_it").MarkdownIt
@@ -159,7 +160,7 @@ def test_answer_numbers_quotes_and_lists_copyable_citations(chat):
 
 def every_hit_quoted(chat, question: str, k: int):
     """An answer quoting every hit of a question (no evidence cut), to test rendering."""
-    from assistant.answer import make_answer
+    from assistant.answer.model import make_answer
 
     return make_answer(chat.assistant.retrieve(question, k=k), chat.assistant.index.documents)
 
@@ -244,7 +245,7 @@ def test_make_filter_refuses_bad_dates(date_from, date_to):
 
 def test_bad_settings_become_a_message(chat):
     reply = chat.reply("prison camps", [], 5, "hybrid", [], [], "20x", "")
-    # the same words as the CLI and the /search API (assistant.request)
+    # the same words as the CLI and the /search API (assistant.search.request)
     assert reply.answer is None and "The start date '20x' is not a date: use YYYY" in reply.text
     assert "Unknown mode" in chat.reply("prison camps", [], 5, "fuzzy").text
     for k in ("many", 0, 101, 2.5):
@@ -284,7 +285,7 @@ def test_a_failure_becomes_an_apology_and_a_log_entry(index_dir, tiny_encoder, c
             raise RuntimeError("secret internals")
 
     chat = Chat(Assistant.open(index_dir, encoder=BrokenEncoder()))
-    with caplog.at_level(logging.ERROR, logger="assistant.chat"):
+    with caplog.at_level(logging.ERROR, logger="assistant.web.chat"):
         reply = chat.reply("prison camps", [])
     assert reply.text == SORRY and reply.sources == ()
     assert "secret internals" in caplog.text
@@ -410,7 +411,7 @@ def test_user_messages_reads_both_history_shapes():
 
 @pytest.mark.parametrize("message", ["", "   ", "\n\t ", None])
 def test_an_empty_message_adds_no_bubble(message):
-    from assistant.ui import show_question
+    from assistant.web.app import show_question
 
     assert show_question(message, [{"role": "user", "content": "earlier"}]) is None
 
@@ -420,7 +421,7 @@ def test_an_empty_message_adds_no_bubble(message):
                 "[click](http://example.com) *stars* # heading", "1. first\n- second\n<script>alert(1)</script>"],
 )
 def test_the_users_message_is_shown_as_text(message):
-    from assistant.ui import show_question
+    from assistant.web.app import show_question
 
     shown = show_question(message, [])
     assert len(shown) == 1 and shown[0]["role"] == "user"
@@ -430,7 +431,7 @@ def test_the_users_message_is_shown_as_text(message):
 
 
 def test_the_header_names_no_side(chat):
-    from assistant.ui import build_app
+    from assistant.web.app import build_app
 
     demo = build_app(chat)
     about = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "about")
@@ -439,7 +440,7 @@ def test_the_header_names_no_side(chat):
 
 
 def test_the_chat_describes_the_collection_it_serves(chat, tmp_path):
-    from assistant.ui import build_app, chat_collection
+    from assistant.web.app import build_app, chat_collection
 
     info = chat_collection(chat)
     assert info.title == "Ask the documents in corpus/"
@@ -464,7 +465,7 @@ def test_the_chat_describes_the_collection_it_serves(chat, tmp_path):
 
 
 def test_a_bad_query_set_is_one_message(chat, tmp_path):
-    from assistant.ui import chat_collection
+    from assistant.web.app import chat_collection
 
     with pytest.raises(QueryError, match="cannot read the query set"):
         chat_collection(chat, queries=str(tmp_path / "missing.jsonl"))
@@ -475,8 +476,8 @@ def test_a_bad_query_set_is_one_message(chat, tmp_path):
 
 
 def test_describe_documents_names_three_organisations_then_counts():
-    from assistant.collection import describe_documents
-    from assistant.corpus import Document
+    from assistant.web.collection import describe_documents
+    from assistant.ingest.corpus import Document
 
     def doc(i, org, date=""):
         return Document(f"d{i}", f"c/{i}.txt", f"/c/{i}.txt", f"T{i}", org, date, "report", "text")
@@ -490,7 +491,7 @@ def test_describe_documents_names_three_organisations_then_counts():
 def test_the_settings_label_names_the_active_filter():
     from types import SimpleNamespace
 
-    from assistant.ui import SETTINGS, settings_label_text
+    from assistant.web.app import SETTINGS, settings_label_text
 
     chat = SimpleNamespace(documents={})
     assert settings_label_text(chat, [], [], "", "") == SETTINGS
@@ -502,11 +503,11 @@ def test_the_settings_label_names_the_active_filter():
 
 def test_gradio_is_imported_without_its_stub_writer(tmp_path):
     """serve's start: Gradio re-writes a .pyi stub for every component on import
-    unless assistant.ui replaces the writer as the module loads."""
+    unless assistant.web.app replaces the writer as the module loads."""
     import subprocess
     import sys
 
-    code = ("from assistant.ui import _gradio; gr = _gradio(); import gradio.component_meta as m; "
+    code = ("from assistant.web.app import _gradio; gr = _gradio(); import gradio.component_meta as m; "
             "print(m.create_or_modify_pyi.__name__, gr.Blocks.__name__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -1,4 +1,4 @@
-"""assistant.update: incremental builds, add and remove give what a full rebuild gives;
+"""assistant.pipeline.update: incremental builds, add and remove give what a full rebuild gives;
 one writer at a time; leftovers of killed writers are cleaned up and reused."""
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 from assistant.errors import CorpusError, IndexBusyError, IndexLoadError, QueryError
-from assistant.index import build_index, load_index
-from assistant.progress import Progress
-from assistant.search import Searcher
-from assistant.update import add_documents, lock_path, remove_documents, writer_lock
+from assistant.pipeline.update import build_index
+from assistant.index.folder import load_index
+from assistant.pipeline.progress import Progress
+from assistant.search.searcher import Searcher
+from assistant.pipeline.update import add_documents, lock_path, remove_documents, writer_lock
 from conftest import PAGES, TinyEncoder, write_corpus
 
 QUESTIONS = ["held without trial", "satellite images of a labour camp", "death penalty", "rice at a private market",
@@ -272,7 +273,7 @@ def test_a_second_writer_waits_then_is_told_another_is_running(built, small_corp
     holder.acquire()
     try:
         t0 = time.monotonic()
-        from assistant.update import build_index as build
+        from assistant.pipeline.update import build_index as build
 
         with pytest.raises(IndexBusyError, match="another build, add or remove is running"):
             build(small_corpus, encoder=TinyEncoder(), out_dir=built, lock_timeout=0.5)
@@ -409,7 +410,7 @@ def test_a_format_given_as_a_string_says_so_and_names_a_command_that_works(built
 
 
 def test_an_unknown_manifest_field_is_ignored(built):
-    from assistant.index import MANIFEST_HASH, manifest_hash
+    from assistant.index.folder import MANIFEST_HASH, manifest_hash
 
     data = json.loads((built / "manifest.json").read_text()) | {"written_by_a_newer_version": True}
     data[MANIFEST_HASH] = manifest_hash(data)  # as a newer version writes it: its fields hashed too
@@ -500,7 +501,7 @@ def test_a_corpus_file_that_becomes_unreadable_is_a_note_not_an_error(built, sma
         caps = "-dac_override,-dac_read_search"
         prefix = [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}"]
     script = (
-        "from assistant.index import load_index\n"
+        "from assistant.index.folder import load_index\n"
         f"i = load_index({str(built)!r}); print(len(i.passages)); print('\\n'.join(i.notes))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
@@ -580,7 +581,7 @@ def test_real_model_incremental_build_equals_a_full_rebuild(real_encoder, tmp_pa
 
 @pytest.mark.model
 def test_cli_build_add_remove(small_corpus, tmp_path, capsys):
-    from assistant.cli import main
+    from assistant.cli.main import main
 
     out = tmp_path / "index"
     assert main(["build", "--corpus", str(small_corpus), "--index", str(out)]) == 0

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import NOTHING_ANSWERS, to_text
-from assistant.chat import render_answer
-from assistant.index import build_index
-from assistant.search import Filter
-from assistant.service import Assistant
-from assistant.view import NO_MATCH, answer_view, describe_filter, shown_highlights
+from assistant.answer.model import NOTHING_ANSWERS
+from assistant.answer.terminal import to_text
+from assistant.web.chat import render_answer
+from assistant.pipeline.update import build_index
+from assistant.search.searcher import Filter
+from assistant.pipeline.service import Assistant
+from assistant.answer.view import NO_MATCH, answer_view, describe_filter, shown_highlights
 from conftest import write_corpus
 
 

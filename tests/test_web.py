@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from assistant.cli.main import main
 from conftest import BOLD, LINK, SCRIPT, write_markup_corpus
 
 CHROMIUM = "/usr/bin/chromium"
@@ -79,7 +79,7 @@ def _serving(root: Path, index: Path, *extra: str):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, real_encoder):
-    from assistant.index import build_index
+    from assistant.pipeline.update import build_index
 
     root = tmp_path_factory.mktemp("web")
     corpus = write_markup_corpus(root / "corpus")
@@ -336,8 +336,8 @@ NEW_DOC = ("Lighthouse keepers on the northern islands reported that the beacon 
 
 @pytest.fixture(scope="module")
 def upload_server(tmp_path_factory, real_encoder):
-    pytest.importorskip("assistant.update")
-    from assistant.index import build_index
+    pytest.importorskip("assistant.pipeline.update")
+    from assistant.pipeline.update import build_index
 
     root = tmp_path_factory.mktemp("web-uploads")
     corpus = write_markup_corpus(root / "corpus")
@@ -438,7 +438,7 @@ def test_upload_panel_in_a_real_browser(upload_server, tmp_path):
             about = page.locator("#about")
             # the page describes the collection as it is now (earlier tests added documents), not
             # as it was when the server started: wait for the page's load event to say so
-            from assistant.index import load_index
+            from assistant.index.folder import load_index
 
             n_before = len(load_index(upload_server.index, check_corpus=False).documents)
             expect(about).to_contain_text(f"{n_before} documents from", timeout=30_000)

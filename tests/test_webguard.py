@@ -1,14 +1,14 @@
 """The request guard in front of the web server: sizes, unused routes, upload types.
 
 A small Starlette app (what Gradio's FastAPI app is built on) behind
-:class:`assistant.webguard.RequestGuard`, driven with Starlette's test client.
+:class:`assistant.web.guard.RequestGuard`, driven with Starlette's test client.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from assistant.webguard import Limits, RequestGuard
+from assistant.web.guard import Limits, RequestGuard
 
 starlette = pytest.importorskip("starlette")
 

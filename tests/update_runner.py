@@ -64,7 +64,7 @@ def main() -> None:
     p.add_argument("args", nargs="+")
     a = p.parse_args()
 
-    import assistant.update as update
+    import assistant.pipeline.update as update
 
     real_swap = update.swap_into_place
 
@@ -93,7 +93,7 @@ def main() -> None:
         update.os = Os()
 
     if a.real:
-        from assistant.embed import DEFAULT_MODEL, SentenceTransformerEncoder
+        from assistant.encoders.embed import DEFAULT_MODEL, SentenceTransformerEncoder
 
         class Real(SentenceTransformerEncoder):
             batches = 0

@@ -1,0 +1,1 @@
+"""Ranked passages -> an Answer: quotes and citations, abstaining, the view every renderer draws."""

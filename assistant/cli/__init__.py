@@ -1,0 +1,1 @@
+"""The command line: ``assistant build | add | remove | ask | eval | serve | check``."""

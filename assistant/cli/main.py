@@ -1,0 +1,563 @@
+"""The command line: ``assistant build | add | remove | ask | eval | serve``.
+
+Owns argument parsing, the process environment (threads, offline mode: read and
+set here and nowhere else), printing, and turning our errors into one message
+and a non-zero exit code. Heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant.errors import AssistantError
+from assistant.search.request import DEFAULT_K, DEFAULT_MODE, MAX_K, MODES
+
+if TYPE_CHECKING:
+    from assistant.encoders.embed import Encoder
+
+DEFAULT_CORPUS = "corpus"
+DEFAULT_INDEX = "index"
+DEFAULT_QUERIES = "eval/queries.jsonl"
+BATCH_ENCODE = 32  # ask --batch: questions per encoder call
+
+
+def main(argv: list[str] | None = None, *, encoder: Encoder | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 our error, 2 usage).
+
+    Args:
+        argv: the arguments after the program name (default: ``sys.argv[1:]``).
+        encoder: the encoder to build and answer with, instead of loading the
+            model named by ``--model`` or the index (tests pass a tiny one).
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        _check_paths(args)
+        _prepare_runtime(args)
+        return int(args.handler(args, encoder) or 0)
+    except AssistantError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader went away (`assistant ask ... | head -1`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse folder names the index cannot be written to or read from (FAISS takes
+    only UTF-8 paths): bytes that are not UTF-8 reach Python as lone surrogates."""
+    from assistant.search.request import check_text
+
+    for flag in ("index", "corpus"):
+        value = getattr(args, flag, None)
+        if isinstance(value, str):
+            check_text(value, what=f"the --{flag} folder name {value!r}")
+
+
+def _prepare_runtime(args: argparse.Namespace) -> None:
+    # Before torch is imported: never reach for the network, and keep OpenMP
+    # threads from spinning, which costs 10x latency when the other core is busy.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    threads = getattr(args, "threads", None)
+    if threads is None and os.environ.get("ASSISTANT_THREADS"):
+        try:
+            threads = _positive(os.environ["ASSISTANT_THREADS"])
+        except (ValueError, argparse.ArgumentTypeError):
+            raise AssistantError(
+                f"ASSISTANT_THREADS={os.environ['ASSISTANT_THREADS']!r} is not a positive whole number"
+            ) from None
+    if not threads and args.handler not in (cmd_build, cmd_add, cmd_remove):
+        # One question at a time is fastest on one thread: measured p50 33 ms / p95 45 ms
+        # against 66 / 450 ms with two (scripts/bench_ask.py). Builds batch, so they keep torch's default.
+        threads = 1
+    if threads:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        args.threads = int(threads)
+
+
+def _onnx_dir() -> Path | None:
+    """Where ONNX exports of models live ($ASSISTANT_ONNX_DIR, else inside the
+    environment); None when ASSISTANT_ONNX=0 asks for PyTorch."""
+    from assistant.encoders.onnx import default_onnx_dir
+
+    if os.environ.get("ASSISTANT_ONNX", "1").strip() in ("0", "false", "no"):
+        return None
+    return Path(os.environ["ASSISTANT_ONNX_DIR"]) if os.environ.get("ASSISTANT_ONNX_DIR") else default_onnx_dir()
+
+
+def _open(args: argparse.Namespace, encoder: Encoder | None, index=None):
+    from assistant.pipeline.service import Assistant
+
+    assistant = Assistant.open(
+        args.index, model=args.model, encoder=encoder, threads=args.threads,
+        reranker=getattr(args, "reranker", None), index=index, onnx_dir=None if encoder else _onnx_dir(),
+    )
+    for note in assistant.index.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return assistant
+
+
+def _export_onnx(model: str) -> None:
+    """Export the model for answering without PyTorch (once per model); a model
+    that cannot be exported is answered with PyTorch."""
+    from assistant.encoders.onnx import ensure_export
+
+    onnx_dir = _onnx_dir()
+    if onnx_dir is None:
+        return
+    try:
+        made = ensure_export(model, onnx_dir=onnx_dir)
+    except Exception as e:  # the exporter raises many types; the index is built either way
+        made = None
+        print(f"warning: no ONNX export of {model} ({type(e).__name__}: {str(e)[:120]})", file=sys.stderr)
+    if made is None:
+        print(f"note: {model} is answered with PyTorch (no ONNX export), which starts slower", file=sys.stderr)
+
+
+def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
+    from assistant.pipeline.update import build_index
+
+    given = encoder is not None
+    if encoder is None:
+        from assistant.encoders.embed import SentenceTransformerEncoder
+
+        encoder = SentenceTransformerEncoder(args.model, threads=args.threads)
+    report = build_index(
+        args.corpus, encoder=encoder, out_dir=args.index, batch_size=args.batch_size, progress=True,
+        follow_links=args.follow_links, max_file_bytes=args.max_file_mb * 1024 * 1024, index_type=args.index_type,
+    )
+    for s in report.skipped:
+        print(f"skipped {_one_line(s.path)}: {s.reason}", file=sys.stderr)
+    if not given:  # an encoder passed in (tests) is not the named model: nothing to export
+        from assistant.encoders.models import canonical_name
+
+        _export_onnx(canonical_name(args.model))  # under the name the manifest records
+    _print_update(args, report, f"indexed {_count(report.documents, 'document')}, {_count(report.passages, 'passage')} "
+                                f"into {report.index_dir} in {report.seconds:.1f} s")
+    return 0
+
+
+def _one_line(text: str) -> str:
+    from assistant.answer.model import one_line
+
+    return one_line(text)
+
+
+def cmd_add(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
+    from assistant.pipeline.update import add_documents
+
+    report = add_documents(args.index, args.files, encoder=encoder or _index_encoder(args), batch_size=args.batch_size,
+                           progress=True)
+    for s in report.skipped:
+        print(f"skipped {_one_line(s.path)}: {s.reason}", file=sys.stderr)
+    _print_update(args, report, f"{report.index_dir}: {_count(report.documents, 'document')}, {_count(report.passages, 'passage')}")
+    return 1 if report.skipped else 0
+
+
+def cmd_remove(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
+    from assistant.pipeline.update import remove_documents
+
+    report = remove_documents(args.index, args.names, encoder=encoder or _index_encoder(args))
+    _print_update(args, report, f"{report.index_dir}: {_count(report.documents, 'document')}, {_count(report.passages, 'passage')}")
+    return 0
+
+
+def _index_encoder(args: argparse.Namespace):
+    """The model an existing index was built with (add and remove must use it)."""
+    from assistant.index.folder import load_index, read_manifest
+
+    if not args.model:
+        if not (Path(args.index) / "manifest.json").is_file():
+            load_index(args.index, check_corpus=False)  # raises the message that says what to run
+        args.model = read_manifest(Path(args.index))[0].model
+    from assistant.encoders.embed import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(args.model, threads=args.threads)
+
+
+def _print_update(args: argparse.Namespace, report, headline: str) -> None:
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"index": report.index_dir, "documents": report.documents, "passages": report.passages,
+                          "added": list(report.added), "updated": list(report.updated),
+                          "removed": list(report.removed), "unchanged": report.unchanged,
+                          "encoded": report.encoded, "reused": report.reused,
+                          "skipped": [s.__dict__ for s in report.skipped], "seconds": report.seconds}))
+    else:
+        skipped = f"; skipped {len(report.skipped)}, listed above" if report.skipped else ""
+        print(f"{headline}{skipped}")
+        print(f"documents: {report.summary()}; encoded {_count(report.encoded, 'text')}, {report.reused} from the cache")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def cmd_check(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
+    """Verify everything a load may skip on a large index: every file's SHA-256 and
+    every passage against its document's text (damage raises IndexLoadError: exit 1)."""
+    import time
+
+    from assistant.index.folder import file_sizes, load_index
+
+    t0 = time.perf_counter()
+    index = load_index(args.index, verify=True)
+    sizes = file_sizes(Path(args.index))
+    print(f"{args.index}: intact: {len(sizes)} files, {sum(sizes.values()) / 1e6:.1f} MB, "
+          f"{_count(len(index.passages), 'passage')} checked against their documents "
+          f"in {time.perf_counter() - t0:.1f} s")
+    for note in index.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
+    from assistant.answer.terminal import to_text
+    from assistant.answer.json_format import to_json
+    from assistant.cli.batch import read_batch
+    from assistant.errors import QueryError
+    from assistant.search.request import clean_query, make_request
+
+    if args.batch is None and args.question is None:
+        raise QueryError('give a question, e.g. assistant ask "What happens in prison camps?", or --batch FILE')
+    if args.batch is not None and args.question is not None:
+        raise QueryError("give either a question or --batch FILE, not both")
+    # Everything that can be checked without the index fails before the model loads.
+    request = make_request(k=args.k, mode=args.mode, doc_ids=args.doc, organizations=args.org,
+                           date_from=args.date_from, date_to=args.date_to)
+    if args.batch is not None:
+        batch = read_batch(args.batch)
+    else:
+        clean_query(args.question)
+    assistant = _open(args, encoder)
+    assistant.searcher.check(request.where)  # a filter naming what the index lacks: one error, not one per line
+    if args.batch is None:
+        answer = assistant.ask(args.question, k=request.k, mode=request.mode, where=request.where)
+        if args.json:
+            print(json.dumps(to_json(answer), ensure_ascii=False))
+        else:
+            print(to_text(answer, color=sys.stdout.isatty(), documents=assistant.index.documents))
+        return 0
+    failures = lines = 0
+    # Questions are read and encoded BATCH_ENCODE at a time (one model call each, much
+    # faster than one call per question) and answered in file order as each group is ready.
+    while group := list(itertools.islice(batch, BATCH_ENCODE)):
+        lines += len(group)
+        ahead = _encode_ahead(assistant, [line.query for line in group if line.problem is None])
+        for line in group:
+            problem = line.problem
+            if problem is None:
+                try:
+                    answer = assistant.ask(
+                        line.query, k=request.k, mode=request.mode, where=request.where, qid=line.qid,
+                        encoded=ahead.get(line.query),
+                    )
+                except QueryError as e:
+                    problem = str(e)
+                else:
+                    print(json.dumps(to_json(answer), ensure_ascii=False), flush=True)
+                    continue
+            failures += 1
+            print(f"error: {args.batch}: line {line.number} skipped: {problem}", file=sys.stderr)
+    if failures:
+        print(f"error: {failures} of {lines} lines could not be answered (named above); "
+              f"the other {lines - failures} were answered", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
+    from assistant.errors import QueryError
+    from assistant.evaluation.evaluate import (
+        evaluate, load_grades, load_queries, shown_table, summary_table, unreachable, worst_first, write_report,
+    )
+    from assistant.index.folder import load_index
+    from assistant.search.request import MODES, check_mode
+
+    modes = tuple(m.strip() for m in ",".join(args.mode or [",".join(MODES)]).split(",") if m.strip())
+    if not modes:
+        raise QueryError("--mode names no mode; choose one of " + ", ".join(MODES))
+    for m in modes:
+        check_mode(m)
+    models = tuple(dict.fromkeys(m.strip() for m in (args.model or "").split(",") if m.strip()))
+    if args.collections or len(models) > 1 or args.corpus:
+        return _eval_collections(args, encoder, modes=modes, models=models or ("minilm",))
+    index = load_index(args.index)
+    queries = load_queries(args.queries, index.documents)  # bad query sets fail before the model loads
+    assistant = _open(args, encoder, index=index)
+    for qid in unreachable(queries, assistant.index):
+        print(f"warning: {qid}: its gold quotes lie in no indexed passage; it counts as not found", file=sys.stderr)
+    qrels = args.qrels or _registered_qrels(args.registry, args.queries)
+    grades = load_grades(qrels) if qrels else None
+    reports = evaluate(assistant, queries, modes=modes, grades=grades)
+    out_dir = Path(args.report_dir) / (args.name or time.strftime("%Y%m%d-%H%M%S"))
+    write_report(reports, out_dir, queries_path=args.queries, index=assistant.index, grades=grades)
+    if args.json:
+        print(json.dumps({"report": str(out_dir), "modes": {r.mode: r.metrics for r in reports}}, indent=1))
+        return 0
+    print(f"{len(queries)} queries ({reports[0].metrics['answerable']} answerable) from {args.queries}\n")
+    print(summary_table(reports))
+    if grades is not None:
+        print(f"\nWhat the answers show at k = 5, judged by {qrels}:\n")
+        print(shown_table(reports))
+    first = reports[0]
+    misses = [r for r in worst_first(first) if r.answerable and (r.first_relevant_rank or 99) > 5]
+    if misses:
+        print(f"\nWorst questions in {first.mode} mode (gold passage not in the top 5):")
+        for r in misses[:8]:
+            got = "not in top 10" if r.first_relevant_rank is None else f"rank {r.first_relevant_rank}"
+            print(f"  {r.qid} ({got}): {r.query[:90]}")
+    print(f"\nreport: {out_dir}/report.md (and report.json, recall.png)")
+    return 0
+
+
+def _registered_qrels(registry: str, queries: str) -> Path | None:
+    """The graded judgments the collections registry names for this query set, if any."""
+    from assistant.evaluation.collections import load_registry
+
+    try:
+        known = load_registry(registry)
+    except Exception:  # no registry here: evaluating without judgments is fine
+        return None
+    target = Path(queries).resolve()
+    return next((c.qrels for c in known if c.queries.resolve() == target and c.qrels and c.qrels.is_file()), None)
+
+
+def _eval_collections(
+    args: argparse.Namespace, encoder: Encoder | None = None, *, modes: tuple[str, ...], models: tuple[str, ...]
+) -> int:
+    """Several collections and/or models: an index per pair (cached), tables side by side.
+    An ``encoder`` passed in (tests) builds and answers for every model name."""
+    from assistant.errors import QueryError
+    from assistant.evaluation.collections import (
+        Collection, collection_table, cost_table, load_registry, mean_table, run_collections, select, side_by_side,
+        to_json, write_reports,
+    )
+
+    if args.reranker:
+        raise QueryError("--reranker works with one query set and index, not with --collections or several models")
+    if args.collections:
+        collections = select(load_registry(args.registry), args.collections)
+    else:  # the user's own query set, over the corpus given (or the one the index was built from)
+        from assistant.index.folder import load_index
+
+        corpus = Path(args.corpus) if args.corpus else Path(load_index(args.index).manifest.corpus_dir)
+        qrels = args.qrels or _registered_qrels(args.registry, args.queries)
+        collections = [Collection(Path(args.queries).stem, corpus, Path(args.queries), qrels=Path(qrels) if qrels else None)]
+    from assistant.encoders.models import canonical_name
+
+    onnx_dir = _onnx_dir()
+    if encoder is None:
+        for m in models:
+            _export_onnx(canonical_name(m))  # answer with the same kind of encoder for every model, so latencies compare
+    runs = run_collections(
+        collections, models=models, modes=modes, cache=Path(args.index_cache), threads=args.threads,
+        build_threads=os.cpu_count(), onnx_dir=onnx_dir, progress=sys.stderr.isatty(),
+        log=lambda line: print(line, file=sys.stderr), encoder_for=(lambda m: encoder) if encoder else None,
+    )
+    out_dir = write_reports(runs, Path(args.report_dir) / (args.name or time.strftime("%Y%m%d-%H%M%S")),
+                            collections=collections)
+    if args.json:
+        print(json.dumps({"report": str(out_dir), **to_json(runs)}, indent=1))
+        return 0
+    print("recall@5 / MRR@10\n")
+    print(side_by_side(runs))
+    for c in collections:
+        print(f"\n{c.name} ({c.queries})\n")
+        print(collection_table(runs, c.name))
+    if len(collections) > 1:
+        print("\nmean over collections\n")
+        print(mean_table(runs))
+    print("\ncost (build passages/s, query p50 of the first mode) and quality\n")
+    print(cost_table(runs))
+    print(f"\nreport: {out_dir}/report.md (and report.json; one folder per collection and model)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
+    from assistant.web.app import serve
+
+    assistant = _open(args, encoder)  # model and index load once, here
+    uploads = None
+    if args.allow_uploads:
+        from assistant.web.uploads import UploadSettings
+
+        folder = Path(args.upload_dir) if args.upload_dir else Path(assistant.index.manifest.corpus_dir) / "uploads"
+        uploads = UploadSettings(folder=folder.resolve(), max_bytes=int(args.max_upload_mb * 1_000_000))
+
+    def document_encoder():
+        if encoder is not None:  # the caller's encoder embeds uploaded documents too
+            return encoder
+        from assistant.encoders.embed import SentenceTransformerEncoder
+
+        return SentenceTransformerEncoder(assistant.index.manifest.model, threads=args.threads)
+
+    serve(assistant, host=args.host, port=args.port, title=args.title, queries=args.queries,
+          uploads=uploads, document_encoder=document_encoder)
+    return 0
+
+
+def _encode_ahead(assistant, questions: list[str]) -> dict:
+    """Encodings of the questions that clean to something, keyed by the raw question;
+    those that do not are left to ``ask``, which reports them."""
+    from assistant.errors import QueryError
+    from assistant.search.request import clean_query
+
+    cleaned = {}
+    for q in questions:
+        try:
+            cleaned[q] = clean_query(q).text
+        except QueryError:
+            continue
+    texts = sorted(set(cleaned.values()))
+    encoded = dict(zip(texts, assistant.searcher.encode(texts, batch_size=BATCH_ENCODE))) if texts else {}
+    return {q: encoded[t] for q, t in cleaned.items()}
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def _positive_mb(text: str) -> float:
+    try:
+        n = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number of megabytes") from None
+    if not 0 < n <= 10_000:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 10000")
+    return n
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="assistant",
+        description="Answer questions about a document collection with verbatim, cited quotes.",
+    )
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    def common(sp: argparse.ArgumentParser, *, model_default: str | None, json_output: bool = True) -> None:
+        sp.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: %(default)s)")
+        sp.add_argument("--model", default=model_default,
+                        help="model: minilm (all-MiniLM-L6-v2, packaged), mpnet (all-mpnet-base-v2, `make mpnet`), "
+                        "or a local sentence-transformers folder; eval compares several, comma-separated"
+                        + (" (default: %(default)s, shipped in a package)" if model_default else
+                           " (default: the one the index was built with)"))
+        sp.add_argument("--threads", type=_positive, default=None,
+                        help="CPU threads for the encoder (default: $ASSISTANT_THREADS, else 1 to answer and all cores to build)")
+        if json_output:
+            sp.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    def reranker(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--reranker", metavar="NAME",
+                        help="a local sentence-transformers CrossEncoder that re-orders the top 20")
+
+    b = sub.add_parser("build", help="build the index from a corpus folder")
+    b.add_argument("--corpus", default=DEFAULT_CORPUS,
+                   help="folder of .txt .md .html .pdf .docx documents, read recursively (default: %(default)s)")
+    b.add_argument("--follow-links", action="store_true", help="also read links that lead out of the corpus folder")
+    b.add_argument("--max-file-mb", type=_positive, default=50, help="skip larger files (default: %(default)s MB)")
+    b.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf-sq8"), default=None,
+                   help="the dense (FAISS) index: auto chooses by size (exact flat up to 50,000 passages, "
+                        "then IVF-SQ8); default: what the index's last build used, else auto")
+    b.add_argument("--batch-size", type=_positive, default=32, help="texts per encoder call (default: %(default)s)")
+    common(b, model_default="all-MiniLM-L6-v2")
+    b.set_defaults(handler=cmd_build)
+
+    ad = sub.add_parser("add", help="add files to an index (or refresh them), encoding only what is new")
+    ad.add_argument("files", nargs="+", metavar="FILE", help="files to add; from anywhere (outside the corpus folder too)")
+    ad.add_argument("--batch-size", type=_positive, default=32, help="texts per encoder call (default: %(default)s)")
+    common(ad, model_default=None)
+    ad.set_defaults(handler=cmd_add)
+
+    rm = sub.add_parser("remove", help="remove documents from an index, by id or file")
+    rm.add_argument("names", nargs="+", metavar="FILE|DOC_ID", help="document ids or indexed files")
+    common(rm, model_default=None)
+    rm.set_defaults(handler=cmd_remove)
+
+    c = sub.add_parser("check", help="verify an index: every file's checksum and every passage")
+    c.add_argument("--index", default="index", help="index folder (default: %(default)s)")
+    c.set_defaults(handler=cmd_check)
+
+    a = sub.add_parser("ask", help="answer a question with quoted, cited passages")
+    a.add_argument("question", nargs="?", help="the question")
+    a.add_argument("-k", default=DEFAULT_K, help=f"number of quotes, 1 to {MAX_K} (default: %(default)s)")
+    a.add_argument("--mode", default=DEFAULT_MODE, metavar="{" + ",".join(MODES) + "}",
+                   help="retrieval mode (default: %(default)s)")
+    a.add_argument("--batch", metavar="FILE", help='JSON lines {"id": ..., "query": ...}; "-" reads stdin')
+    a.add_argument("--doc", action="append", help="only this document id (repeatable)")
+    a.add_argument("--org", action="append", help="only this organisation (repeatable)")
+    a.add_argument("--date-from", help="only passages dated on or after (YYYY, YYYY-MM or YYYY-MM-DD)")
+    a.add_argument("--date-to", help="only passages dated on or before")
+    reranker(a)
+    common(a, model_default=None)
+    a.set_defaults(handler=cmd_ask)
+
+    e = sub.add_parser("eval", help="evaluate retrieval on a query set with gold quotes")
+    e.add_argument("--queries", default=DEFAULT_QUERIES, help="JSON-lines query set (default: %(default)s)")
+    e.add_argument("--mode", action="append",
+                   help="modes to compare, comma-separated or repeated (default: hybrid,tokens,rrf,dense,keyword)")
+    e.add_argument("--report-dir", default="eval/reports", help="where reports go (default: %(default)s)")
+    e.add_argument("--name", help="report folder name (default: date and time)")
+    e.add_argument("--collections", metavar="all|NAME,...",
+                   help="evaluate these collections of the registry side by side, with the mean over them")
+    e.add_argument("--registry", default="eval/collections.json", help="collections registry (default: %(default)s)")
+    e.add_argument("--qrels", help="graded judgments (TREC qrels: QID 0 PASSAGE_ID GRADE) for the measures of what "
+                   "answers show (default: the registry's for this query set)")
+    e.add_argument("--corpus", help="with --queries and several models: the corpus to index with each "
+                   "(default: the one --index was built from)")
+    e.add_argument("--index-cache", default="eval/collections",
+                   help="where an index per collection and model is kept, as NAME/index/MODEL (default: %(default)s)")
+    reranker(e)
+    common(e, model_default=None)
+    e.set_defaults(handler=cmd_eval)
+
+    s = sub.add_parser("serve", help="start the web chat")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    s.add_argument("--port", type=int, default=7860, help="port to listen on (default: %(default)s)")
+    s.add_argument("--title", help="the chat's title (default: from the corpus folder's name)")
+    s.add_argument("--queries", metavar="FILE",
+                   help="a query set for this collection (JSON lines with \"query\", or one question a line): "
+                   "its questions become the chat's examples (default: questions about the collection's headings)")
+    s.add_argument("--allow-uploads", action="store_true",
+                   help="let visitors add files to the collection and remove documents (off: a shared server "
+                   "must not let every visitor change it)")
+    s.add_argument("--max-upload-mb", type=_positive_mb, default=50,
+                   help="largest file an upload may be, in MB (default: %(default)s)")
+    s.add_argument("--upload-dir", metavar="DIR",
+                   help="where uploaded files are stored (default: the corpus folder's uploads/)")
+    reranker(s)
+    common(s, model_default=None, json_output=False)
+    s.set_defaults(handler=cmd_serve)
+    return p
+
+
+def main_exit() -> None:
+    """Console-script entry point (also ``python -m assistant``)."""
+    # A path given as bytes that are not UTF-8 comes back in messages and output as
+    # lone surrogates; print them as \udcff escapes (still valid JSON) rather than fail.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    sys.exit(main())

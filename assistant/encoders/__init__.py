@@ -1,0 +1,1 @@
+"""Text -> vectors: the Encoder protocol, the PyTorch and ONNX encoders, named models, the encoder cache."""

@@ -1,0 +1,1 @@
+"""Retrieval evaluation: query sets, metrics, collections side by side."""

@@ -1,0 +1,601 @@
+"""The index folder: build it from a corpus, save it atomically, load and check it.
+
+Owns the arrow ``Passage -> index/``. One folder of plain files:
+
+    manifest.json      what built it (model, dimension, corpus fingerprint, version, sizes, checksums)
+    documents.jsonl    each document's metadata and full source text; documents.index.json
+                       their ids and each one's byte offset (read one at a time, as asked)
+    passages.jsonl     each passage's id, location and text; passages.offsets.npy each
+                       line's byte offset (a question reads only the passages it shows)
+    dense.faiss        normalised passage embeddings: flat, HNSW or IVF-SQ8 (assistant.index.dense)
+    sentences.NAME.npy sentence embeddings (int8, with a scale per row), their spans, passage
+                       rows, each passage's first sentence, and which sentences score
+    tokens.NAME.npy    every passage's contextual token vectors (int8, with their scale), each
+                       token's word piece and sentence, each passage's first token, and in how
+                       many passages each piece occurs; tokens.json the distinct word pieces
+    keyword/           the BM25 index (bm25s)
+    columns.json, columns.npz
+                       each passage's document, organisation and date code, and the
+                       passages of each year (filters and the year signal; assistant.index.columns)
+    vocabulary.json    every lower-cased word of every document, and its stem
+    files.json         each source file's size, time and hash (freshness; files added from elsewhere)
+    cache/             encoder outputs by text (assistant.encoders.cache; not checksummed)
+
+A load reads the small files whole; the token and sentence arrays stay on disk and a
+question reads its candidates' rows (``store.RowFile``).
+
+Writing (build, add, remove) lives in :mod:`assistant.pipeline.update`: a new version is
+assembled in a temporary folder and swapped into place, so an interrupted
+change leaves the previous index usable. This module computes what goes into
+the folder and loads and checks it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.index import sources
+from assistant.encoders.cache import CACHE_DIR
+from assistant.index.columns import FILES as COLUMN_FILES, Columns
+from assistant.ingest.corpus import DEFAULT_MAX_FILE_BYTES, Document, Passage, Skipped
+from assistant.index.dense import DenseIndex
+from assistant.encoders.embed import Tokens
+from assistant.errors import IndexLoadError
+from assistant.index.sources import build_command
+from assistant.index.store import DocumentStore, PassageStore, RowFile
+from assistant.index.keyword import KeywordIndex, stems
+from assistant.ingest.split import MONTHS, sentence_spans
+from assistant.index.tokens import CONTEXT, NO_SENTENCE, TokenVectors, dequantize, quantize_rows
+
+FORMAT = 8  # 8: passages and documents read from disk as asked, sentence vectors int8, columns stored; 7: token arrays as .npy files (int8, memory-mapped); 6: files.json and the encoder cache
+TOKEN_ARRAYS = ("vectors", "scale", "piece", "first", "sentence", "counts")  # tokens.NAME.npy
+SENTENCE_ARRAYS = ("row", "spans", "vectors", "scores", "first", "scale")  # sentences.NAME.npy
+# A load checks every file's size against the manifest. Up to this many bytes of index
+# files it also checks every file's SHA-256 and every passage against its document's
+# text (well under a second here); past it those are left to `assistant check`, so that
+# a large index loads in seconds.
+LOAD_VERIFY_BYTES = 256 * 1024 * 1024
+AUTO = "auto"  # --index-type: the dense index kind chosen by collection size (dense.choose_kind)
+PASSAGE_TOKENS = 200  # leaves room in the 256-token window for the title and section
+# A sentence of fewer words (a label such as "These include: Prison Camps", a name in a
+# list) is too short to stand for its paragraph: it may be highlighted, but does not score it.
+MIN_SENTENCE_WORDS = 5
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format: int
+    package_version: str
+    model: str
+    dimension: int
+    normalized: bool
+    corpus_dir: str
+    corpus_fingerprint: str
+    documents: int
+    passages: int
+    sentences: int
+    passage_tokens: int
+    embedding_text: str
+    built_at: str
+    build_seconds: float
+    follow_links: bool = False  # how the corpus was read, so add and later builds read it alike
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    ranking: dict | None = None  # assistant.search.fusion.RankingConfig: hybrid weights and abstention threshold
+    index_type: str = "auto"  # the dense index kind asked for (build --index-type): auto or one of dense.KINDS
+    dense_index: str = "flat"  # the kind built (assistant.index.dense); indexes from before it was recorded are flat
+
+
+@dataclass(frozen=True)
+class Sentences:
+    """Sentence spans (absolute offsets in their document) and their embeddings."""
+
+    row: np.ndarray  # (m,) passage row of each sentence, ascending
+    spans: np.ndarray  # (m, 2) start, end
+    vectors: np.ndarray  # (m, d): float32 when built; int8 (memory-mapped) with ``scale`` when stored
+    scores: np.ndarray  # (m,) bool: the sentence has MIN_SENTENCE_WORDS words, enough to stand for its paragraph
+    first: np.ndarray  # (n + 1,) passage i owns sentence rows first[i]:first[i + 1]
+    scale: np.ndarray | None = None  # (m,) float32: row i is vectors[i] * scale[i] (int8 vectors)
+
+    @classmethod
+    def of(cls, row, spans, vectors: np.ndarray, texts: list[str], passages: int, *, quantize: bool = False) -> Sentences:
+        """From sentence rows, spans, vectors and texts (the texts only decide ``scores``)."""
+        row = np.asarray(row, dtype=np.int64)
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(row), -1)
+        scale = None
+        if quantize:
+            vectors, scale = quantize_rows(vectors)
+        return cls(
+            row, np.asarray(spans, dtype=np.int64).reshape(-1, 2), vectors,
+            np.array([len(t.split()) >= MIN_SENTENCE_WORDS for t in texts], dtype=bool),
+            np.searchsorted(row, np.arange(passages + 1)).astype(np.int64), scale,
+        )
+
+    def rows(self, take=slice(None)) -> np.ndarray:
+        """The sentence vectors ``take`` selects, as float32."""
+        return dequantize(self.vectors, self.scale, take)
+
+    def similarities(self, rows: np.ndarray, question: np.ndarray) -> np.ndarray:
+        """Cosine of the question with each sentence of ``rows`` (reads only those rows)."""
+        block = np.asarray(self.vectors[rows], dtype=np.float32)
+        sims = block @ np.asarray(question, dtype=np.float32)
+        return sims * self.scale[rows] if self.scale is not None else sims
+
+
+@dataclass(frozen=True)
+class Index:
+    path: Path
+    manifest: Manifest
+    documents: Mapping[str, Document]  # a DocumentStore (read from disk as asked) when loaded
+    passages: Sequence[Passage]  # a PassageStore when loaded
+    vectors: Any  # (n, d) passage embeddings, unit length, indexable by rows (dense.stored_vectors when loaded)
+    dense: Any  # faiss.IndexFlatIP
+    keyword: KeywordIndex
+    sentences: Sentences
+    tokens: TokenVectors
+    vocabulary: frozenset[str]  # every lower-cased word of every document, and its stem
+    notes: tuple[str, ...] = ()  # e.g. a corpus file that could not be read to check it is current
+    columns: Columns | None = None  # filter and year columns (stored; computed from the passages when None)
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    """What a build, ``assistant add`` or ``assistant remove`` did (documents by id)."""
+
+    index_dir: str
+    documents: int
+    passages: int
+    skipped: tuple[Skipped, ...]
+    seconds: float
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: int = 0
+    encoded: int = 0  # distinct texts the encoder embedded
+    reused: int = 0  # distinct texts whose encoding came from the cache
+    notes: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """E.g. "3 added, 1 updated, 2 removed, 140 unchanged" (documents)."""
+        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+                f"{self.unchanged} unchanged")
+
+
+
+def date_words(date: str) -> str:
+    """An ISO date as words a question would use: "2014-03-28" -> "28 March 2014"."""
+    if not date or "/" in date:
+        return ""
+    parts = date.split("-")
+    try:
+        words = [parts[0]]
+        if len(parts) > 1:
+            words.insert(0, MONTHS[int(parts[1]) - 1].capitalize())
+        if len(parts) > 2:
+            words.insert(0, str(int(parts[2])))
+    except (ValueError, IndexError):
+        return date
+    return " ".join(words)
+
+
+def embedding_text(passage: Passage, doc: Document) -> str:
+    """What the encoder sees for a passage: title, section, organisation, kind and
+    date give it the context a question names ("the 2011 coalition letter").
+
+    The quote shown to users is always ``passage.text``; only the vector differs.
+    """
+    body = " ".join(passage.text.split())
+    parts = [doc.title] if doc.title else []
+    if passage.section and passage.section != doc.title:
+        parts.append(passage.section)
+    meta = ", ".join(x for x in (doc.organization, doc.kind, date_words(passage.date)) if x)
+    head = " — ".join(parts) + (f" ({meta})" if meta else "")
+    return f"{head}. {body}" if head else body
+
+
+def token_sentences(
+    passage: Passage, text: str, tokens: Tokens, mine: list[tuple[int, tuple[int, int]]]
+) -> list[int]:
+    """For each token of a passage's embedding text ``text``, the row of the
+    sentence it lies in (``mine``: the passage's sentences as (row, source span)),
+    CONTEXT for the title/section/metadata before the passage's text, or
+    NO_SENTENCE (between sentences, or offsets unknown)."""
+    if len(tokens.spans) != len(tokens.pieces):
+        return [NO_SENTENCE] * len(tokens.pieces)
+    body_start = len(text) - len(" ".join(passage.text.split()))
+    # where each word of the normalised text starts, in the text and in the source
+    words = list(re.finditer(r"\S+", passage.text))
+    body_pos = np.cumsum([0] + [len(m.group()) + 1 for m in words[:-1]]) + body_start
+    out = []
+    for a, _ in tokens.spans:
+        if a < body_start:
+            out.append(CONTEXT)
+            continue
+        w = int(np.searchsorted(body_pos, a, side="right")) - 1
+        src = passage.start + words[w].start() + (a - int(body_pos[w]))
+        out.append(next((i for i, (x, y) in mine if x <= src < y), NO_SENTENCE))
+    return out
+
+
+def keyword_text(passage: Passage, doc: Document, lead: str) -> str:
+    """What BM25 indexes for a passage: its text, its document's metadata, and the
+    opening sentence of the item it belongs to (which names what it is about)."""
+    return " ".join(
+        x for x in (doc.title, doc.organization, doc.kind, date_words(passage.date), passage.section, lead, passage.text) if x
+    )
+
+
+def item_leads(passages: list[Passage], docs: dict[str, Document]) -> list[str]:
+    """For each passage, the first sentence of the first passage of its item
+    (same document, date and section), or "" for that first passage itself."""
+    first: dict[tuple[str, str, str], Passage] = {}
+    out = []
+    for p in passages:
+        f = first.setdefault((p.doc_id, p.date, p.section), p)
+        if f is p:
+            out.append("")
+            continue
+        spans = sentence_spans(docs[f.doc_id].text, f.start, f.end)
+        a, b = spans[0] if spans else (f.start, f.end)
+        out.append(" ".join(docs[f.doc_id].text[a:b].split()))
+    return out
+
+
+def passage_sentences(passage: Passage, doc: Document) -> list[tuple[int, int]]:
+    """Sentence spans of a passage (a list's items count as sentences)."""
+    out: list[tuple[int, int]] = []
+    if passage.kind == "list":
+        pos = passage.start
+        for line in passage.text.split("\n"):
+            a, b = pos, pos + len(line)
+            out.extend(sentence_spans(doc.text, a, b))
+            pos = b + 1
+    else:
+        out = sentence_spans(doc.text, passage.start, passage.end)
+    return out
+
+
+def load_index(
+    index_dir: str | Path, *, check_corpus: bool = True, mmap: bool | None = None, verify: bool | None = None
+) -> Index:
+    """Load an index folder, refusing one that is damaged or older than its corpus.
+
+    A corpus file that cannot be read to check it becomes a note in
+    ``Index.notes``, not an error. Readers take no lock: a load that met a
+    writer's swap (the manifest changed while it read) is simply read again.
+
+    Args:
+        mmap: leave the token and sentence arrays on disk and read the rows a question
+            needs (``store.RowFile``), and memory-map the BM25 postings, instead of
+            reading them all into memory; the answers are the same. Default: on disk
+            for an index of more than LOAD_VERIFY_BYTES, in memory for a smaller one
+            (where reading rows from the map costs more than the memory saved).
+        verify: check every file's SHA-256 and every passage against its source text
+            (True), or only what is cheap: sizes, shapes and counts (False); default:
+            all of it for an index of up to LOAD_VERIFY_BYTES.
+
+    Raises:
+        IndexLoadError: missing, damaged, of another format, or stale; the message
+            names the command that fixes it.
+    """
+    path = Path(index_dir)
+    for attempt in range(3):
+        before = _identity(path / "manifest.json")
+        try:
+            return _load_once(path, check_corpus=check_corpus, mmap=mmap, verify=verify)
+        except IndexLoadError:
+            if attempt == 2 or _identity(path / "manifest.json") == before:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, verify: bool | None = None) -> Index:
+    from assistant.index.lock import index_folder
+
+    index_folder(path)  # a link loop says so
+    if path.exists() and not path.is_dir():
+        raise IndexLoadError(f"{path} is a file, not an index folder; build one: assistant build --index FOLDER")
+    _recover_interrupted_swap(path)
+    rebuild = f"rebuild it: {build_command(_corpus_of(path), path)}"
+    if foreign_manifest(path):
+        raise IndexLoadError(
+            f"{path} is not an index of this assistant (its manifest.json is another program's) and build will not "
+            f"overwrite it; build the index in a new folder: {build_command(_default_corpus(), elsewhere(path))}"
+            " (and pass that --index when you ask)"
+        )
+    if not (path / "manifest.json").exists():
+        if path.exists() and any(path.iterdir()):
+            if looks_like_index(path):
+                raise IndexLoadError(f"the index at {path} is damaged (no manifest.json); {rebuild}")
+            raise IndexLoadError(
+                f"{path} is not an index folder (no manifest.json) and build will not overwrite it; "
+                f"build the index in a new folder: {build_command(_corpus_of(path) or _default_corpus(), elsewhere(path))}"
+                " (and pass that --index when you ask)"
+            )
+        corpus = _default_corpus()
+        raise IndexLoadError(f"no index at {path.resolve()}; build one first: {build_command(corpus, path)}")
+    try:
+        manifest, sums = read_manifest(path)
+        found = file_sizes(path)
+        recorded = recorded_sizes(path)
+        if set(found) != set(sums) or (recorded is not None and recorded != found):
+            raise IndexLoadError(f"the index at {path} is damaged (a file is missing, extra or of another size); {rebuild}")
+        small = recorded is None or sum(found.values()) <= LOAD_VERIFY_BYTES
+        if verify is None:
+            verify = small
+        if mmap is None:
+            mmap = not small
+        if verify and sums != checksums(path):
+            raise IndexLoadError(f"the index at {path} is damaged (a file's checksum does not match); {rebuild}")
+        if verify and not manifest_intact(path):
+            raise IndexLoadError(f"the index at {path} is damaged (its manifest.json was changed after the build); "
+                                 f"{rebuild}")
+        listing = json.loads((path / "documents.index.json").read_text(encoding="utf-8"))
+        docs = DocumentStore(path / "documents.jsonl", listing["ids"], np.asarray(listing["offsets"], dtype=np.int64))
+        passages = PassageStore(path / "passages.jsonl", np.load(path / "passages.offsets.npy", allow_pickle=False))
+        stored_dense = DenseIndex.load(path / "dense.faiss", kind=manifest.dense_index)
+        dense = stored_dense.faiss_index
+        # Arrays read by row (a question's candidates) stay on disk when mmap is asked;
+        # the small per-passage ones are read whole.
+        def array(name: str, whole: bool = False):
+            if mmap and not whole:
+                return RowFile(path / name)
+            return np.load(path / name, allow_pickle=False)
+
+        sentences = Sentences(**{name: array(f"sentences.{name}.npy", whole=name in ("row", "scores", "first"))
+                                 for name in SENTENCE_ARRAYS})
+        keyword = KeywordIndex.load(path / "keyword", mmap=mmap)
+        arrays = {name: array(f"tokens.{name}.npy", whole=name in ("first", "counts")) for name in TOKEN_ARRAYS}
+        tokens = TokenVectors(
+            arrays["vectors"], arrays["piece"], arrays["first"],
+            tuple(json.loads((path / "tokens.json").read_text())["pieces"]), arrays["sentence"], arrays["scale"],
+            arrays["counts"],
+        )
+        columns = Columns.load(path)
+        vocabulary = frozenset(json.loads((path / "vocabulary.json").read_text(encoding="utf-8")))
+        files = sources.load(path)
+    except IndexLoadError:
+        raise
+    except Exception as e:  # truncated or edited files fail in many ways
+        first = (str(e).strip().splitlines() or [""])[0][:160]
+        raise IndexLoadError(f"the index at {path} is damaged ({type(e).__name__}: {first}); {rebuild}") from e
+    m = manifest.sentences
+    if (
+        len(passages) != manifest.passages
+        or passages.file_bytes != (path / "passages.jsonl").stat().st_size
+        or docs.file_bytes != (path / "documents.jsonl").stat().st_size
+        or dense.ntotal != len(passages)
+        or dense.d != manifest.dimension
+        or len(docs) != manifest.documents
+        or sentences.vectors.shape != (m, manifest.dimension) or sentences.vectors.dtype != np.int8
+        or sentences.spans.shape != (m, 2) or not (len(sentences.row) == len(sentences.scores) == len(sentences.scale) == m)
+        or len(sentences.first) != len(passages) + 1 or int(sentences.first[-1]) != m
+        or keyword.size != len(passages)
+        or tokens.passages != len(passages)
+        or tokens.vectors.shape != (int(tokens.first[-1]), manifest.dimension)
+        or len(tokens.piece) != len(tokens.vectors)
+        or len(tokens.sentence) != len(tokens.vectors)
+        or tokens.scale is None or len(tokens.scale) != len(tokens.vectors)
+        or tokens.counts is None or len(tokens.counts) != len(tokens.pieces)
+        or tokens.vectors.dtype != np.int8
+        or columns.n != len(passages)
+        or (verify and int(np.asarray(tokens.sentence).max(initial=-1)) >= m)
+    ):
+        raise IndexLoadError(f"the index at {path} is damaged (its files disagree on sizes); {rebuild}")
+    for p in passages if verify else ():  # (a quote is always cut from its document's text)
+        doc = docs.get(p.doc_id)
+        if doc is None or doc.text[p.start : p.end] != p.text:
+            raise IndexLoadError(
+                f"the index at {path} is damaged (passage {p.passage_id} does not match its source); {rebuild}"
+            )
+    notes = sources.raise_if_stale(files, path) if check_corpus else ()
+    vectors = stored_dense.stored_vectors()  # read by row as questions need them
+    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary, notes, columns)
+
+
+def vocabulary_of(docs) -> frozenset[str]:
+    """Every lower-cased word of the documents, and its stem (the unknown-name rule's)."""
+    words = {w.lower() for d in docs for w in re.findall(r"\w+", d.text)}
+    return frozenset(words | set(stems(sorted(words))))
+
+
+def read_manifest(path: Path) -> tuple[Manifest, dict[str, str]]:
+    """The manifest of the index at ``path`` and the checksums it records.
+
+    Fields this version does not know are ignored (a newer version may add some);
+    a missing field or a format that is not this version's is refused.
+
+    Raises:
+        IndexLoadError: unreadable, of another format, or lacking a field.
+    """
+    rebuild = f"rebuild it: {build_command(_corpus_of(path), path)}"
+    try:
+        raw = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise IndexLoadError(f"the index at {path} is damaged (manifest.json: {type(e).__name__}); {rebuild}") from e
+    if not isinstance(raw, dict):
+        raise IndexLoadError(f"the index at {path} is damaged (manifest.json is not an object); {rebuild}")
+    fmt = raw.get("format")
+    if type(fmt) is not int:
+        raise IndexLoadError(
+            f"the index at {path} is damaged (its manifest's format is {json.dumps(fmt)}, not a whole number); {rebuild}"
+        )
+    if fmt != FORMAT:
+        newer = "a newer" if fmt > FORMAT else "an older"
+        raise IndexLoadError(
+            f"the index at {path} has format {fmt}, written by {newer} version; this version reads format {FORMAT}; "
+            f"{rebuild}"
+        )
+    known = {f.name for f in fields(Manifest)}
+    required = {f.name for f in fields(Manifest) if f.default is MISSING}
+    missing = sorted(required - raw.keys())
+    if missing:
+        raise IndexLoadError(f"the index at {path} is damaged (its manifest lacks {', '.join(missing)}); {rebuild}")
+    sums = raw.get("checksums")
+    if not isinstance(sums, dict):
+        raise IndexLoadError(f"the index at {path} is damaged (its manifest lacks checksums); {rebuild}")
+    try:
+        manifest = Manifest(**{k: raw[k] for k in known if k in raw})
+    except TypeError as e:
+        raise IndexLoadError(f"the index at {path} is damaged (manifest: {e}); {rebuild}") from e
+    return manifest, sums
+
+
+MANIFEST_HASH = "manifest_sha256"  # of every other field of manifest.json, recorded by the build
+
+
+def manifest_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 of a manifest's fields (all but the hash itself, unknown ones too), in a fixed order."""
+    import hashlib
+
+    body = {k: v for k, v in record.items() if k != MANIFEST_HASH}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def manifest_intact(path: Path) -> bool:
+    """False when the manifest's recorded hash does not match its fields (an index
+    written before the hash was recorded has none, and passes)."""
+    try:
+        raw = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(raw, dict):
+        return False
+    recorded = raw.get(MANIFEST_HASH)
+    return recorded is None or recorded == manifest_hash(raw)
+
+
+INDEX_FILES = frozenset({
+    "manifest.json", "documents.jsonl", "documents.index.json", "passages.jsonl", "passages.offsets.npy", "dense.faiss",
+    *(f"sentences.{name}.npy" for name in SENTENCE_ARRAYS), *(f"tokens.{name}.npy" for name in TOKEN_ARRAYS),
+    "tokens.json", "keyword", *COLUMN_FILES, "vocabulary.json", sources.FILES, CACHE_DIR,
+    # format 7 and before: an older index is rebuilt in place, not refused as a stranger's folder
+    "tokens.npz", "sentences.npy", "sentences.json",
+})
+
+
+# Files only an index of this assistant holds: beside them a manifest.json that cannot be
+# read is a damaged index's, while a manifest.json alone must be one this assistant wrote.
+CORE_FILES = frozenset({"documents.jsonl", "passages.jsonl", "dense.faiss", sources.FILES})
+
+
+def looks_like_index(folder: Path) -> bool:
+    """True when every entry of ``folder`` is a file an index holds, and its manifest
+    (if that is all there is) is this assistant's: a damaged index may be rebuilt in
+    place; a folder of other files, or another program's manifest.json, never is."""
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except OSError:
+        return False
+    if not names or not names <= INDEX_FILES:
+        return False
+    return "manifest.json" not in names or bool(names & CORE_FILES) or manifest_is_ours(folder)
+
+
+def manifest_is_ours(folder: Path) -> bool:
+    """True when ``folder/manifest.json`` is shaped as this assistant writes one (of any
+    format): a JSON object with a whole-number format and checksums or a model."""
+    try:
+        raw = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(raw, dict) and type(raw.get("format")) is int and ("checksums" in raw or "model" in raw)
+
+
+def foreign_manifest(folder: Path) -> bool:
+    """True when ``folder`` holds a manifest.json that is not this assistant's and is no damaged index."""
+    return (folder / "manifest.json").is_file() and not manifest_is_ours(folder) and not looks_like_index(folder)
+
+
+def elsewhere(path: Path) -> Path:
+    """A new folder to suggest instead of ``path`` for an index: beside it, or ``index``
+    when it has no name of its own (``/``, ``.``)."""
+    name = Path(path).name
+    return Path(f"{path}-index") if name and name not in (".", "..") else Path("index")
+
+
+def _checked_files(folder: Path) -> list[tuple[str, Path]]:
+    """(relative name, path) of every file in the index folder except the manifest and
+    the cache (which checks itself: each entry is found by the hash of its text)."""
+    out = []
+    for f in sorted(folder.rglob("*")):
+        rel = f.relative_to(folder).as_posix()
+        if f.is_file() and rel != "manifest.json" and rel.split("/")[0] != CACHE_DIR:
+            out.append((rel, f))
+    return out
+
+
+def file_sizes(folder: Path) -> dict[str, int]:
+    """The size of every file ``checksums`` covers."""
+    return {rel: f.stat().st_size for rel, f in _checked_files(folder)}
+
+
+def recorded_sizes(path: Path) -> dict[str, int] | None:
+    """The file sizes the manifest records (None for an index written before they were)."""
+    try:
+        sizes = json.loads((path / "manifest.json").read_text()).get("sizes")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return sizes if isinstance(sizes, dict) else None
+
+
+def checksums(folder: Path, *, only: str | None = None) -> dict[str, str]:
+    """SHA-256 of every file ``_checked_files`` lists (only the one named ``only``, if given)."""
+    import hashlib
+
+    def digest(path: Path) -> str:
+        with path.open("rb") as f:  # in chunks: a token file may be larger than memory
+            return hashlib.file_digest(f, "sha256").hexdigest()
+
+    return {rel: digest(f) for rel, f in _checked_files(folder) if only is None or rel == only}
+
+
+def _corpus_of(path: Path) -> str | None:
+    """The corpus folder an index (even a damaged one) was built from, if it says."""
+    for name, key in (("manifest.json", "corpus_dir"), (sources.FILES, "corpus_dir")):
+        try:
+            raw = json.loads((path / name).read_text(encoding="utf-8"))
+            if isinstance(raw, dict) and isinstance(raw.get(key), str) and raw[key]:
+                return raw[key]
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _default_corpus() -> str | None:
+    # build's default corpus is ./corpus; elsewhere the user must name one
+    return None if Path("corpus").is_dir() else "FOLDER"
+
+
+def _recover_interrupted_swap(out: Path) -> None:
+    """Killed between the two renames of a swap: the last good index is in .old.
+    Only with the writers' lock, so a running writer's swap is never undone.
+    Writers swap the real folder, so a linked index is looked for where it lies."""
+    from assistant.index.lock import index_folder, writer_lock
+
+    try:
+        out = index_folder(out)
+    except IndexLoadError:
+        return  # a link loop: the load says so
+    old = out.parent / f".{out.name}.old"
+    if out.exists() or not (old / "manifest.json").exists():
+        return
+    with writer_lock(out, timeout=30.0):
+        if not out.exists() and (old / "manifest.json").exists():
+            os.replace(old, out)

@@ -1,0 +1,1 @@
+"""Reading documents: files on disk -> Document -> Passage (formats, splitting, memory budgets)."""

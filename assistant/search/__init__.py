@@ -1,0 +1,1 @@
+"""A question -> ranked passages (Hit): the request, candidates, signals, fusion, calibration, evidence."""

@@ -1,0 +1,39 @@
+"""Which of a question's ranked passages are evidence, and which only related.
+
+Owns the arrow ``Retrieval -> which hits an answer shows as evidence``. Ranking
+finds the answer; it also always returns k passages, and past the first few most of
+them only share a word or a name with the question. A hit is evidence when
+
+1. it scores at least ``evidence_ratio`` of the best hit's score (scores of a
+   question's hits are comparable with each other, whatever the collection), and
+2. (hybrid scores) it scores at least the collection's refusal threshold
+   ``min_score``: a passage too weak to answer on its own as the best hit is too
+   weak to be cited beside it. The threshold is calibrated per collection
+   (``assistant.search.calibrate``), so this floor is too.
+
+Modes other than hybrid (and reranked hits) are judged by the cosine part of each
+hit, max(paragraph cosine, best sentence cosine), against the best hit's, by rule 1
+alone. The best hit is always evidence unless the answer is refused
+(``assistant.answer.abstain``). Both numbers live in the index's ``RankingConfig``.
+"""
+
+from __future__ import annotations
+
+from assistant.search.searcher import Hit, Retrieval
+
+
+def is_evidence(retrieval: Retrieval) -> tuple[bool, ...]:
+    """For each hit, whether it is evidence (the best hit always is); the rest are related."""
+    hits = retrieval.hits
+    if not hits:
+        return ()
+    hybrid = retrieval.mode == "hybrid" and not retrieval.reranked
+    values = [h.score if hybrid else _cosine(h) for h in hits]
+    floor = retrieval.min_score if hybrid else float("-inf")
+    top = max(values)
+    cut = retrieval.evidence_ratio * top if top > 0 else float("-inf")
+    return (True,) + tuple(v >= cut and v >= floor for v in values[1:])
+
+
+def _cosine(hit: Hit) -> float:
+    return max(hit.dense, hit.sentence)

@@ -1,0 +1,1 @@
+"""The Gradio web chat: app, chat Markdown, uploads, request guard."""
