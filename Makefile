@@ -66,7 +66,7 @@ test: setup browser ocr eval-data
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not model and not browser"
 
-# The speed benchmark (README "Speed and scale"); bench-scale adds the dense index kinds at
+# The speed benchmark (docs/performance.md); bench-scale adds the dense index kinds at
 # 10^4-10^6 and the whole index on synthetic passages at 10^5 and 10^6 (about 40 minutes,
 # 21 GB of disk in /tmp); bench-real the real text at 10^4 passages (about 15 minutes).
 bench: setup

@@ -7,7 +7,7 @@ Product quantisation was measured and left out: on 10^4 clustered vectors
 its recall@10 was 0.42 and its training took minutes. Approximate kinds are trained
 on the collection itself. Callers ask for the ``k`` nearest rows and never know
 which kind they hold. ``choose_kind`` picks by collection size with thresholds
-measured by ``bench/run.py --scale`` (README "Speed and scale").
+measured by ``bench/run.py --scale`` (docs/performance.md).
 """
 
 from __future__ import annotations

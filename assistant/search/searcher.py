@@ -49,7 +49,7 @@ def token_pool(mode: str, k: int) -> int:
 
 # Stage 1 (candidates): a question scores every allowed passage exactly up to
 # EXHAUSTIVE_UP_TO of them; past that, the CANDIDATES nearest by the dense index and the
-# CANDIDATES best by BM25 (both within the filter). Measured in the README ("Speed and scale").
+# CANDIDATES best by BM25 (both within the filter). Measured in docs/performance.md.
 EXHAUSTIVE_UP_TO = 5_000
 CANDIDATES = 400
 RRF_K = 60
