@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # Rebuilt when the corpus or the code that shapes the index changes.
-INDEX_CODE := assistant/ingest/split.py assistant/ingest/corpus.py assistant/ingest/readers.py assistant/ingest/budgets.py assistant/index/folder.py assistant/index/keyword.py assistant/encoders/embed.py assistant/index/tokens.py
+INDEX_CODE := $(wildcard assistant/ingest/*.py assistant/ingest/formats/*.py) assistant/index/folder.py assistant/index/keyword.py assistant/encoders/embed.py assistant/index/tokens.py
 
 index/manifest.json: $(STAMP) $(CORPUS_FILES) $(INDEX_CODE)
 	$(BIN)/assistant build --corpus corpus --index index

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.errors import AssistantError
+from assistant.ingest.formats import SUFFIXES
 from assistant.search.request import DEFAULT_K, DEFAULT_MODE, MAX_K, MODES
 
 if TYPE_CHECKING:
@@ -475,7 +476,7 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="build the index from a corpus folder")
     b.add_argument("--corpus", default=DEFAULT_CORPUS,
-                   help="folder of .txt .md .html .pdf .docx documents, read recursively (default: %(default)s)")
+                   help=f"folder of {' '.join(SUFFIXES)} documents, read recursively (default: %(default)s)")
     b.add_argument("--follow-links", action="store_true", help="also read links that lead out of the corpus folder")
     b.add_argument("--max-file-mb", type=_positive, default=50, help="skip larger files (default: %(default)s MB)")
     b.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf-sq8"), default=None,

@@ -11,12 +11,14 @@ goes on.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from assistant.errors import SkipFile
+
+if TYPE_CHECKING:
+    import zipfile
 
 MB = 1024 * 1024
 DEFAULT_FILE_BYTES = 50 * MB
@@ -65,6 +67,9 @@ def check_zip(raw: bytes, *, budget: Budget) -> None:
     Raises:
         SkipFile: over a limit, or a damaged package.
     """
+    import io
+    import zipfile  # here, not at the top: the CLI imports this module for its --help
+
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             members = zf.infolist()

@@ -2,7 +2,7 @@
 
 Owns the first arrow of the data flow: ``corpus/* -> Document -> Passage``.
 :func:`discover` lists the files of a folder (links, size limit, unreadable folders);
-:func:`read_document` reads one of them through :mod:`assistant.ingest.readers` (one function
+:func:`read_document` reads one of them through :mod:`assistant.ingest.formats` (one module
 per format) and attaches metadata; :func:`read_corpus` does both for a whole folder.
 How a page's text is cut into paragraphs lives in :mod:`assistant.ingest.split`; this module
 turns the splitter's spans into :class:`Passage` records with stable ids and pages.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from assistant.ingest.budgets import Budget
 from assistant.errors import CorpusError, SkipFile
-from assistant.ingest.readers import SUFFIXES, TEXT_SUFFIXES, read_file
+from assistant.ingest.formats import SUFFIXES, TEXT_SUFFIXES, read_file
 from assistant.ingest.split import Span, split_text
 
 __all__ = [

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import AssistantError
+from assistant.ingest.formats import SUFFIXES
 
-ALLOWED_SUFFIXES = (".txt", ".md", ".text", ".pdf", ".html", ".htm", ".docx")
+ALLOWED_SUFFIXES = SUFFIXES  # what a build reads (assistant.ingest.formats), and nothing else
 DEFAULT_MAX_MB = 50
 MAX_NAME = 120  # characters of a stored file name
 STAGING = ".staging"  # inside the upload folder: hidden, so a build never reads what is staged
