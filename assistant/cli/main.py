@@ -8,11 +8,9 @@ and a non-zero exit code. Heavy imports happen inside the commands.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +24,6 @@ if TYPE_CHECKING:
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX = "index"
 DEFAULT_QUERIES = "eval/queries.jsonl"
-BATCH_ENCODE = 32  # ask --batch: questions per encoder call
 
 
 def main(argv: list[str] | None = None, *, encoder: Encoder | None = None) -> int:
@@ -135,20 +132,15 @@ def _export_onnx(model: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.api import build
 
-    given = encoder is not None
-    if encoder is None:
-        from assistant.encoders.embed import SentenceTransformerEncoder
-
-        encoder = SentenceTransformerEncoder(args.model, threads=args.threads)
-    report = build_index(
-        args.corpus, encoder=encoder, out_dir=args.index, batch_size=args.batch_size, progress=True,
-        follow_links=args.follow_links, max_file_bytes=args.max_file_mb * 1024 * 1024, index_type=args.index_type,
+    report = build(
+        args.corpus, index=args.index, model=args.model, encoder=encoder, threads=args.threads,
+        batch_size=args.batch_size, follow_links=args.follow_links, max_file_bytes=args.max_file_mb * 1024 * 1024,
+        index_type=args.index_type, progress=True,
     )
-    for s in report.skipped:
-        print(f"skipped {_one_line(s.path)}: {s.reason}", file=sys.stderr)
-    if not given:  # an encoder passed in (tests) is not the named model: nothing to export
+    _print_skipped(report)
+    if encoder is None:  # an encoder passed in (tests) is not the named model: nothing to export
         from assistant.encoders.models import canonical_name
 
         _export_onnx(canonical_name(args.model))  # under the name the manifest records
@@ -157,42 +149,29 @@ def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     return 0
 
 
-def _one_line(text: str) -> str:
-    from assistant.answer.model import one_line
-
-    return one_line(text)
-
-
 def cmd_add(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
-    from assistant.pipeline.update import add_documents
+    from assistant.pipeline.api import add
 
-    report = add_documents(args.index, args.files, encoder=encoder or _index_encoder(args), batch_size=args.batch_size,
-                           progress=True)
-    for s in report.skipped:
-        print(f"skipped {_one_line(s.path)}: {s.reason}", file=sys.stderr)
+    report = add(args.files, index=args.index, model=args.model, encoder=encoder, threads=args.threads,
+                 batch_size=args.batch_size, progress=True)
+    _print_skipped(report)
     _print_update(args, report, f"{report.index_dir}: {_count(report.documents, 'document')}, {_count(report.passages, 'passage')}")
     return 1 if report.skipped else 0
 
 
 def cmd_remove(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
-    from assistant.pipeline.update import remove_documents
+    from assistant.pipeline.api import remove
 
-    report = remove_documents(args.index, args.names, encoder=encoder or _index_encoder(args))
+    report = remove(args.names, index=args.index, model=args.model, encoder=encoder, threads=args.threads)
     _print_update(args, report, f"{report.index_dir}: {_count(report.documents, 'document')}, {_count(report.passages, 'passage')}")
     return 0
 
 
-def _index_encoder(args: argparse.Namespace):
-    """The model an existing index was built with (add and remove must use it)."""
-    from assistant.index.folder import load_index, read_manifest
+def _print_skipped(report) -> None:
+    from assistant.answer.model import one_line
 
-    if not args.model:
-        if not (Path(args.index) / "manifest.json").is_file():
-            load_index(args.index, check_corpus=False)  # raises the message that says what to run
-        args.model = read_manifest(Path(args.index))[0].model
-    from assistant.encoders.embed import SentenceTransformerEncoder
-
-    return SentenceTransformerEncoder(args.model, threads=args.threads)
+    for s in report.skipped:
+        print(f"skipped {one_line(s.path)}: {s.reason}", file=sys.stderr)
 
 
 def _print_update(args: argparse.Namespace, report, headline: str) -> None:
@@ -233,8 +212,8 @@ def cmd_check(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
-    from assistant.answer.terminal import to_text
     from assistant.answer.json_format import to_json
+    from assistant.answer.terminal import to_text
     from assistant.cli.batch import read_batch
     from assistant.errors import QueryError
     from assistant.search.request import clean_query, make_request
@@ -247,150 +226,80 @@ def cmd_ask(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     request = make_request(k=args.k, mode=args.mode, doc_ids=args.doc, organizations=args.org,
                            date_from=args.date_from, date_to=args.date_to)
     if args.batch is not None:
-        batch = read_batch(args.batch)
-    else:
-        clean_query(args.question)
+        return _ask_batch(args, encoder, read_batch(args.batch), request)
+    clean_query(args.question)
     assistant = _open(args, encoder)
-    assistant.searcher.check(request.where)  # a filter naming what the index lacks: one error, not one per line
-    if args.batch is None:
-        answer = assistant.ask(args.question, k=request.k, mode=request.mode, where=request.where)
-        if args.json:
-            print(json.dumps(to_json(answer), ensure_ascii=False))
-        else:
-            print(to_text(answer, color=sys.stdout.isatty(), documents=assistant.index.documents))
-        return 0
-    failures = lines = 0
-    # Questions are read and encoded BATCH_ENCODE at a time (one model call each, much
-    # faster than one call per question) and answered in file order as each group is ready.
-    while group := list(itertools.islice(batch, BATCH_ENCODE)):
-        lines += len(group)
-        ahead = _encode_ahead(assistant, [line.query for line in group if line.problem is None])
-        for line in group:
-            problem = line.problem
-            if problem is None:
-                try:
-                    answer = assistant.ask(
-                        line.query, k=request.k, mode=request.mode, where=request.where, qid=line.qid,
-                        encoded=ahead.get(line.query),
-                    )
-                except QueryError as e:
-                    problem = str(e)
-                else:
-                    print(json.dumps(to_json(answer), ensure_ascii=False), flush=True)
-                    continue
+    answer = assistant.ask(args.question, k=request.k, mode=request.mode, where=request.where)
+    if args.json:
+        print(json.dumps(to_json(answer), ensure_ascii=False))
+    else:
+        print(to_text(answer, color=sys.stdout.isatty(), documents=assistant.documents))
+    return 0
+
+
+def _ask_batch(args: argparse.Namespace, encoder: Encoder | None, lines, request) -> int:
+    """Answer a batch file's lines in order, one JSON answer a line; a line that cannot
+    be answered is named on standard error and the others are still answered."""
+    from collections import deque
+
+    from assistant.answer.json_format import to_json
+    from assistant.errors import QueryError
+    from assistant.pipeline.service import Question
+
+    assistant = _open(args, encoder)
+    read = deque()  # lines handed to ask_many and not yet answered, in order
+
+    def questions():
+        for line in lines:
+            read.append(line)
+            yield Question(line.query, line.qid) if line.problem is None else QueryError(line.problem)
+
+    failures = total = 0
+    for result in assistant.ask_many(questions(), k=request.k, mode=request.mode, where=request.where):
+        line, total = read.popleft(), total + 1
+        if isinstance(result, QueryError):
             failures += 1
-            print(f"error: {args.batch}: line {line.number} skipped: {problem}", file=sys.stderr)
+            print(f"error: {args.batch}: line {line.number} skipped: {result}", file=sys.stderr)
+        else:
+            print(json.dumps(to_json(result), ensure_ascii=False), flush=True)
     if failures:
-        print(f"error: {failures} of {lines} lines could not be answered (named above); "
-              f"the other {lines - failures} were answered", file=sys.stderr)
+        print(f"error: {failures} of {total} lines could not be answered (named above); "
+              f"the other {total - failures} were answered", file=sys.stderr)
     return 1 if failures else 0
 
 
 def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
-    from assistant.errors import QueryError
-    from assistant.evaluation.evaluate import (
-        evaluate, load_grades, load_queries, shown_table, summary_table, unreachable, worst_first, write_report,
-    )
-    from assistant.index.folder import load_index
-    from assistant.search.request import MODES, check_mode
+    from assistant.evaluation import run
 
-    modes = tuple(m.strip() for m in ",".join(args.mode or [",".join(MODES)]).split(",") if m.strip())
-    if not modes:
-        raise QueryError("--mode names no mode; choose one of " + ", ".join(MODES))
-    for m in modes:
-        check_mode(m)
-    models = tuple(dict.fromkeys(m.strip() for m in (args.model or "").split(",") if m.strip()))
+    modes, models = run.parse_modes(args.mode), run.parse_models(args.model)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr)
+
     if args.collections or len(models) > 1 or args.corpus:
-        return _eval_collections(args, encoder, modes=modes, models=models or ("minilm",))
-    index = load_index(args.index)
-    queries = load_queries(args.queries, index.documents)  # bad query sets fail before the model loads
-    assistant = _open(args, encoder, index=index)
-    for qid in unreachable(queries, assistant.index):
-        print(f"warning: {qid}: its gold quotes lie in no indexed passage; it counts as not found", file=sys.stderr)
-    qrels = args.qrels or _registered_qrels(args.registry, args.queries)
-    grades = load_grades(qrels) if qrels else None
-    reports = evaluate(assistant, queries, modes=modes, grades=grades)
-    out_dir = Path(args.report_dir) / (args.name or time.strftime("%Y%m%d-%H%M%S"))
-    write_report(reports, out_dir, queries_path=args.queries, index=assistant.index, grades=grades)
-    if args.json:
-        print(json.dumps({"report": str(out_dir), "modes": {r.mode: r.metrics for r in reports}}, indent=1))
-        return 0
-    print(f"{len(queries)} queries ({reports[0].metrics['answerable']} answerable) from {args.queries}\n")
-    print(summary_table(reports))
-    if grades is not None:
-        print(f"\nWhat the answers show at k = 5, judged by {qrels}:\n")
-        print(shown_table(reports))
-    first = reports[0]
-    misses = [r for r in worst_first(first) if r.answerable and (r.first_relevant_rank or 99) > 5]
-    if misses:
-        print(f"\nWorst questions in {first.mode} mode (gold passage not in the top 5):")
-        for r in misses[:8]:
-            got = "not in top 10" if r.first_relevant_rank is None else f"rank {r.first_relevant_rank}"
-            print(f"  {r.qid} ({got}): {r.query[:90]}")
-    print(f"\nreport: {out_dir}/report.md (and report.json, recall.png)")
-    return 0
+        models = models or ("minilm",)
+        collections = run.choose_collections(
+            names=args.collections, registry=args.registry, queries=args.queries, corpus=args.corpus,
+            index_dir=args.index, qrels=args.qrels, reranker=args.reranker,
+        )
+        onnx_dir = _onnx_dir()
+        if encoder is None:
+            from assistant.encoders.models import canonical_name
 
-
-def _registered_qrels(registry: str, queries: str) -> Path | None:
-    """The graded judgments the collections registry names for this query set, if any."""
-    from assistant.evaluation.collections import load_registry
-
-    try:
-        known = load_registry(registry)
-    except Exception:  # no registry here: evaluating without judgments is fine
-        return None
-    target = Path(queries).resolve()
-    return next((c.qrels for c in known if c.queries.resolve() == target and c.qrels and c.qrels.is_file()), None)
-
-
-def _eval_collections(
-    args: argparse.Namespace, encoder: Encoder | None = None, *, modes: tuple[str, ...], models: tuple[str, ...]
-) -> int:
-    """Several collections and/or models: an index per pair (cached), tables side by side.
-    An ``encoder`` passed in (tests) builds and answers for every model name."""
-    from assistant.errors import QueryError
-    from assistant.evaluation.collections import (
-        Collection, collection_table, cost_table, load_registry, mean_table, run_collections, select, side_by_side,
-        to_json, write_reports,
-    )
-
-    if args.reranker:
-        raise QueryError("--reranker works with one query set and index, not with --collections or several models")
-    if args.collections:
-        collections = select(load_registry(args.registry), args.collections)
-    else:  # the user's own query set, over the corpus given (or the one the index was built from)
-        from assistant.index.folder import load_index
-
-        corpus = Path(args.corpus) if args.corpus else Path(load_index(args.index).manifest.corpus_dir)
-        qrels = args.qrels or _registered_qrels(args.registry, args.queries)
-        collections = [Collection(Path(args.queries).stem, corpus, Path(args.queries), qrels=Path(qrels) if qrels else None)]
-    from assistant.encoders.models import canonical_name
-
-    onnx_dir = _onnx_dir()
-    if encoder is None:
-        for m in models:
-            _export_onnx(canonical_name(m))  # answer with the same kind of encoder for every model, so latencies compare
-    runs = run_collections(
-        collections, models=models, modes=modes, cache=Path(args.index_cache), threads=args.threads,
-        build_threads=os.cpu_count(), onnx_dir=onnx_dir, progress=sys.stderr.isatty(),
-        log=lambda line: print(line, file=sys.stderr), encoder_for=(lambda m: encoder) if encoder else None,
-    )
-    out_dir = write_reports(runs, Path(args.report_dir) / (args.name or time.strftime("%Y%m%d-%H%M%S")),
-                            collections=collections)
-    if args.json:
-        print(json.dumps({"report": str(out_dir), **to_json(runs)}, indent=1))
-        return 0
-    print("recall@5 / MRR@10\n")
-    print(side_by_side(runs))
-    for c in collections:
-        print(f"\n{c.name} ({c.queries})\n")
-        print(collection_table(runs, c.name))
-    if len(collections) > 1:
-        print("\nmean over collections\n")
-        print(mean_table(runs))
-    print("\ncost (build passages/s, query p50 of the first mode) and quality\n")
-    print(cost_table(runs))
-    print(f"\nreport: {out_dir}/report.md (and report.json; one folder per collection and model)")
+            for m in models:
+                _export_onnx(canonical_name(m))  # answer with the same kind of encoder for every model, so latencies compare
+        result = run.evaluate_collections(
+            collections, models=models, modes=modes, cache=Path(args.index_cache), report_dir=args.report_dir,
+            name=args.name, threads=args.threads, build_threads=os.cpu_count(), onnx_dir=onnx_dir, encoder=encoder,
+            progress=sys.stderr.isatty(), log=log,
+        )
+    else:
+        result = run.evaluate_index(
+            args.index, queries=args.queries, modes=modes, report_dir=args.report_dir, name=args.name,
+            qrels=args.qrels, registry=args.registry, model=args.model, encoder=encoder, threads=args.threads,
+            reranker=args.reranker, onnx_dir=None if encoder else _onnx_dir(), log=log,
+        )
+    print(json.dumps(result.to_json(), indent=1) if args.json else result.summary())
     return 0
 
 
@@ -415,23 +324,6 @@ def cmd_serve(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     serve(assistant, host=args.host, port=args.port, title=args.title, queries=args.queries,
           uploads=uploads, document_encoder=document_encoder)
     return 0
-
-
-def _encode_ahead(assistant, questions: list[str]) -> dict:
-    """Encodings of the questions that clean to something, keyed by the raw question;
-    those that do not are left to ``ask``, which reports them."""
-    from assistant.errors import QueryError
-    from assistant.search.request import clean_query
-
-    cleaned = {}
-    for q in questions:
-        try:
-            cleaned[q] = clean_query(q).text
-        except QueryError:
-            continue
-    texts = sorted(set(cleaned.values()))
-    encoded = dict(zip(texts, assistant.searcher.encode(texts, batch_size=BATCH_ENCODE))) if texts else {}
-    return {q: encoded[t] for q, t in cleaned.items()}
 
 
 def _positive(text: str) -> int:

@@ -20,13 +20,12 @@ from functools import lru_cache
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from assistant.answer.model import Answer, Quote, one_line, page_label, paragraph_mark
 from assistant.answer.terminal import source_lines
 from assistant.answer.json_format import to_json
 from assistant.ingest.corpus import Document, Passage
 from assistant.errors import AssistantError, QueryError
+from assistant.pipeline.service import Assistant
 from assistant.search.followup import follow_up_query, user_messages
 from assistant.search.request import make_request
 from assistant.answer.view import OFF, ON, QuoteView, Run, answer_view, display_lines, quote_lines, shown_highlights
@@ -185,30 +184,14 @@ class _Served:
     passages are read when one of them is opened (and the last few kept), never all at
     start: a collection of a million passages serves as quickly as a small one."""
 
-    def __init__(self, assistant) -> None:
+    def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
-        index = assistant.index
-        self.documents = index.documents
-        columns = assistant.searcher.columns
-        self._code = {d: i for i, d in enumerate(columns.doc_ids)}
-        self._doc_code = columns.doc_code
-        self.siblings = lru_cache(maxsize=64)(self._siblings)  # doc id -> its passages in document order
-
-    @classmethod
-    def of(cls, assistant) -> _Served:
-        return cls(assistant)
-
-    def _siblings(self, doc_id: str) -> tuple[Passage, ...]:
-        code = self._code.get(doc_id)
-        if code is None:
-            return ()
-        passages = self.assistant.index.passages
-        return tuple(passages[int(r)] for r in np.flatnonzero(self._doc_code == code))  # stored in document order
+        self.documents = assistant.documents
+        self.siblings = lru_cache(maxsize=64)(assistant.passages_of)  # doc id -> its passages in document order
 
     def passage(self, passage_id: str) -> tuple[Passage, tuple[Passage, ...], int] | None:
         """The passage with this id, its document's passages and its place among them."""
-        doc_id = passage_id.rpartition("#")[0]  # ids are DOC#pN or DOC#pN.PART (assistant.ingest.corpus)
-        siblings = self.siblings(doc_id)
+        siblings = self.siblings(self.assistant.document_of(passage_id))
         for i, p in enumerate(siblings):
             if p.passage_id == passage_id:
                 return p, siblings, i
@@ -218,19 +201,19 @@ class _Served:
 class Chat:
     """The web chat's behaviour over one :class:`~assistant.pipeline.service.Assistant`."""
 
-    def __init__(self, assistant) -> None:
+    def __init__(self, assistant: Assistant) -> None:
         self.use(assistant)
 
-    def use(self, assistant) -> None:
+    def use(self, assistant: Assistant) -> None:
         """Answer from ``assistant`` from now on (the served index was changed and reloaded).
 
         Everything derived from the index is swapped in one assignment, so a
         question answered meanwhile sees the old index or the new one, never a mix.
         """
-        self._state = _Served.of(assistant)
+        self._state = _Served(assistant)
 
     @property
-    def assistant(self):
+    def assistant(self) -> Assistant:
         return self._state.assistant
 
     @property
