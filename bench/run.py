@@ -50,7 +50,7 @@ def _env() -> dict[str, str]:
 
 def bench_build(corpus: Path, out: Path, runs: int) -> list[str]:
     from assistant.encoders.embed import DEFAULT_MODEL, SentenceTransformerEncoder
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
     from assistant.index.folder import embedding_text, load_index
 
     enc = SentenceTransformerEncoder(DEFAULT_MODEL)

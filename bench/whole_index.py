@@ -2,7 +2,7 @@
 index's own costs are measured without a model's encoding.
 
 Writes a real index folder (format, files and manifest exactly as ``assistant build``
-writes them, through ``assistant.pipeline.update.write_index_files`` and ``finish``) whose
+writes them, through ``assistant.pipeline.build.write_index_files`` and ``finish``) whose
 passages are synthetic: words drawn from a Zipf vocabulary, some years, documents of
 100 passages from 50 organisations; clustered unit vectors for passages and
 sentences; random unit token vectors (int8, as stored). Then, in a fresh process,
@@ -58,7 +58,7 @@ def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
     from assistant.index.folder import FORMAT, Manifest, Sentences, vocabulary_of
     from assistant.index.keyword import KeywordIndex
     from assistant.index.tokens import TokenVectors
-    from assistant.pipeline.update import finish, write_index_files
+    from assistant.pipeline.build import finish, write_index_files
 
     rng = np.random.default_rng(seed)
     times: dict[str, float] = {}

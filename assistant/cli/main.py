@@ -134,7 +134,7 @@ def _export_onnx(model: str) -> None:
 
 
 def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
 
     given = encoder is not None
     if encoder is None:
@@ -163,7 +163,7 @@ def _one_line(text: str) -> str:
 
 
 def cmd_add(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
-    from assistant.pipeline.update import add_documents
+    from assistant.pipeline.build import add_documents
 
     report = add_documents(args.index, args.files, encoder=encoder or _index_encoder(args), batch_size=args.batch_size,
                            progress=True)
@@ -174,7 +174,7 @@ def cmd_add(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
 
 
 def cmd_remove(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
-    from assistant.pipeline.update import remove_documents
+    from assistant.pipeline.build import remove_documents
 
     report = remove_documents(args.index, args.names, encoder=encoder or _index_encoder(args))
     _print_update(args, report, f"{report.index_dir}: {_count(report.documents, 'document')}, {_count(report.passages, 'passage')}")

@@ -1,6 +1,6 @@
-"""The index folder: build it from a corpus, save it atomically, load and check it.
+"""The index folder: what it holds, loading and checking it.
 
-Owns the arrow ``Passage -> index/``. One folder of plain files:
+Owns the format of ``index/``. One folder of plain files:
 
     manifest.json      what built it (model, dimension, corpus fingerprint, version, sizes, checksums)
     documents.jsonl    each document's metadata and full source text; documents.index.json
@@ -24,10 +24,11 @@ Owns the arrow ``Passage -> index/``. One folder of plain files:
 A load reads the small files whole; the token and sentence arrays stay on disk and a
 question reads its candidates' rows (``store.RowFile``).
 
-Writing (build, add, remove) lives in :mod:`assistant.pipeline.update`: a new version is
-assembled in a temporary folder and swapped into place, so an interrupted
-change leaves the previous index usable. This module computes what goes into
-the folder and loads and checks it.
+What goes into the folder is computed by :mod:`assistant.index.parts` and written by
+:mod:`assistant.index.writer` (a new version is assembled in a temporary folder and
+swapped into place, so an interrupted change leaves the previous index usable), on
+the path of :mod:`assistant.pipeline.build`. This module describes the folder (its
+manifest, the texts each part is made from) and loads and checks it.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import numpy as np
 from assistant.index import sources
 from assistant.encoders.cache import CACHE_DIR
 from assistant.index.columns import FILES as COLUMN_FILES, Columns
-from assistant.ingest.corpus import DEFAULT_MAX_FILE_BYTES, Document, Passage, Skipped
+from assistant.ingest.corpus import DEFAULT_MAX_FILE_BYTES, Document, Passage
 from assistant.index.dense import DenseIndex
 from assistant.encoders.embed import Tokens
 from assistant.errors import IndexLoadError
@@ -143,30 +144,6 @@ class Index:
     vocabulary: frozenset[str]  # every lower-cased word of every document, and its stem
     notes: tuple[str, ...] = ()  # e.g. a corpus file that could not be read to check it is current
     columns: Columns | None = None  # filter and year columns (stored; computed from the passages when None)
-
-
-@dataclass(frozen=True)
-class UpdateReport:
-    """What a build, ``assistant add`` or ``assistant remove`` did (documents by id)."""
-
-    index_dir: str
-    documents: int
-    passages: int
-    skipped: tuple[Skipped, ...]
-    seconds: float
-    added: tuple[str, ...] = ()
-    updated: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    unchanged: int = 0
-    encoded: int = 0  # distinct texts the encoder embedded
-    reused: int = 0  # distinct texts whose encoding came from the cache
-    notes: tuple[str, ...] = ()
-
-    def summary(self) -> str:
-        """E.g. "3 added, 1 updated, 2 removed, 140 unchanged" (documents)."""
-        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
-                f"{self.unchanged} unchanged")
-
 
 
 def date_words(date: str) -> str:
