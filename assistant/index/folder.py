@@ -37,7 +37,7 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ import numpy as np
 from assistant.index import sources
 from assistant.encoders.cache import CACHE_DIR
 from assistant.index.columns import FILES as COLUMN_FILES, Columns
-from assistant.ingest.corpus import DEFAULT_MAX_FILE_BYTES, Document, Passage
+from assistant.ingest.corpus import Document, Passage
 from assistant.index.dense import DenseIndex
 from assistant.encoders.embed import Tokens
 from assistant.errors import IndexLoadError
@@ -87,11 +87,11 @@ class Manifest:
     embedding_text: str
     built_at: str
     build_seconds: float
-    follow_links: bool = False  # how the corpus was read, so add and later builds read it alike
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    ranking: dict | None = None  # assistant.search.fusion.RankingConfig: hybrid weights and abstention threshold
-    index_type: str = "auto"  # the dense index kind asked for (build --index-type): auto or one of dense.KINDS
-    dense_index: str = "flat"  # the kind built (assistant.index.dense); indexes from before it was recorded are flat
+    follow_links: bool  # how the corpus was read, so add and later builds read it alike
+    max_file_bytes: int
+    ranking: dict | None  # assistant.search.fusion.RankingConfig: hybrid weights and abstention threshold
+    index_type: str  # the dense index kind asked for (build --index-type): auto or one of dense.KINDS
+    dense_index: str  # the kind built (assistant.index.dense)
 
 
 @dataclass(frozen=True)
@@ -100,19 +100,17 @@ class Sentences:
 
     row: np.ndarray  # (m,) passage row of each sentence, ascending
     spans: np.ndarray  # (m, 2) start, end
-    vectors: np.ndarray  # (m, d): float32 when built; int8 (memory-mapped) with ``scale`` when stored
+    vectors: np.ndarray  # (m, d) int8 (memory-mapped when loaded from a large index), with ``scale``
     scores: np.ndarray  # (m,) bool: the sentence has MIN_SENTENCE_WORDS words, enough to stand for its paragraph
     first: np.ndarray  # (n + 1,) passage i owns sentence rows first[i]:first[i + 1]
-    scale: np.ndarray | None = None  # (m,) float32: row i is vectors[i] * scale[i] (int8 vectors)
+    scale: np.ndarray  # (m,) float32: row i is vectors[i] * scale[i]
 
     @classmethod
-    def of(cls, row, spans, vectors: np.ndarray, texts: list[str], passages: int, *, quantize: bool = False) -> Sentences:
-        """From sentence rows, spans, vectors and texts (the texts only decide ``scores``)."""
+    def of(cls, row, spans, vectors: np.ndarray, texts: list[str], passages: int) -> Sentences:
+        """From sentence rows, spans, unit float vectors (quantised to int8) and texts
+        (the texts only decide ``scores``)."""
         row = np.asarray(row, dtype=np.int64)
-        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(row), -1)
-        scale = None
-        if quantize:
-            vectors, scale = quantize_rows(vectors)
+        vectors, scale = quantize_rows(np.asarray(vectors, dtype=np.float32).reshape(len(row), -1))
         return cls(
             row, np.asarray(spans, dtype=np.int64).reshape(-1, 2), vectors,
             np.array([len(t.split()) >= MIN_SENTENCE_WORDS for t in texts], dtype=bool),
@@ -127,7 +125,7 @@ class Sentences:
         """Cosine of the question with each sentence of ``rows`` (reads only those rows)."""
         block = np.asarray(self.vectors[rows], dtype=np.float32)
         sims = block @ np.asarray(question, dtype=np.float32)
-        return sims * self.scale[rows] if self.scale is not None else sims
+        return sims * self.scale[rows]
 
 
 @dataclass(frozen=True)
@@ -310,9 +308,11 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
         manifest, sums = read_manifest(path)
         found = file_sizes(path)
         recorded = recorded_sizes(path)
-        if set(found) != set(sums) or (recorded is not None and recorded != found):
+        if recorded is None:
+            raise IndexLoadError(f"the index at {path} is damaged (its manifest lacks sizes); {rebuild}")
+        if set(found) != set(sums) or recorded != found:
             raise IndexLoadError(f"the index at {path} is damaged (a file is missing, extra or of another size); {rebuild}")
-        small = recorded is None or sum(found.values()) <= LOAD_VERIFY_BYTES
+        small = sum(found.values()) <= LOAD_VERIFY_BYTES
         if verify is None:
             verify = small
         if mmap is None:
@@ -418,16 +418,15 @@ def read_manifest(path: Path) -> tuple[Manifest, dict[str, str]]:
             f"the index at {path} has format {fmt}, written by {newer} version; this version reads format {FORMAT}; "
             f"{rebuild}"
         )
-    known = {f.name for f in fields(Manifest)}
-    required = {f.name for f in fields(Manifest) if f.default is MISSING}
-    missing = sorted(required - raw.keys())
+    known = [f.name for f in fields(Manifest)]
+    missing = sorted(set(known) - raw.keys())
     if missing:
         raise IndexLoadError(f"the index at {path} is damaged (its manifest lacks {', '.join(missing)}); {rebuild}")
     sums = raw.get("checksums")
     if not isinstance(sums, dict):
         raise IndexLoadError(f"the index at {path} is damaged (its manifest lacks checksums); {rebuild}")
     try:
-        manifest = Manifest(**{k: raw[k] for k in known if k in raw})
+        manifest = Manifest(**{k: raw[k] for k in known})
     except TypeError as e:
         raise IndexLoadError(f"the index at {path} is damaged (manifest: {e}); {rebuild}") from e
     return manifest, sums
@@ -524,7 +523,7 @@ def file_sizes(folder: Path) -> dict[str, int]:
 
 
 def recorded_sizes(path: Path) -> dict[str, int] | None:
-    """The file sizes the manifest records (None for an index written before they were)."""
+    """The file sizes the manifest records (None when it records none: a damaged manifest)."""
     try:
         sizes = json.loads((path / "manifest.json").read_text()).get("sizes")
     except (OSError, ValueError, AttributeError):

@@ -151,7 +151,6 @@ def compute_parts(
     sentences = Sentences.of(
         sent_rows, sent_spans, sentence_vectors,
         [by_id[passages[r].doc_id].text[a:b] for r, (a, b) in zip(sent_rows, sent_spans)], len(passages),
-        quantize=True,
     )
     kind = choose_kind(len(passages)) if dense_kind == AUTO else dense_kind
     dense = DenseIndex.build(vectors, kind=kind)
