@@ -67,7 +67,8 @@ def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
     from assistant.index.columns import Columns
     from assistant.ingest.corpus import Document, Passage
     from assistant.index.dense import DenseIndex, choose_kind
-    from assistant.index.folder import AUTO, Sentences, vocabulary_of
+    from assistant.index.folder import AUTO, Sentences
+    from assistant.index.texts import vocabulary_of
     from assistant.index.keyword import KeywordIndex
     from assistant.index.parts import IndexParts
     from assistant.index.tokens import TokenVectors

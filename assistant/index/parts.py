@@ -23,12 +23,12 @@ from assistant.encoders.embed import Encoder, Tokens
 from assistant.errors import CorpusError
 from assistant.index.columns import Columns
 from assistant.index.dense import DenseIndex, choose_kind
-from assistant.index.folder import (
-    AUTO, PASSAGE_TOKENS, Index, Manifest, Sentences, embedding_text, item_leads, keyword_text, passage_sentences,
-    token_sentences, vocabulary_of,
-)
+from assistant.index.folder import AUTO, PASSAGE_TOKENS, Index, Manifest, Sentences
 from assistant.index.keyword import KeywordIndex
 from assistant.index.sources import CORPUS, SourceFiles
+from assistant.index.texts import (
+    embedding_text, item_leads, keyword_text, passage_sentences, token_sentences, vocabulary_of,
+)
 from assistant.index.tokens import TokenVectors
 from assistant.ingest.corpus import Document, Passage, passages_of
 
