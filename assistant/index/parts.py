@@ -116,7 +116,7 @@ def layout_of(docs: list[Document], *, files: SourceFiles, encoder: Encoder) -> 
 
 def compute_parts(
     layout: Layout, *, files: SourceFiles, vectors: np.ndarray, sentence_vectors: np.ndarray, token_counts: np.ndarray,
-    passage_tokens: Iterable[tuple[int, Tokens]], dimension: int, dense_kind: str = AUTO,
+    passage_tokens: Iterable[tuple[int, Tokens]], dimension: int, index_type: str = AUTO,
     tokens_file: Path | None = None,
 ) -> IndexParts:
     """The parts of the index of ``layout`` from the encodings of its texts.
@@ -126,7 +126,7 @@ def compute_parts(
         token_counts: each passage's number of tokens.
         passage_tokens: (passage row, its Tokens) once for every passage, in any order;
             quantised as they come, so their float vectors are never all in memory.
-        dense_kind: the dense index kind (``auto``: chosen by the number of passages).
+        index_type: the dense index kind asked for (``auto``: chosen by the number of passages).
         tokens_file: where to write the int8 token vectors as they come (memory-mapped).
 
     Raises:
@@ -152,7 +152,7 @@ def compute_parts(
         sent_rows, sent_spans, sentence_vectors,
         [by_id[passages[r].doc_id].text[a:b] for r, (a, b) in zip(sent_rows, sent_spans)], len(passages),
     )
-    kind = choose_kind(len(passages)) if dense_kind == AUTO else dense_kind
+    kind = choose_kind(len(passages)) if index_type == AUTO else index_type
     dense = DenseIndex.build(vectors, kind=kind)
     leads = item_leads(passages, by_id)
     keyword = KeywordIndex.build([keyword_text(p, by_id[p.doc_id], lead) for p, lead in zip(passages, leads)])

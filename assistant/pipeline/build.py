@@ -285,7 +285,7 @@ def _commit(
         # come (as the index stores them, and the calibration sees them), into their file
         parts = compute_parts(
             layout, files=files, vectors=vectors, sentence_vectors=sent_vectors, token_counts=cache.token_counts(texts),
-            passage_tokens=cache.passage_tokens(texts), dimension=encoder.dimension, dense_kind=asked,
+            passage_tokens=cache.passage_tokens(texts), dimension=encoder.dimension, index_type=asked,
             tokens_file=tmp / "tokens.vectors.npy",
         )
         cache.report_to(lambda n: None)
