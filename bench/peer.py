@@ -114,8 +114,8 @@ def bench_collection(collection, *, encoder, model_path: str, work: Path, runs: 
     from assistant.encoders.embed import DEFAULT_MODEL
     from assistant.evaluation.collections import ensure_index, index_folder
     from assistant.evaluation.evaluate import evaluate, load_queries, relevant_passages
-    from assistant.pipeline.update import build_index
-    from assistant.index.folder import embedding_text
+    from assistant.pipeline.build import build_index
+    from assistant.index.texts import embedding_text
     from assistant.encoders.onnx import default_onnx_dir
     from assistant.pipeline.service import Assistant
 

@@ -109,7 +109,8 @@ index_dir, questions_file = sys.argv[1], sys.argv[2]
 questions = json.load(open(questions_file))
 from pathlib import Path
 from assistant.encoders.cache import CACHE_DIR, EncoderCache
-from assistant.index.folder import embedding_text, load_index
+from assistant.index.folder import load_index
+from assistant.index.texts import embedding_text
 from assistant.encoders.onnx import default_onnx_dir, question_encoder
 index = load_index(index_dir)
 encoder = question_encoder(index.manifest.model, onnx_dir=default_onnx_dir())

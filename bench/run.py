@@ -50,8 +50,9 @@ def _env() -> dict[str, str]:
 
 def bench_build(corpus: Path, out: Path, runs: int) -> list[str]:
     from assistant.encoders.embed import DEFAULT_MODEL, SentenceTransformerEncoder
-    from assistant.pipeline.update import build_index
-    from assistant.index.folder import embedding_text, load_index
+    from assistant.pipeline.build import build_index
+    from assistant.index.folder import load_index
+    from assistant.index.texts import embedding_text
 
     enc = SentenceTransformerEncoder(DEFAULT_MODEL)
     enc.encode(["warm up"])

@@ -2,10 +2,10 @@
 index's own costs are measured without a model's encoding.
 
 Writes a real index folder (format, files and manifest exactly as ``assistant build``
-writes them, through ``assistant.pipeline.update.write_index_files`` and ``finish``) whose
-passages are synthetic: words drawn from a Zipf vocabulary, some years, documents of
-100 passages from 50 organisations; clustered unit vectors for passages and
-sentences; random unit token vectors (int8, as stored). Then, in a fresh process,
+writes them: its parts go through ``assistant.pipeline.build.write_index``, the last
+steps of every build) whose passages are synthetic: words drawn from a Zipf
+vocabulary, some years, documents of 100 passages from 50 organisations; clustered
+unit vectors for passages and sentences; random unit token vectors (int8, as stored). Then, in a fresh process,
 loads it with ``load_index`` and answers questions with ``Searcher.search`` in every
 mode: load time, memory (RSS) after load, query p50/p95. A question is a noisy copy of
 one passage's vector with words from its text, encoded ahead (the question's encoding
@@ -39,6 +39,20 @@ PER_DOC = 100  # passages per document
 ORGS = 50
 
 
+class SyntheticEncoder:
+    """The encoder the manifest names: the vectors are synthetic, so it encodes nothing."""
+
+    name, dimension, max_tokens = "synthetic-384", D, 256
+
+    def encode(self, texts, *, batch_size=32, progress=False):
+        raise NotImplementedError("synthetic vectors: nothing to encode")
+
+    encode_tokens = encode
+
+    def count_tokens(self, text: str) -> int:
+        raise NotImplementedError("synthetic vectors: nothing to encode")
+
+
 def _words(n: int, rng: np.random.Generator) -> list[str]:
     syllables = ["ka", "lo", "mi", "ren", "sa", "tor", "vel", "un", "dra", "pel", "os", "qui", "ba", "nor", "fe", "zin"]
     out: set[str] = set()
@@ -49,20 +63,20 @@ def _words(n: int, rng: np.random.Generator) -> list[str]:
 
 
 def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
-    from assistant.version import __version__
-    from assistant.search import fusion
     from assistant.index import sources
     from assistant.index.columns import Columns
     from assistant.ingest.corpus import Document, Passage
     from assistant.index.dense import DenseIndex, choose_kind
-    from assistant.index.folder import FORMAT, Manifest, Sentences, vocabulary_of
+    from assistant.index.folder import AUTO, Sentences
+    from assistant.index.texts import vocabulary_of
     from assistant.index.keyword import KeywordIndex
+    from assistant.index.parts import IndexParts
     from assistant.index.tokens import TokenVectors
-    from assistant.pipeline.update import finish, write_index_files
+    from assistant.pipeline.build import write_index
 
     rng = np.random.default_rng(seed)
     times: dict[str, float] = {}
-    t = time.perf_counter()
+    t0 = t = time.perf_counter()
     vocab = np.array(_words(50_000, rng))
     zipf = 1.0 / np.arange(1, len(vocab) + 1)
     zipf /= zipf.sum()
@@ -147,14 +161,13 @@ def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
     columns = Columns.of({d.doc_id: d for d in docs}, passages)
     times["columns"] = time.perf_counter() - t
     t = time.perf_counter()
-    write_index_files(folder, docs=docs, passages=passages, dense=dense, sentences=sentences, tokens=tokens,
-                      keyword=keyword, columns=columns, vocabulary=vocabulary_of(docs))
-    sources.save(sources.SourceFiles("/synthetic", ""), folder)
-    ranking = fusion.config_for([p.doc_id for p in passages]).to_json()
-    manifest = Manifest(FORMAT, __version__, "synthetic-384", D, True, "/synthetic", "synthetic", len(docs), n,
-                        len(sent_rows), 200, "synthetic", time.strftime("%Y-%m-%dT%H:%M:%S%z"), 0.0,
-                        ranking=ranking, index_type="auto", dense_index=kind)
-    finish(folder, manifest)
+    parts = IndexParts(
+        tuple(docs), tuple(passages), vectors, dense, keyword, sentences, tokens, columns, vocabulary_of(docs),
+        sources.SourceFiles("/synthetic", ""),
+    )
+    # Documents of PER_DOC passages are long ones: their threshold is measured, and the
+    # calibration asks the encoder nothing (so this one has no model).
+    write_index(folder, parts, at=folder, encoder=SyntheticEncoder(), index_type=AUTO, batch_size=32, t0=t0)
     times["write"] = time.perf_counter() - t
     qs = rng.choice(n, 100, replace=False)
     questions = [{"text": " ".join(vocab[widx[i, 0, :6]]) + "?", "row": int(i),

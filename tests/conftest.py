@@ -178,7 +178,7 @@ def default_index(tmp_path_factory: pytest.TempPathFactory, real_encoder) -> Pat
 
     Tests must not modify it: copy it first (``shutil.copytree``) to damage it.
     """
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
 
     out = tmp_path_factory.mktemp("default-index") / "index"
     build_index(DEFAULT_CORPUS, encoder=real_encoder, out_dir=out)

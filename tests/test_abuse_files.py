@@ -172,7 +172,7 @@ def test_fifo_in_the_corpus_is_skipped_with_a_reason_without_blocking(tmp_path):
 
 
 def test_upload_that_cannot_be_read_never_enters_the_corpus(tmp_path, tiny_encoder):
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
     from assistant.index.folder import load_index
     from assistant.web.uploads import LiveCollection, UploadError, UploadSettings
 
@@ -201,7 +201,7 @@ def test_upload_that_cannot_be_read_never_enters_the_corpus(tmp_path, tiny_encod
 
 @pytest.fixture(scope="module")
 def upload_server(tmp_path_factory, real_encoder):
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
     from conftest import write_markup_corpus
     from test_web import _serving
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from assistant.cli.main import main
-from assistant.pipeline.update import build_index
+from assistant.pipeline.build import build_index
 from assistant.index.folder import load_index
 from conftest import TESTS_DIR, TinyEncoder, write_corpus, write_markup_corpus
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from assistant.answer.terminal import to_text
 from assistant.answer.json_format import to_json
-from assistant.pipeline.update import build_index
+from assistant.pipeline.build import build_index
 from assistant.index.folder import load_index
 from assistant.search.searcher import Searcher
 from assistant.pipeline.service import Assistant

@@ -37,7 +37,7 @@ HIT_KEYS = {
 @pytest.fixture(scope="session")
 def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default corpus indexed with the tiny encoder (a fraction of a second). Do not modify it."""
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
 
     out = tmp_path_factory.mktemp("tiny-default-index") / "index"
     build_index(DEFAULT_CORPUS, encoder=TinyEncoder(), out_dir=out)

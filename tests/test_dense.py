@@ -74,10 +74,10 @@ def test_the_kind_is_chosen_by_size():
 
 
 def test_build_records_the_dense_index_kind_and_keeps_it_through_rebuilds_and_adds(small_corpus, tmp_path, tiny_encoder):
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
     from assistant.index.folder import load_index
     from assistant.search.searcher import Searcher
-    from assistant.pipeline.update import add_documents
+    from assistant.pipeline.build import add_documents
 
     flat, hnsw = tmp_path / "flat", tmp_path / "hnsw"
     build_index(small_corpus, encoder=tiny_encoder, out_dir=flat)

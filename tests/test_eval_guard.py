@@ -59,7 +59,7 @@ def _collection_baselines() -> list[tuple[str, Path]]:
 def collection_index(tmp_path_factory: pytest.TempPathFactory, real_encoder):
     """Each evaluation collection built with the real model, once per session."""
     from assistant.evaluation.collections import load_registry
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
 
     built: dict[str, Path] = {}
 

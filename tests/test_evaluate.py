@@ -10,7 +10,7 @@ import pytest
 from assistant.cli.main import main
 from assistant.errors import QueryError
 from assistant.evaluation.evaluate import evaluate, load_queries, relevant_passages
-from assistant.pipeline.update import build_index
+from assistant.pipeline.build import build_index
 from assistant.index.folder import load_index
 from assistant.search.searcher import Searcher
 from assistant.pipeline.service import Assistant

@@ -440,7 +440,7 @@ def test_build_counts_what_it_skipped_and_fails_when_everything_was(tmp_path, ca
 def test_a_pdf_answer_cites_its_page_in_json_terminal_chat_and_sources(tmp_path, tiny_encoder):
     from assistant.answer.json_format import to_json
     from assistant.web.chat import Chat, render_answer, source_line
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
     from assistant.index.folder import load_index
     from assistant.pipeline.service import Assistant
 

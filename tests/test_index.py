@@ -13,8 +13,9 @@ import pytest
 from assistant.version import __version__
 from assistant.ingest.corpus import fingerprint, passages_of, read_corpus
 from assistant.errors import CorpusError, IndexLoadError
-from assistant.pipeline.update import build_index
-from assistant.index.folder import embedding_text, load_index
+from assistant.pipeline.build import build_index
+from assistant.index.folder import load_index
+from assistant.index.texts import embedding_text
 from conftest import TinyEncoder, write_corpus
 
 FILES = {

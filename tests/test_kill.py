@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import IndexLoadError
-from assistant.pipeline.update import build_index
+from assistant.pipeline.build import build_index
 from assistant.index.folder import load_index
 from assistant.search.searcher import Searcher
-from assistant.pipeline.update import add_documents
+from assistant.pipeline.build import add_documents
 from conftest import TinyEncoder
 from test_update import NEW_PAGE, CountingEncoder, assert_same_index, index_files, no_leftovers
 

@@ -92,7 +92,7 @@ def test_text_that_is_not_utf8_is_refused_naming_the_byte():
 @pytest.fixture
 def chat(tmp_path, tiny_encoder):
     from assistant.web.chat import Chat
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
     from assistant.pipeline.service import Assistant
     from conftest import write_corpus
 

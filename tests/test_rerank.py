@@ -10,7 +10,7 @@ import pytest
 
 from assistant.cli.main import main
 from assistant.errors import ModelError
-from assistant.pipeline.update import build_index
+from assistant.pipeline.build import build_index
 from assistant.index.folder import load_index
 from assistant.search.rerank import CrossEncoderReranker
 from assistant.search.searcher import Searcher

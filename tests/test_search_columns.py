@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from assistant.pipeline.update import build_index
+from assistant.pipeline.build import build_index
 from assistant.index.folder import load_index
 from assistant.index.columns import date_in as _date_in, passage_years as _passage_years
 from assistant.search.searcher import Filter, Searcher

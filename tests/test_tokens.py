@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from assistant.ingest.corpus import Passage
 from assistant.encoders.embed import Tokens
-from assistant.pipeline.update import build_index
-from assistant.index.folder import embedding_text, load_index
+from assistant.pipeline.build import build_index
+from assistant.index.folder import load_index
+from assistant.index.texts import embedding_text
 from assistant.index.columns import passage_years as _passage_years
 from assistant.search.searcher import SENTENCE_TOKEN_WEIGHT, Searcher
 from assistant.index.tokens import CONTEXT, MIN_PASSAGES_FOR_COMMON, NO_SENTENCE, TokenVectors, late_interaction, query_weights

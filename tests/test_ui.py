@@ -34,7 +34,7 @@ from assistant.web.chat import (
 )
 from assistant.errors import QueryError
 from assistant.search.followup import follow_up_query, is_follow_up, topic_question, user_messages
-from assistant.pipeline.update import build_index
+from assistant.pipeline.build import build_index
 from assistant.search.request import Filter, make_filter
 from assistant.pipeline.service import Assistant
 from conftest import BOLD, LINK, SCRIPT, write_markup_corpus

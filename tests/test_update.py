@@ -1,4 +1,4 @@
-"""assistant.pipeline.update: incremental builds, add and remove give what a full rebuild gives;
+"""assistant.pipeline.build: incremental builds, add and remove give what a full rebuild gives;
 one writer at a time; leftovers of killed writers are cleaned up and reused."""
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from assistant.errors import CorpusError, IndexBusyError, IndexLoadError, QueryError
-from assistant.pipeline.update import build_index
+from assistant.pipeline.build import build_index
 from assistant.index.folder import load_index
 from assistant.pipeline.progress import Progress
 from assistant.search.searcher import Searcher
-from assistant.pipeline.update import add_documents, lock_path, remove_documents, writer_lock
+from assistant.pipeline.build import add_documents, remove_documents
+from assistant.index.lock import lock_path, writer_lock
 from conftest import PAGES, TinyEncoder, write_corpus
 
 QUESTIONS = ["held without trial", "satellite images of a labour camp", "death penalty", "rice at a private market",
@@ -273,7 +274,7 @@ def test_a_second_writer_waits_then_is_told_another_is_running(built, small_corp
     holder.acquire()
     try:
         t0 = time.monotonic()
-        from assistant.pipeline.update import build_index as build
+        from assistant.pipeline.build import build_index as build
 
         with pytest.raises(IndexBusyError, match="another build, add or remove is running"):
             build(small_corpus, encoder=TinyEncoder(), out_dir=built, lock_timeout=0.5)

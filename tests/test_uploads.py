@@ -1,7 +1,7 @@
 """Uploads from the web chat: names, types and sizes checked; files stored without overwriting; added and removed.
 
 Real files in tmp_path; the index is built with the conftest's tiny encoder and
-changed with the real :mod:`assistant.pipeline.update` functions.
+changed with the real :mod:`assistant.pipeline.build` functions.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import pytest
 from assistant.answer.model import NOTHING_ANSWERS
 from assistant.answer.terminal import to_text
 from assistant.web.chat import render_answer
-from assistant.pipeline.update import build_index
+from assistant.pipeline.build import build_index
 from assistant.search.searcher import Filter
 from assistant.pipeline.service import Assistant
 from assistant.answer.view import NO_MATCH, answer_view, describe_filter, shown_highlights

@@ -79,7 +79,7 @@ def _serving(root: Path, index: Path, *extra: str):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, real_encoder):
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
 
     root = tmp_path_factory.mktemp("web")
     corpus = write_markup_corpus(root / "corpus")
@@ -336,8 +336,8 @@ NEW_DOC = ("Lighthouse keepers on the northern islands reported that the beacon 
 
 @pytest.fixture(scope="module")
 def upload_server(tmp_path_factory, real_encoder):
-    pytest.importorskip("assistant.pipeline.update")
-    from assistant.pipeline.update import build_index
+    pytest.importorskip("assistant.pipeline.build")
+    from assistant.pipeline.build import build_index
 
     root = tmp_path_factory.mktemp("web-uploads")
     corpus = write_markup_corpus(root / "corpus")

@@ -64,16 +64,17 @@ def main() -> None:
     p.add_argument("args", nargs="+")
     a = p.parse_args()
 
-    import assistant.pipeline.update as update
+    import assistant.index.writer as writer
+    import assistant.pipeline.build as build
 
-    real_swap = update.swap_into_place
+    real_swap = writer.swap_into_place
 
     def swap(tmp, out):
         print("swapping", flush=True)
         time.sleep(a.pause_swap)
         real_swap(tmp, out)
 
-    update.swap_into_place = swap
+    writer.swap_into_place = swap
     if a.two_step:
         import os
 
@@ -89,8 +90,8 @@ def main() -> None:
                     print("renamed", flush=True)
                     time.sleep(a.pause_swap)
 
-        update._exchange = lambda x, y: False
-        update.os = Os()
+        writer._exchange = lambda x, y: False
+        writer.os = Os()
 
     if a.real:
         from assistant.encoders.embed import DEFAULT_MODEL, SentenceTransformerEncoder
@@ -108,11 +109,11 @@ def main() -> None:
     else:
         encoder = SlowEncoder(a.delay)
     if a.op == "build":
-        report = update.build_index(a.args[0], encoder=encoder, out_dir=a.args[1], batch_size=a.batch_size)
+        report = build.build_index(a.args[0], encoder=encoder, out_dir=a.args[1], batch_size=a.batch_size)
     elif a.op == "add":
-        report = update.add_documents(a.args[0], a.args[1:], encoder=encoder, batch_size=a.batch_size)
+        report = build.add_documents(a.args[0], a.args[1:], encoder=encoder, batch_size=a.batch_size)
     else:
-        report = update.remove_documents(a.args[0], a.args[1:], encoder=encoder)
+        report = build.remove_documents(a.args[0], a.args[1:], encoder=encoder)
     print(json.dumps({"summary": report.summary(), "encoded": report.encoded, "reused": report.reused}), flush=True)
 
 

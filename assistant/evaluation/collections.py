@@ -111,7 +111,7 @@ def ensure_index(collection: Collection, *, model: str, cache: Path, build_threa
     Raises:
         QueryError: the collection's corpus is missing (the message says how to fetch it).
     """
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
     from assistant.index.folder import load_index
     from assistant.encoders.models import canonical_name
 

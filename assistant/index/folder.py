@@ -1,6 +1,6 @@
-"""The index folder: build it from a corpus, save it atomically, load and check it.
+"""The index folder: what it holds, loading and checking it.
 
-Owns the arrow ``Passage -> index/``. One folder of plain files:
+Owns the format of ``index/``. One folder of plain files:
 
     manifest.json      what built it (model, dimension, corpus fingerprint, version, sizes, checksums)
     documents.jsonl    each document's metadata and full source text; documents.index.json
@@ -24,19 +24,20 @@ Owns the arrow ``Passage -> index/``. One folder of plain files:
 A load reads the small files whole; the token and sentence arrays stay on disk and a
 question reads its candidates' rows (``store.RowFile``).
 
-Writing (build, add, remove) lives in :mod:`assistant.pipeline.update`: a new version is
-assembled in a temporary folder and swapped into place, so an interrupted
-change leaves the previous index usable. This module computes what goes into
-the folder and loads and checks it.
+What goes into the folder is computed by :mod:`assistant.index.parts` and written by
+:mod:`assistant.index.writer` (a new version is assembled in a temporary folder and
+swapped into place, so an interrupted change leaves the previous index usable), on
+the path of :mod:`assistant.pipeline.build`; the texts each part is made from are
+:mod:`assistant.index.texts`. This module describes the folder (its manifest, its
+sentence arrays, the in-memory ``Index``) and loads and checks it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +46,13 @@ import numpy as np
 from assistant.index import sources
 from assistant.encoders.cache import CACHE_DIR
 from assistant.index.columns import FILES as COLUMN_FILES, Columns
-from assistant.ingest.corpus import DEFAULT_MAX_FILE_BYTES, Document, Passage, Skipped
+from assistant.ingest.corpus import Document, Passage
 from assistant.index.dense import DenseIndex
-from assistant.encoders.embed import Tokens
 from assistant.errors import IndexLoadError
 from assistant.index.sources import build_command
 from assistant.index.store import DocumentStore, PassageStore, RowFile
-from assistant.index.keyword import KeywordIndex, stems
-from assistant.ingest.split import MONTHS, sentence_spans
-from assistant.index.tokens import CONTEXT, NO_SENTENCE, TokenVectors, dequantize, quantize_rows
+from assistant.index.keyword import KeywordIndex
+from assistant.index.tokens import TokenVectors, dequantize, quantize_rows
 
 FORMAT = 8  # 8: passages and documents read from disk as asked, sentence vectors int8, columns stored; 7: token arrays as .npy files (int8, memory-mapped); 6: files.json and the encoder cache
 TOKEN_ARRAYS = ("vectors", "scale", "piece", "first", "sentence", "counts")  # tokens.NAME.npy
@@ -86,11 +85,11 @@ class Manifest:
     embedding_text: str
     built_at: str
     build_seconds: float
-    follow_links: bool = False  # how the corpus was read, so add and later builds read it alike
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    ranking: dict | None = None  # assistant.search.fusion.RankingConfig: hybrid weights and abstention threshold
-    index_type: str = "auto"  # the dense index kind asked for (build --index-type): auto or one of dense.KINDS
-    dense_index: str = "flat"  # the kind built (assistant.index.dense); indexes from before it was recorded are flat
+    follow_links: bool  # how the corpus was read, so add and later builds read it alike
+    max_file_bytes: int
+    ranking: dict | None  # assistant.search.fusion.RankingConfig: hybrid weights and abstention threshold
+    index_type: str  # the dense index kind asked for (build --index-type): auto or one of dense.KINDS
+    dense_index: str  # the kind built (assistant.index.dense)
 
 
 @dataclass(frozen=True)
@@ -99,19 +98,17 @@ class Sentences:
 
     row: np.ndarray  # (m,) passage row of each sentence, ascending
     spans: np.ndarray  # (m, 2) start, end
-    vectors: np.ndarray  # (m, d): float32 when built; int8 (memory-mapped) with ``scale`` when stored
+    vectors: np.ndarray  # (m, d) int8 (memory-mapped when loaded from a large index), with ``scale``
     scores: np.ndarray  # (m,) bool: the sentence has MIN_SENTENCE_WORDS words, enough to stand for its paragraph
     first: np.ndarray  # (n + 1,) passage i owns sentence rows first[i]:first[i + 1]
-    scale: np.ndarray | None = None  # (m,) float32: row i is vectors[i] * scale[i] (int8 vectors)
+    scale: np.ndarray  # (m,) float32: row i is vectors[i] * scale[i]
 
     @classmethod
-    def of(cls, row, spans, vectors: np.ndarray, texts: list[str], passages: int, *, quantize: bool = False) -> Sentences:
-        """From sentence rows, spans, vectors and texts (the texts only decide ``scores``)."""
+    def of(cls, row, spans, vectors: np.ndarray, texts: list[str], passages: int) -> Sentences:
+        """From sentence rows, spans, unit float vectors (quantised to int8) and texts
+        (the texts only decide ``scores``)."""
         row = np.asarray(row, dtype=np.int64)
-        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(row), -1)
-        scale = None
-        if quantize:
-            vectors, scale = quantize_rows(vectors)
+        vectors, scale = quantize_rows(np.asarray(vectors, dtype=np.float32).reshape(len(row), -1))
         return cls(
             row, np.asarray(spans, dtype=np.int64).reshape(-1, 2), vectors,
             np.array([len(t.split()) >= MIN_SENTENCE_WORDS for t in texts], dtype=bool),
@@ -126,7 +123,7 @@ class Sentences:
         """Cosine of the question with each sentence of ``rows`` (reads only those rows)."""
         block = np.asarray(self.vectors[rows], dtype=np.float32)
         sims = block @ np.asarray(question, dtype=np.float32)
-        return sims * self.scale[rows] if self.scale is not None else sims
+        return sims * self.scale[rows]
 
 
 @dataclass(frozen=True)
@@ -143,123 +140,6 @@ class Index:
     vocabulary: frozenset[str]  # every lower-cased word of every document, and its stem
     notes: tuple[str, ...] = ()  # e.g. a corpus file that could not be read to check it is current
     columns: Columns | None = None  # filter and year columns (stored; computed from the passages when None)
-
-
-@dataclass(frozen=True)
-class UpdateReport:
-    """What a build, ``assistant add`` or ``assistant remove`` did (documents by id)."""
-
-    index_dir: str
-    documents: int
-    passages: int
-    skipped: tuple[Skipped, ...]
-    seconds: float
-    added: tuple[str, ...] = ()
-    updated: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    unchanged: int = 0
-    encoded: int = 0  # distinct texts the encoder embedded
-    reused: int = 0  # distinct texts whose encoding came from the cache
-    notes: tuple[str, ...] = ()
-
-    def summary(self) -> str:
-        """E.g. "3 added, 1 updated, 2 removed, 140 unchanged" (documents)."""
-        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
-                f"{self.unchanged} unchanged")
-
-
-
-def date_words(date: str) -> str:
-    """An ISO date as words a question would use: "2014-03-28" -> "28 March 2014"."""
-    if not date or "/" in date:
-        return ""
-    parts = date.split("-")
-    try:
-        words = [parts[0]]
-        if len(parts) > 1:
-            words.insert(0, MONTHS[int(parts[1]) - 1].capitalize())
-        if len(parts) > 2:
-            words.insert(0, str(int(parts[2])))
-    except (ValueError, IndexError):
-        return date
-    return " ".join(words)
-
-
-def embedding_text(passage: Passage, doc: Document) -> str:
-    """What the encoder sees for a passage: title, section, organisation, kind and
-    date give it the context a question names ("the 2011 coalition letter").
-
-    The quote shown to users is always ``passage.text``; only the vector differs.
-    """
-    body = " ".join(passage.text.split())
-    parts = [doc.title] if doc.title else []
-    if passage.section and passage.section != doc.title:
-        parts.append(passage.section)
-    meta = ", ".join(x for x in (doc.organization, doc.kind, date_words(passage.date)) if x)
-    head = " — ".join(parts) + (f" ({meta})" if meta else "")
-    return f"{head}. {body}" if head else body
-
-
-def token_sentences(
-    passage: Passage, text: str, tokens: Tokens, mine: list[tuple[int, tuple[int, int]]]
-) -> list[int]:
-    """For each token of a passage's embedding text ``text``, the row of the
-    sentence it lies in (``mine``: the passage's sentences as (row, source span)),
-    CONTEXT for the title/section/metadata before the passage's text, or
-    NO_SENTENCE (between sentences, or offsets unknown)."""
-    if len(tokens.spans) != len(tokens.pieces):
-        return [NO_SENTENCE] * len(tokens.pieces)
-    body_start = len(text) - len(" ".join(passage.text.split()))
-    # where each word of the normalised text starts, in the text and in the source
-    words = list(re.finditer(r"\S+", passage.text))
-    body_pos = np.cumsum([0] + [len(m.group()) + 1 for m in words[:-1]]) + body_start
-    out = []
-    for a, _ in tokens.spans:
-        if a < body_start:
-            out.append(CONTEXT)
-            continue
-        w = int(np.searchsorted(body_pos, a, side="right")) - 1
-        src = passage.start + words[w].start() + (a - int(body_pos[w]))
-        out.append(next((i for i, (x, y) in mine if x <= src < y), NO_SENTENCE))
-    return out
-
-
-def keyword_text(passage: Passage, doc: Document, lead: str) -> str:
-    """What BM25 indexes for a passage: its text, its document's metadata, and the
-    opening sentence of the item it belongs to (which names what it is about)."""
-    return " ".join(
-        x for x in (doc.title, doc.organization, doc.kind, date_words(passage.date), passage.section, lead, passage.text) if x
-    )
-
-
-def item_leads(passages: list[Passage], docs: dict[str, Document]) -> list[str]:
-    """For each passage, the first sentence of the first passage of its item
-    (same document, date and section), or "" for that first passage itself."""
-    first: dict[tuple[str, str, str], Passage] = {}
-    out = []
-    for p in passages:
-        f = first.setdefault((p.doc_id, p.date, p.section), p)
-        if f is p:
-            out.append("")
-            continue
-        spans = sentence_spans(docs[f.doc_id].text, f.start, f.end)
-        a, b = spans[0] if spans else (f.start, f.end)
-        out.append(" ".join(docs[f.doc_id].text[a:b].split()))
-    return out
-
-
-def passage_sentences(passage: Passage, doc: Document) -> list[tuple[int, int]]:
-    """Sentence spans of a passage (a list's items count as sentences)."""
-    out: list[tuple[int, int]] = []
-    if passage.kind == "list":
-        pos = passage.start
-        for line in passage.text.split("\n"):
-            a, b = pos, pos + len(line)
-            out.extend(sentence_spans(doc.text, a, b))
-            pos = b + 1
-    else:
-        out = sentence_spans(doc.text, passage.start, passage.end)
-    return out
 
 
 def load_index(
@@ -333,9 +213,11 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
         manifest, sums = read_manifest(path)
         found = file_sizes(path)
         recorded = recorded_sizes(path)
-        if set(found) != set(sums) or (recorded is not None and recorded != found):
+        if recorded is None:
+            raise IndexLoadError(f"the index at {path} is damaged (its manifest lacks sizes); {rebuild}")
+        if set(found) != set(sums) or recorded != found:
             raise IndexLoadError(f"the index at {path} is damaged (a file is missing, extra or of another size); {rebuild}")
-        small = recorded is None or sum(found.values()) <= LOAD_VERIFY_BYTES
+        small = sum(found.values()) <= LOAD_VERIFY_BYTES
         if verify is None:
             verify = small
         if mmap is None:
@@ -408,12 +290,6 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
     return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary, notes, columns)
 
 
-def vocabulary_of(docs) -> frozenset[str]:
-    """Every lower-cased word of the documents, and its stem (the unknown-name rule's)."""
-    words = {w.lower() for d in docs for w in re.findall(r"\w+", d.text)}
-    return frozenset(words | set(stems(sorted(words))))
-
-
 def read_manifest(path: Path) -> tuple[Manifest, dict[str, str]]:
     """The manifest of the index at ``path`` and the checksums it records.
 
@@ -441,16 +317,15 @@ def read_manifest(path: Path) -> tuple[Manifest, dict[str, str]]:
             f"the index at {path} has format {fmt}, written by {newer} version; this version reads format {FORMAT}; "
             f"{rebuild}"
         )
-    known = {f.name for f in fields(Manifest)}
-    required = {f.name for f in fields(Manifest) if f.default is MISSING}
-    missing = sorted(required - raw.keys())
+    known = [f.name for f in fields(Manifest)]
+    missing = sorted(set(known) - raw.keys())
     if missing:
         raise IndexLoadError(f"the index at {path} is damaged (its manifest lacks {', '.join(missing)}); {rebuild}")
     sums = raw.get("checksums")
     if not isinstance(sums, dict):
         raise IndexLoadError(f"the index at {path} is damaged (its manifest lacks checksums); {rebuild}")
     try:
-        manifest = Manifest(**{k: raw[k] for k in known if k in raw})
+        manifest = Manifest(**{k: raw[k] for k in known})
     except TypeError as e:
         raise IndexLoadError(f"the index at {path} is damaged (manifest: {e}); {rebuild}") from e
     return manifest, sums
@@ -547,7 +422,7 @@ def file_sizes(folder: Path) -> dict[str, int]:
 
 
 def recorded_sizes(path: Path) -> dict[str, int] | None:
-    """The file sizes the manifest records (None for an index written before they were)."""
+    """The file sizes the manifest records (None when it records none: a damaged manifest)."""
     try:
         sizes = json.loads((path / "manifest.json").read_text()).get("sizes")
     except (OSError, ValueError, AttributeError):

@@ -1,6 +1,6 @@
 """Building and changing an index from Python: ``build``, ``add`` and ``remove``.
 
-Thin functions over the index writer (:mod:`assistant.pipeline.update`) that
+Thin functions over the index writer (:mod:`assistant.pipeline.build`) that
 also load the encoder when none is given: the named model for a build, the
 model an existing index was built with for ``add`` and ``remove``. Each returns
 the writer's report of what it did.
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from assistant.encoders.embed import DEFAULT_MODEL, Encoder
 from assistant.ingest.corpus import DEFAULT_MAX_FILE_BYTES
-from assistant.pipeline.update import add_documents, build_index, remove_documents
+from assistant.pipeline.build import add_documents, build_index, remove_documents
 
 if TYPE_CHECKING:
-    from assistant.index.folder import UpdateReport
+    from assistant.pipeline.build import UpdateReport
 
 
 def build(

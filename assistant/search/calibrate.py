@@ -35,7 +35,8 @@ import numpy as np
 
 from assistant.search import fusion
 from assistant.encoders.embed import Encoder
-from assistant.index.folder import Index, embedding_text, item_leads, keyword_text
+from assistant.index.folder import Index
+from assistant.index.texts import embedding_text, item_leads, keyword_text
 from assistant.index.keyword import KeywordIndex
 from assistant.search.searcher import Searcher
 from assistant.index.tokens import NO_SENTENCE, TokenVectors
@@ -51,7 +52,8 @@ def calibrate(index: Index, *, encoder: Encoder, batch_size: int = 32) -> fusion
     """The collection's ranking configuration with its calibrated abstention threshold.
 
     Args:
-        index: the freshly built index (in memory).
+        index: the index a change computed, in memory (``IndexParts.index``, before it is
+            written; its manifest records everything but the ranking).
         encoder: the encoder that built it.
         batch_size: texts per encoder call.
     """

@@ -6,7 +6,7 @@ overwriting: a taken name gets " (2)", " (3)", ...). Accepted files are
 staged in a hidden folder inside the upload folder (a build passes hidden
 folders over), read there, and only a file that was read successfully enters
 the upload folder (inside the corpus folder, so a later ``build`` keeps it) and
-is added to the index with :func:`assistant.pipeline.update.add_documents`; the served
+is added to the index with :func:`assistant.pipeline.build.add_documents`; the served
 index is then reloaded, so they are searchable at once. A refused or failed
 upload leaves nothing behind, so it can never make the index look changed. Writers are
 serialised by the index's own lock; this module adds no locking of its own.
@@ -204,7 +204,7 @@ class LiveCollection:
         Raises:
             AssistantError: nothing could be added (every file refused or unreadable).
         """
-        from assistant.pipeline.update import add_documents
+        from assistant.pipeline.build import add_documents
 
         progress(0.05, "Checking the files")
         staging = staging_folder(self.settings)
@@ -260,7 +260,7 @@ class LiveCollection:
             doc_ids: the documents to remove.
             paths: doc id -> the document's file, as the served index knows it.
         """
-        from assistant.pipeline.update import remove_documents
+        from assistant.pipeline.build import remove_documents
 
         report = remove_documents(self.index_dir, list(doc_ids), encoder=self._passage_encoder())
         for d in doc_ids:
