@@ -382,7 +382,7 @@ def _write(
                       keyword=keyword, columns=columns, vocabulary=vocabulary_of(docs))
     sources.save(files, tmp)
     cache.report_to(lambda n: None)
-    ranking = _ranking_config(out, layout, vectors, dense.faiss_index, keyword, sentences, tokens, columns,
+    ranking = _ranking_config(out, layout, vectors, dense, keyword, sentences, tokens, columns,
                               encoder=cache.as_encoder(), batch_size=batch_size)
     cache.keep(tmp / CACHE_DIR)
     manifest = Manifest(
