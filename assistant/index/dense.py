@@ -30,8 +30,9 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
 IVF_PROBE_SHARE = 0.02  # fraction of the inverted lists a query visits (at least IVF_MIN_PROBES)
 IVF_MIN_PROBES = 32
-
-Nearest = Ranked  # what ``nearest`` returns: rows best first, and their inner products
+# A filter that keeps at most this many rows has them scored exactly from their stored
+# vectors: cheaper than walking a graph or lists for them, and nothing is missed.
+EXACT_WITHIN = 1_000
 
 
 def choose_kind(n: int) -> str:
@@ -124,11 +125,17 @@ class DenseIndex:
         return Ranked(rows[keep].astype(np.int64), scores[keep].astype(np.float32))
 
     def _within(self, question: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best allowed rows of an approximate index: the nearest rows asked for in
-        proportion to the share the filter keeps, asked again for twice as many until ``k``
-        of them are allowed or every row was asked for."""
-        n = self.count()
-        asked = min(n, int(np.ceil(k * n / max(1, int(np.count_nonzero(allowed))))) + k)
+        """The ``k`` best allowed rows of an approximate index: up to EXACT_WITHIN of them,
+        scored exactly; beyond, the nearest rows asked for in proportion to the share the
+        filter keeps, asked again for twice as many until ``k`` of them are allowed or
+        every row was asked for."""
+        n, kept = self.count(), int(np.count_nonzero(allowed))
+        if kept <= EXACT_WITHIN:
+            rows = np.flatnonzero(allowed)
+            scores = (self.vectors(rows) @ question[0]).astype(np.float32)
+            best = np.argsort(-scores, kind="stable")[:k]
+            return scores[best], rows[best]
+        asked = min(n, int(np.ceil(k * n / max(1, kept))) + k)
         while True:
             scores, rows = self._index.search(question, asked)
             scores, rows = scores[0], rows[0]
@@ -234,19 +241,7 @@ class IvfSq8Index(DenseIndex):
 
         ivf = faiss.extract_index_ivf(self._index)
         ivf.nprobe = int(min(ivf.nlist, max(IVF_MIN_PROBES, round(IVF_PROBE_SHARE * ivf.nlist))))
-        self._mapped = False
-
-    def _reconstruct(self, rows: np.ndarray) -> np.ndarray:
-        if not self._mapped:  # to find a row's list and code
-            import faiss
-
-            faiss.extract_index_ivf(self._index).make_direct_map()
-            self._mapped = True
-        return self._index.reconstruct_batch(rows)
-
-    def add(self, vectors: np.ndarray) -> None:
-        super().add(vectors)
-        self._mapped = False
+        ivf.make_direct_map()  # to find a row's list and code (``vectors``); kept up to date by add
 
 
 KINDS: dict[str, type[DenseIndex]] = {cls.kind: cls for cls in (FlatIndex, HnswIndex, IvfSq8Index)}
