@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,8 +43,7 @@ def main() -> None:
         searcher = assistant.searcher
         runs = {}
         for n in [None, *counts]:
-            searcher.exhaustive_up_to = 10**12 if n is None else 0
-            searcher.candidates = n or 0
+            searcher.config = replace(searcher.config, exhaustive_up_to=10**12 if n is None else 0, candidates=n or 0)
             (report,) = evaluate(assistant, queries, modes=(args.mode,))
             runs[n] = report
         exact = {r.qid: r.retrieved[:5] for r in runs[None].results}

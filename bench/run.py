@@ -192,7 +192,8 @@ def synthetic(n: int, d: int = 384, *, seed: int = 0) -> np.ndarray:
 def bench_scale(sizes: list[int], queries: int = 200) -> list[str]:
     import faiss
 
-    from assistant.index.dense import KINDS, DenseIndex, choose_kind
+    from assistant.index.dense import KINDS, choose_kind
+    from assistant.index.factory import build_dense, open_dense
 
     faiss.omp_set_num_threads(1)
     lines = [
@@ -209,14 +210,14 @@ def bench_scale(sizes: list[int], queries: int = 200) -> list[str]:
             if kind == "hnsw" and n > 200_000:
                 continue  # an HNSW graph over 10^6 rows takes too long to build on one shared core
             t = time.perf_counter()
-            index = DenseIndex.build(base, kind=kind)
+            index = build_dense(base, kind=kind)
             built = time.perf_counter() - t
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "dense.faiss"
                 index.save(path)
                 size = path.stat().st_size / 1e6
                 t = time.perf_counter()
-                index = DenseIndex.load(path, kind=kind)
+                index = open_dense(Path(tmp), kind=kind)
                 loaded = time.perf_counter() - t
             times, found = [], []
             for q in qs:

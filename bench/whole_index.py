@@ -66,7 +66,8 @@ def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
     from assistant.index import sources
     from assistant.index.columns import Columns
     from assistant.ingest.corpus import Document, Passage
-    from assistant.index.dense import DenseIndex, choose_kind
+    from assistant.index.dense import choose_kind
+    from assistant.index.factory import build_dense
     from assistant.index.folder import AUTO, Sentences
     from assistant.index.texts import vocabulary_of
     from assistant.index.keyword import KeywordIndex
@@ -152,7 +153,7 @@ def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
 
     t = time.perf_counter()
     kind = choose_kind(n)
-    dense = DenseIndex.build(vectors, kind=kind)
+    dense = build_dense(vectors, kind=kind)
     times["dense"] = time.perf_counter() - t
     t = time.perf_counter()
     keyword = KeywordIndex.build([p.text for p in passages])

@@ -4,6 +4,8 @@ exactly exhaustive search; with few, every hit still comes from those candidates
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -27,11 +29,11 @@ def searcher(default_index, real_encoder) -> Searcher:
 
 
 def _forced(searcher: Searcher, n: int):
-    searcher.exhaustive_up_to, searcher.candidates = 0, n
+    searcher.config = replace(searcher.config, exhaustive_up_to=0, candidates=n)
 
 
 def _exhaustive(searcher: Searcher):
-    searcher.exhaustive_up_to, searcher.candidates = 10**9, 0
+    searcher.config = replace(searcher.config, exhaustive_up_to=10**9, candidates=0)
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "tokens", "dense", "keyword", "rrf"])
@@ -60,7 +62,8 @@ def test_few_candidates_come_from_the_dense_and_keyword_top_within_the_filter(se
         vector = searcher.encode([got.query.text])[0].vector
         cosine = np.where(in_doc, index.vectors @ vector, -np.inf)
         nearest = set(np.argsort(-cosine, kind="stable")[:8].tolist())
-        bm25 = np.where(in_doc, index.keyword.scores(got.query.text), -np.inf)
+        everything = np.arange(len(index.passages))
+        bm25 = np.where(in_doc, index.keyword.scores(index.keyword.terms(got.query.text), everything), -np.inf)
         best = set(np.argsort(-bm25, kind="stable")[:8][bm25[np.argsort(-bm25, kind="stable")[:8]] > 0].tolist())
         row = {p.passage_id: i for i, p in enumerate(index.passages)}
         for h in got.hits:

@@ -3,6 +3,8 @@ collection, and a saved index answers as the one in memory (checked against nump
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -85,12 +87,12 @@ def test_build_records_the_dense_index_kind_and_keeps_it_through_rebuilds_and_ad
     assert (load_index(flat).manifest.index_type, load_index(flat).manifest.dense_index) == ("auto", "flat")
     index = load_index(hnsw)
     assert (index.manifest.index_type, index.manifest.dense_index) == ("hnsw", "hnsw")
-    assert type(index.dense).__name__ == "IndexHNSWFlat"
+    assert index.dense.kind == "hnsw" and type(index.dense._index).__name__ == "IndexHNSWFlat"
     question = "prison camps"
     want = [h.passage.passage_id for h in Searcher(load_index(flat), tiny_encoder).search(question, k=5).hits]
     searcher = Searcher(index, tiny_encoder)
     assert [h.passage.passage_id for h in searcher.search(question, k=5).hits] == want
-    searcher.exhaustive_up_to, searcher.candidates = 0, len(index.passages)  # through the HNSW graph
+    searcher.config = replace(searcher.config, exhaustive_up_to=0, candidates=len(index.passages))  # through the HNSW graph
     assert [h.passage.passage_id for h in searcher.search(question, k=5).hits] == want
 
     build_index(small_corpus, encoder=tiny_encoder, out_dir=hnsw)  # no --index-type: as last asked

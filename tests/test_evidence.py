@@ -4,6 +4,7 @@ measures of what is shown (graded judgments)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from assistant.ingest.corpus import Document, Passage
 from assistant.evaluation.evaluate import QueryResult, load_grades, shown_metrics
 from assistant.search.evidence import is_evidence
 from assistant.search.request import clean_query
-from assistant.search.searcher import Hit, Retrieval
+from assistant.search.fusion import DEFAULT as DEFAULT_CONFIG
+from assistant.search.searcher import Hit, Retrieval, Signals
 
 TEXT = "Alpha statement one. Beta statement two. Gamma statement three. Delta statement four."
 
@@ -30,13 +32,14 @@ def _hit(n: int, score: float, *, cosine: float = 0.5) -> Hit:
     start = TEXT.index(["Alpha", "Beta", "Gamma", "Delta"][n])
     end = TEXT.index(".", start) + 1
     p = Passage(f"d#p{n + 1}", "d", n + 1, 0, "", "2020", "paragraph", start, end, TEXT[start:end])
-    return Hit(p, score, n + 1, cosine, 1.0, cosine)
+    return Hit(p, score, n + 1, Signals(paragraph_cosine=cosine, bm25=1.0, sentence_cosine=cosine))
 
 
 def _retrieval(scores, *, mode="hybrid", min_score=0.95, ratio=0.8, cosines=None) -> Retrieval:
     cosines = cosines or [0.5] * len(scores)
     hits = tuple(_hit(i, s, cosine=c) for i, (s, c) in enumerate(zip(scores, cosines)))
-    return Retrieval(clean_query("statement"), mode, hits, 4, min_score=min_score, evidence_ratio=ratio)
+    config = replace(DEFAULT_CONFIG, min_score=min_score, evidence_ratio=ratio)
+    return Retrieval(clean_query("statement"), mode, hits, 4, config=config)
 
 
 def test_hits_far_below_the_best_or_under_the_floor_are_not_evidence() -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from assistant.search import fusion
-from assistant.search.calibrate import MIN_QUESTIONS, QUANTILE, _held_out, _without_sentences
+from assistant.search.calibrate import MIN_QUESTIONS, _held_out, _without_sentences
 from assistant.pipeline.build import build_index
 from assistant.index.folder import load_index
 from assistant.search.searcher import Searcher

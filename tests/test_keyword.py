@@ -26,7 +26,8 @@ from assistant.index.keyword import KeywordIndex, stopwords
 index = KeywordIndex.build({texts!r})
 index.save(__import__("pathlib").Path({out!r}))
 loaded = KeywordIndex.load(__import__("pathlib").Path({out!r}), mmap=True)
-np.save({scores!r}, np.stack([loaded.scores(q) for q in ("returned from China", "executions", "defectors families")]))
+rows = np.arange(loaded.count())
+np.save({scores!r}, np.stack([loaded.scores(loaded.terms(q), rows) for q in ("returned from China", "executions", "defectors families")]))
 print("scipy loaded:", "scipy.sparse" in sys.modules, "stopwords:", len(stopwords()))
 import scipy.sparse  # still importable afterwards, for whatever needs it
 print("scipy then:", scipy.sparse.csr_matrix.__name__)

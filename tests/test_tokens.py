@@ -16,7 +16,8 @@ from assistant.pipeline.build import build_index
 from assistant.index.folder import load_index
 from assistant.index.texts import embedding_text
 from assistant.index.columns import passage_years as _passage_years
-from assistant.search.searcher import SENTENCE_TOKEN_WEIGHT, Searcher
+from assistant.search.fusion import TOKENS_SENTENCE_WEIGHT as SENTENCE_TOKEN_WEIGHT
+from assistant.search.searcher import Searcher
 from assistant.index.tokens import CONTEXT, MIN_PASSAGES_FOR_COMMON, NO_SENTENCE, TokenVectors, late_interaction, query_weights
 from conftest import TinyEncoder, write_corpus
 
@@ -321,12 +322,10 @@ def test_the_hybrid_score_is_the_sum_of_its_documented_signals(index_dir_tiny):
 
 
 def test_past_the_pool_size_only_the_best_candidates_are_token_matched(index_dir_tiny, monkeypatch):
-    import assistant.search.searcher as search
-
     searcher, index = index_dir_tiny
     question = "Were prisoners held without trial?"
     full = searcher.search(question, k=len(index.passages))
-    monkeypatch.setattr(search, "TOKEN_MARGIN", 1)
+    monkeypatch.setattr(searcher, "config", replace(searcher.config, token_margin=1))
     pooled = searcher.search(question, k=2)
     assert len(pooled.hits) == 2
     # the pool is the k + 1 = 3 best by the other signals; within it the scores are unchanged

@@ -5,10 +5,11 @@ questions:
 
 1. Weak evidence: the best hit's hybrid score (``assistant.search.fusion``) is below
    the index's own threshold, calibrated when it was built on the collection's
-   pseudo-questions (``assistant.search.calibrate``: 2% of questions whose answer is
-   in the collection score lower). Other modes and reranked hits are judged by
-   the cosine part alone against ``MIN_COSINE`` (calibrated on
-   ``eval/queries.jsonl``, where 1% of answerable questions fall below it).
+   pseudo-questions (``assistant.search.calibrate``: ``RankingConfig.calibration_quantile``,
+   4%, of questions whose answer is in the collection score lower; collections of long
+   documents keep the threshold measured on real questions). Other modes and reranked
+   hits are judged by the cosine part alone against ``RankingConfig.min_cosine``
+   (calibrated on ``eval/queries.jsonl``, where 1% of answerable questions fall below it).
 2. An unknown name, in collections of long documents (``RankingConfig.name_rule``):
    the question names something (a capitalised word that is not its first
    word) that occurs nowhere in the collection, in any inflection, e.g.
@@ -29,7 +30,6 @@ from assistant.search.followup import STOP_WORDS
 from assistant.index.keyword import stems
 from assistant.search.searcher import Retrieval
 
-MIN_COSINE = 0.28
 _NAME = re.compile(r"\b[A-Z][a-z]{2,}(?:[-'’][A-Za-z]+)?\b")
 _WORD = re.compile(r"\w+")
 _POSSESSIVE = re.compile(r"[’']s$")
@@ -60,10 +60,10 @@ def abstain_reason(retrieval: Retrieval, vocabulary: frozenset[str]) -> str:
     if names:
         return f"the collection never mentions {', '.join(names)}"
     # The threshold is calibrated on hybrid scores; other scores fall back to the cosine part.
-    if retrieval.mode == "hybrid" and not retrieval.reranked:
+    if retrieval.calibrated:
         what, evidence, floor = "hybrid score", best.score, retrieval.min_score
     else:
-        what, evidence, floor = "cosine similarity", max(best.dense, best.sentence), MIN_COSINE
+        what, evidence, floor = "cosine similarity", max(best.dense, best.sentence), retrieval.config.min_cosine
     if evidence < floor:
         return f"{weak_evidence(retrieval.query.text, best.passage.text, vocabulary)} ({what} {evidence:.2f} < {floor:.2f})"
     return ""

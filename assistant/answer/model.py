@@ -211,12 +211,13 @@ def make_answer(
 
 
 def _highlights(retrieval: Retrieval, hit: Hit) -> tuple[tuple[int, int], ...]:
-    """The best-answering sentence, and any other nearly as good (within 0.05 cosine)."""
+    """The best-answering sentence, and any other nearly as good (within
+    ``RankingConfig.highlight_margin`` of its cosine)."""
     sentences = retrieval.best_sentences.get(hit.passage.passage_id, [])
     if not sentences:
         return ()
     top = max(s for _, _, s in sentences)
-    chosen = [(a, b) for a, b, s in sentences if s >= top - 0.05]
+    chosen = [(a, b) for a, b, s in sentences if s >= top - retrieval.config.highlight_margin]
     if len(chosen) == len(sentences) and len(sentences) > 2:
         chosen = [(a, b) for a, b, s in sentences if s == top]
     return tuple(sorted(chosen))

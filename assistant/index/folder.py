@@ -45,13 +45,13 @@ import numpy as np
 
 from assistant.index import sources
 from assistant.encoders.cache import CACHE_DIR
+from assistant.index.backends import DenseBackend, KeywordBackend
 from assistant.index.columns import FILES as COLUMN_FILES, Columns
 from assistant.ingest.corpus import Document, Passage
-from assistant.index.dense import DenseIndex
 from assistant.errors import IndexLoadError
 from assistant.index.sources import build_command
+from assistant.index.factory import StoredVectors, open_dense, open_keyword
 from assistant.index.store import DocumentStore, PassageStore, RowFile
-from assistant.index.keyword import KeywordIndex
 from assistant.index.tokens import TokenVectors, dequantize, quantize_rows
 
 FORMAT = 8  # 8: passages and documents read from disk as asked, sentence vectors int8, columns stored; 7: token arrays as .npy files (int8, memory-mapped); 6: files.json and the encoder cache
@@ -132,9 +132,9 @@ class Index:
     manifest: Manifest
     documents: Mapping[str, Document]  # a DocumentStore (read from disk as asked) when loaded
     passages: Sequence[Passage]  # a PassageStore when loaded
-    vectors: Any  # (n, d) passage embeddings, unit length, indexable by rows (dense.stored_vectors when loaded)
-    dense: Any  # faiss.IndexFlatIP
-    keyword: KeywordIndex
+    vectors: Any  # (n, d) passage embeddings, unit length, indexable by rows (the dense backend's, when loaded)
+    dense: DenseBackend  # chosen by the manifest's dense_index (assistant.index.factory)
+    keyword: KeywordBackend
     sentences: Sentences
     tokens: TokenVectors
     vocabulary: frozenset[str]  # every lower-cased word of every document, and its stem
@@ -230,8 +230,7 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
         listing = json.loads((path / "documents.index.json").read_text(encoding="utf-8"))
         docs = DocumentStore(path / "documents.jsonl", listing["ids"], np.asarray(listing["offsets"], dtype=np.int64))
         passages = PassageStore(path / "passages.jsonl", np.load(path / "passages.offsets.npy", allow_pickle=False))
-        stored_dense = DenseIndex.load(path / "dense.faiss", kind=manifest.dense_index)
-        dense = stored_dense.faiss_index
+        dense = open_dense(path, kind=manifest.dense_index)
         # Arrays read by row (a question's candidates) stay on disk when mmap is asked;
         # the small per-passage ones are read whole.
         def array(name: str, whole: bool = False):
@@ -241,7 +240,7 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
 
         sentences = Sentences(**{name: array(f"sentences.{name}.npy", whole=name in ("row", "scores", "first"))
                                  for name in SENTENCE_ARRAYS})
-        keyword = KeywordIndex.load(path / "keyword", mmap=mmap)
+        keyword = open_keyword(path, mmap=mmap)
         arrays = {name: array(f"tokens.{name}.npy", whole=name in ("first", "counts")) for name in TOKEN_ARRAYS}
         tokens = TokenVectors(
             arrays["vectors"], arrays["piece"], arrays["first"],
@@ -261,13 +260,13 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
         len(passages) != manifest.passages
         or passages.file_bytes != (path / "passages.jsonl").stat().st_size
         or docs.file_bytes != (path / "documents.jsonl").stat().st_size
-        or dense.ntotal != len(passages)
-        or dense.d != manifest.dimension
+        or dense.count() != len(passages)
+        or dense.dimension != manifest.dimension
         or len(docs) != manifest.documents
         or sentences.vectors.shape != (m, manifest.dimension) or sentences.vectors.dtype != np.int8
         or sentences.spans.shape != (m, 2) or not (len(sentences.row) == len(sentences.scores) == len(sentences.scale) == m)
         or len(sentences.first) != len(passages) + 1 or int(sentences.first[-1]) != m
-        or keyword.size != len(passages)
+        or keyword.count() != len(passages)
         or tokens.passages != len(passages)
         or tokens.vectors.shape != (int(tokens.first[-1]), manifest.dimension)
         or len(tokens.piece) != len(tokens.vectors)
@@ -286,7 +285,7 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
                 f"the index at {path} is damaged (passage {p.passage_id} does not match its source); {rebuild}"
             )
     notes = sources.raise_if_stale(files, path) if check_corpus else ()
-    vectors = stored_dense.stored_vectors()  # read by row as questions need them
+    vectors = StoredVectors(dense)  # read by row as asked
     return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary, notes, columns)
 
 

@@ -22,7 +22,9 @@ import numpy as np
 from assistant.encoders.embed import Encoder, Tokens
 from assistant.errors import CorpusError
 from assistant.index.columns import Columns
-from assistant.index.dense import DenseIndex, choose_kind
+from assistant.index.backends import DenseBackend
+from assistant.index.dense import choose_kind
+from assistant.index.factory import build_dense
 from assistant.index.folder import AUTO, PASSAGE_TOKENS, Index, Manifest, Sentences
 from assistant.index.keyword import KeywordIndex
 from assistant.index.sources import CORPUS, SourceFiles
@@ -58,7 +60,7 @@ class IndexParts:
     documents: tuple[Document, ...]  # in index order
     passages: tuple[Passage, ...]
     vectors: np.ndarray  # (n, d) float32 unit passage embeddings, as the dense index holds them
-    dense: DenseIndex
+    dense: DenseBackend
     keyword: KeywordIndex
     sentences: Sentences  # int8 vectors with their scale, as stored
     tokens: TokenVectors  # int8, as stored
@@ -74,7 +76,7 @@ class IndexParts:
         """The index these parts make once written at ``path`` with ``manifest``, in memory."""
         return Index(
             path, manifest, self.by_id, self.passages, np.asarray(self.vectors, dtype=np.float32),
-            self.dense.faiss_index, self.keyword, self.sentences, self.tokens, self.vocabulary, (), self.columns,
+            self.dense, self.keyword, self.sentences, self.tokens, self.vocabulary, (), self.columns,
         )
 
 
@@ -153,7 +155,7 @@ def compute_parts(
         [by_id[passages[r].doc_id].text[a:b] for r, (a, b) in zip(sent_rows, sent_spans)], len(passages),
     )
     kind = choose_kind(len(passages)) if index_type == AUTO else index_type
-    dense = DenseIndex.build(vectors, kind=kind)
+    dense = build_dense(vectors, kind=kind)
     leads = item_leads(passages, by_id)
     keyword = KeywordIndex.build([keyword_text(p, by_id[p.doc_id], lead) for p, lead in zip(passages, leads)])
     columns = Columns.of(by_id, passages)

@@ -15,10 +15,8 @@ pseudo-questions' low tail is less reliable there (technical text has many
 sentences no one would ask: debian-reference's 2% quantile is 0.69, while its
 real answerable questions begin at 0.95). The short-document weights have no
 such measured threshold, so a collection of short documents is refused below
-its pseudo-questions' ``QUANTILE`` (4%: of the quantiles 2-10%, the largest that
-refuses at most 3% of the real answerable questions of both collections of short answers
-measured, the Debian FAQ and the Python FAQ; 5% refuses 3.4% of the Python FAQ's); in
-between the two are interpolated with the weights. Collections with fewer than ``MIN_QUESTIONS`` such passages keep the
+its pseudo-questions' ``RankingConfig.calibration_quantile`` (4%; why, in
+``assistant.search.fusion``); in between the two are interpolated with the weights. Collections with fewer than ``MIN_QUESTIONS`` such passages keep the
 default threshold.
 
 The cost is one passage and one question encoding per pseudo-question (on the
@@ -37,13 +35,12 @@ from assistant.search import fusion
 from assistant.encoders.embed import Encoder
 from assistant.index.folder import Index
 from assistant.index.texts import embedding_text, item_leads, keyword_text
-from assistant.index.keyword import KeywordIndex
+from assistant.index.factory import build_dense, build_keyword
 from assistant.search.searcher import Searcher
 from assistant.index.tokens import NO_SENTENCE, TokenVectors
 
 LIMIT = 200  # pseudo-questions per collection
 MIN_QUESTIONS = 20  # fewer than this say too little about a distribution's tail
-QUANTILE = 0.04  # threshold: 4% of questions whose answer is in the collection score lower
 PROSE_SHARE = 0.8  # share of a pseudo-question's words that must be words of letters
 MIN_TOPIC_WORDS = 4  # distinct words other than stop words a pseudo-question names
 
@@ -82,13 +79,13 @@ def calibrate(index: Index, *, encoder: Encoder, batch_size: int = 32) -> fusion
         for e in pseudo_searcher.encode(questions, batch_size=batch_size)
         if (r := pseudo_searcher.search(e.text, k=1, mode="hybrid", encoded=e)).hits
     ]
-    own = fusion.calibrated_threshold(np.array(best), quantile=QUANTILE)
+    own = fusion.calibrated_threshold(np.array(best), quantile=config.calibration_quantile)
     share = config.long_share
     return replace(
         config, min_score=round(share * fusion.DEFAULT_MIN_SCORE + (1 - share) * own, 4),
         calibration=(
             f"{share:.2f} x {fusion.DEFAULT_MIN_SCORE} (long-document threshold) + {1 - share:.2f} x {own} "
-            f"({QUANTILE:.0%} quantile of the best scores of {len(best)} pseudo-questions)"
+            f"({config.calibration_quantile:.0%} quantile of the best scores of {len(best)} pseudo-questions)"
         ),
     )
 
@@ -143,19 +140,16 @@ def _without_sentences(
     index: Index, held: dict[int, int], shortened: dict, rows: list[int], new_vectors: np.ndarray
 ) -> Index:
     """The index as if each held-out sentence had never been in its passage."""
-    import faiss
-
-    vectors = index.vectors.copy()
+    vectors = np.array(index.vectors, dtype=np.float32)  # a copy
     vectors[rows] = new_vectors
-    dense = faiss.IndexFlatIP(vectors.shape[1])
-    dense.add(vectors.astype(np.float32))
+    dense = build_dense(vectors, kind="flat")
     held_rows = np.array(sorted(held.values()))
     sentence_vectors = np.array(index.sentences.vectors)  # a copy
     sentence_vectors[held_rows] = 0  # cosine 0: never a passage's best sentence
     tokens = _without_tokens(index.tokens, held_rows, sorted(held))
     passages = [shortened.get(i, p) for i, p in enumerate(index.passages)]
     leads = item_leads(list(index.passages), index.documents)
-    keyword = KeywordIndex.build([keyword_text(p, index.documents[p.doc_id], lead) for p, lead in zip(passages, leads)])
+    keyword = build_keyword([keyword_text(p, index.documents[p.doc_id], lead) for p, lead in zip(passages, leads)])
     return replace(
         index, vectors=vectors, dense=dense, keyword=keyword, tokens=tokens,
         sentences=replace(index.sentences, vectors=sentence_vectors),

@@ -11,9 +11,10 @@ them only share a word or a name with the question. A hit is evidence when
    weak to be cited beside it. The threshold is calibrated per collection
    (``assistant.search.calibrate``), so this floor is too.
 
-Modes other than hybrid (and reranked hits) are judged by the cosine part of each
-hit, max(paragraph cosine, best sentence cosine), against the best hit's, by rule 1
-alone. The best hit is always evidence unless the answer is refused
+Modes whose scores are not the calibrated hybrid scale (``Mode.calibrated`` in
+:mod:`assistant.search.modes`), and reranked hits, are judged by the cosine part of
+each hit, max(paragraph cosine, best sentence cosine), against the best hit's, by
+rule 1 alone. The best hit is always evidence unless the answer is refused
 (``assistant.answer.abstain``). Both numbers live in the index's ``RankingConfig``.
 """
 
@@ -27,9 +28,9 @@ def is_evidence(retrieval: Retrieval) -> tuple[bool, ...]:
     hits = retrieval.hits
     if not hits:
         return ()
-    hybrid = retrieval.mode == "hybrid" and not retrieval.reranked
-    values = [h.score if hybrid else _cosine(h) for h in hits]
-    floor = retrieval.min_score if hybrid else float("-inf")
+    calibrated = retrieval.calibrated
+    values = [h.score if calibrated else _cosine(h) for h in hits]
+    floor = retrieval.min_score if calibrated else float("-inf")
     top = max(values)
     cut = retrieval.evidence_ratio * top if top > 0 else float("-inf")
     return (True,) + tuple(v >= cut and v >= floor for v in values[1:])

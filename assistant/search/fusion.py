@@ -23,6 +23,12 @@ indexed: how many passages the document of a typical passage has.
 
 Between ``SHORT_DOC_PASSAGES`` and ``LONG_DOC_PASSAGES`` the weights are
 interpolated on a log scale, so there is no cliff.
+
+``RankingConfig`` also holds every other number ranking and its judgements use
+(how many candidates are scored, how many are token-matched, the "tokens" and
+"rrf" modes' constants, the evidence and highlight cuts, the other modes' cosine
+floor, the calibration quantile), each defaulting to the measured value below; an
+index built before a field was recorded loads with its default.
 """
 
 from __future__ import annotations
@@ -41,6 +47,34 @@ DEFAULT_MIN_SCORE = 0.95  # abstention threshold on the LONG scale (eval/queries
 # that showed one before the cut, on the tune half of the graded judgments of every
 # evaluation collection (eval/README.md); 0.85 kept 92.5% on the Debian FAQ's.
 EVIDENCE_RATIO = 0.8
+# "tokens" mode = token match + TOKENS_SENTENCE_WEIGHT * token match of the best
+# sentence, on every collection.
+TOKENS_SENTENCE_WEIGHT = 0.5
+# Token matching re-scores the best candidates by the other signals: in hybrid mode the
+# k asked for and TOKEN_MARGIN more, so that a passage a little below the top k by the
+# other signals can still climb into it (with a fixed 20 and k = 10, ranks 7-10 of the
+# default questions lost nDCG@10 0.845 -> 0.842; k + 20 gives every evaluation
+# collection the figures of a fixed 40, at a cost between the two); in "tokens" mode at
+# least TOKENS_POOL (with 30 or fewer it answers one more unanswerable Debian FAQ question).
+TOKEN_MARGIN = 20
+TOKENS_POOL = 40
+# Stage 1 (assistant.search.candidates): a question scores every allowed passage exactly
+# up to EXHAUSTIVE_UP_TO of them; past that, the CANDIDATES nearest by the dense index
+# and the CANDIDATES best by BM25 (both within the filter). Measured in docs/speed.md.
+EXHAUSTIVE_UP_TO = 5_000
+CANDIDATES = 400
+RRF_K = 60  # reciprocal rank fusion: 1 / (RRF_K + rank)
+# Modes other than hybrid, and reranked hits, are refused below this cosine (paragraph
+# or best sentence; calibrated on eval/queries.jsonl, where 1% of answerable questions
+# fall below it). (assistant.answer.abstain)
+MIN_COSINE = 0.28
+# A quote highlights its best-answering sentence and any other within this cosine of it.
+HIGHLIGHT_MARGIN = 0.05
+# A collection of short documents is refused below this quantile of its pseudo-questions'
+# best scores (assistant.search.calibrate: 4%, of the quantiles 2-10% the largest that
+# refuses at most 3% of the real answerable questions of both collections of short
+# answers measured, the Debian FAQ and the Python FAQ; 5% refuses 3.4% of the Python FAQ's).
+CALIBRATION_QUANTILE = 0.04
 
 
 @dataclass(frozen=True)
@@ -68,6 +102,15 @@ class RankingConfig:
     min_score: float  # refuse when the best hybrid score is below this; also the floor of evidence
     calibration: str  # how min_score was set
     evidence_ratio: float = EVIDENCE_RATIO  # a shown quote scores at least this share of the best
+    tokens_sentence_weight: float = TOKENS_SENTENCE_WEIGHT  # "tokens" mode: weight of the best sentence's token match
+    token_margin: int = TOKEN_MARGIN  # hybrid mode token-matches the best k + this many candidates
+    tokens_pool: int = TOKENS_POOL  # "tokens" mode token-matches at least this many
+    exhaustive_up_to: int = EXHAUSTIVE_UP_TO  # up to this many allowed passages, every one is a candidate
+    candidates: int = CANDIDATES  # past it, this many from each backend
+    rrf_k: int = RRF_K
+    min_cosine: float = MIN_COSINE  # refusal floor of the modes judged by cosine
+    highlight_margin: float = HIGHLIGHT_MARGIN
+    calibration_quantile: float = CALIBRATION_QUANTILE  # of the pseudo-questions' best scores (short documents)
 
     @property
     def name_rule(self) -> bool:
@@ -83,6 +126,10 @@ class RankingConfig:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+# An index whose configuration was never recorded and no collection to derive one from:
+# the long-document weights and threshold (what a Retrieval made by hand judges by).
+DEFAULT = RankingConfig(LONG_DOC_PASSAGES, 1.0, LONG, DEFAULT_MIN_SCORE, "default")
 
 
 def long_share(doc_passages: float) -> float:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from assistant.errors import QueryError
 from assistant.index.filters import DATE_FORMS, Filter, check_date, check_text, make_filter, shown as _shown  # noqa: F401 (re-exported)
 
-MODES = ("hybrid", "tokens", "rrf", "dense", "keyword")
-DEFAULT_MODE = "hybrid"
+from assistant.search.modes import DEFAULT_MODE, NAMES as MODES  # noqa: F401 (re-exported; the registry is there)
+
 DEFAULT_K = 5
 MAX_K = 100
 MAX_QUERY_CHARS = 2000

@@ -24,7 +24,7 @@ from assistant.answer.model import Answer, Quote, one_line, page_label, paragrap
 from assistant.answer.terminal import source_lines
 from assistant.answer.json_format import to_json
 from assistant.ingest.corpus import Document, Passage
-from assistant.errors import AssistantError, QueryError
+from assistant.errors import AssistantError
 from assistant.pipeline.service import Assistant
 from assistant.search.followup import follow_up_query, user_messages
 from assistant.search.request import make_request
