@@ -15,11 +15,11 @@ numpy, FAISS and the encoder.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
 from assistant.errors import AssistantError, CorpusError, IndexBusyError, IndexLoadError, ModelError, QueryError
 from assistant.version import __version__
 
+TYPE_CHECKING = False  # (not typing's: importing typing costs more than the rest of this module)
 if TYPE_CHECKING:
     from assistant.answer.model import Answer, Citation, Quote
     from assistant.index.filters import Filter
