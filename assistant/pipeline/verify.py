@@ -67,6 +67,11 @@ def read_export(path: str | Path) -> dict:
         ExportError: unreadable, not JSON, not an answer export, or a quote lacks a field.
     """
     path = Path(path)
+    name = path.name.lower()
+    for other in (".csl.json", ".md", ".docx", ".csv"):
+        if name.endswith(other) and path.is_file():
+            raise ExportError(f"{path} is a {other} export, for reading; verify reads the .json one "
+                              "(`assistant ask ... --export FILE.json`)")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
