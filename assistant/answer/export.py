@@ -16,6 +16,7 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from assistant.answer.json_format import to_json
 from assistant.answer.model import Answer
@@ -188,7 +189,7 @@ def _date_parts(date: str) -> list[int]:
 # --- DOCX -------------------------------------------------------------------------
 
 
-def to_docx(record: dict, path: Path) -> None:
+def to_docx(record: dict, path: Path | BinaryIO) -> None:
     """Quotes as block quotes (the Quote style), then a numbered source list with provenance."""
     import docx
 
@@ -218,26 +219,44 @@ def to_docx(record: dict, path: Path) -> None:
         para.add_run(f"\n{place(hit)}; {proof(hit)}.")
         for echo in echo_places(hit):
             d.add_paragraph(f"also: {echo}", style="List Bullet 2")
-    d.save(str(path))
+    d.save(str(path) if isinstance(path, Path) else path)
 
 
 # --- registry ---------------------------------------------------------------------
 
 
-def _text_writer(render: Callable[[dict], str]) -> Callable[[dict, Path], None]:
-    def write(record: dict, path: Path) -> None:
-        path.write_text(render(record), encoding="utf-8", newline="")
+def _docx_bytes(record: dict) -> bytes:
+    buf = io.BytesIO()
+    to_docx(record, buf)
+    return buf.getvalue()
 
-    return write
+
+def _utf8(render: Callable[[dict], object]) -> Callable[[dict], bytes]:
+    def encode(record: dict) -> bytes:
+        out = render(record)
+        text = out if isinstance(out, str) else json.dumps(out, ensure_ascii=False, indent=1) + "\n"
+        return text.encode("utf-8")
+
+    return encode
 
 
-WRITERS: dict[str, Callable[[dict, Path], None]] = {  # longest suffix first: ".csl.json" before ".json"
-    ".csl.json": _text_writer(lambda r: json.dumps(to_csl(r), ensure_ascii=False, indent=1) + "\n"),
-    ".json": _text_writer(lambda r: json.dumps(r, ensure_ascii=False, indent=1) + "\n"),
-    ".md": _text_writer(to_markdown),
-    ".csv": _text_writer(to_csv),
-    ".docx": to_docx,
+WRITERS: dict[str, Callable[[dict], bytes]] = {  # longest suffix first: ".csl.json" before ".json"
+    ".csl.json": _utf8(to_csl),
+    ".json": _utf8(lambda r: r),
+    ".md": _utf8(to_markdown),
+    ".csv": _utf8(to_csv),
+    ".docx": _docx_bytes,
 }
+MEDIA_TYPES = {
+    ".csl.json": "application/vnd.citationstyles.csl+json", ".json": "application/json",
+    ".md": "text/markdown; charset=utf-8", ".csv": "text/csv; charset=utf-8",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+def export_bytes(record: dict, suffix: str) -> bytes:
+    """The file of format ``suffix`` (a key of :data:`WRITERS`) for ``record``."""
+    return WRITERS[suffix](record)
 
 
 def format_of(path: str | Path) -> str:
@@ -260,9 +279,9 @@ def write_export(record: dict, path: str | Path) -> Path:
         ExportError: an unknown format, or the file cannot be written.
     """
     path = Path(path)
-    writer = WRITERS[format_of(path)]
+    data = export_bytes(record, format_of(path))
     try:
-        writer(record, path)
+        path.write_bytes(data)
     except OSError as e:
         raise ExportError(f"cannot write {path} ({e.strerror or type(e).__name__})") from None
     return path

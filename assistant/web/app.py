@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from assistant.web.download import DEFAULT_FORMAT, FORMATS as DOWNLOAD_FORMATS, answer_record, download_link
 from assistant.web.chat import EMPTY_SOURCE, MAX_QUOTES, NO_SOURCES, SORRY, Chat, escape_markdown
 from assistant.web.collection import CollectionInfo, describe_collection, describe_documents
 from assistant.web.uploads import LiveCollection, UploadSettings, clear_staging
@@ -165,6 +166,7 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
                 pick = gr.Dropdown([], value=None, label="Open a cited passage", interactive=True,
                                    elem_id="source-pick")
                 view = gr.HTML(EMPTY_SOURCE, elem_id="source-view")
+                kept, fmt, download = download_controls(gr)  # "Download this answer" (assistant.web.download)
 
         conversations = Conversations()
 
@@ -185,24 +187,24 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
             question; an empty one is ignored.
             """
             if show_question(message, []) is None:  # an empty or blank message adds nothing
-                yield gr.skip(), gr.skip()
+                yield gr.skip(), gr.skip(), gr.skip()
                 return
             conversation = conversations.of(request.session_hash)
             question, earlier, shown = conversation.ask(user_markdown(message))
-            yield shown, gr.skip()
+            yield shown, gr.skip(), gr.skip()
             past = [{"role": "user", "content": m} for m in earlier]
             try:
                 reply = chat.reply(message, past, k, mode, doc_ids, orgs, date_from, date_to)
-                text, cited = reply.text, reply.sources
+                text, cited, record = reply.text, reply.sources, answer_record(reply.answer)
             except Exception:  # a bug or a broken index: the person gets a message, the log the trace
                 log.exception("answering %r failed", str(message)[:200])
-                text, cited = SORRY, ()
+                text, cited, record = SORRY, (), None
             items = [[s.label, s.passage_id, [list(h) for h in s.highlights], s.marker] for s in cited]
-            yield conversation.answer(question, message, text), items
+            yield conversation.answer(question, message, text), items, record
 
         # The box is emptied in the page as the question is taken (TAKE_BOX), not by the server's
         # reply, which could arrive after the next question was typed and erase it.
-        box.submit(ask, [box, *settings], [chatbot, sources], js=TAKE_BOX, trigger_mode="multiple",
+        box.submit(ask, [box, *settings], [chatbot, sources, kept], js=TAKE_BOX, trigger_mode="multiple",
                    show_progress_on=[chatbot], api_visibility="private")
         # An example is put in the box and sent from there, as if typed.
         examples.click(lambda sample: sample[0], [examples], [box], queue=False,
@@ -237,6 +239,7 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
         demo.unload(leave)
         sources.change(show_sources, [sources], [pick, view], api_visibility="private", queue=False)
         pick.input(show_source, [pick, sources], [view], api_visibility="private", queue=False)
+        connect_download(gr, kept, fmt, download)
 
         def answer(
             message: str, k: float = 5, mode: str = "hybrid", doc_ids: list[str] | None = None,
@@ -267,6 +270,22 @@ def build_app(chat: Chat, *, info: CollectionInfo | None = None, live: LiveColle
         gr.api(answer, api_name="chat")
         gr.api(search, api_name="search")
     return demo
+
+
+def download_controls(gr) -> tuple[Any, Any, Any]:
+    """The kept answer (its export record), the format to download it in, and the link."""
+    kept = gr.State(None)
+    with gr.Row(elem_id="download-row"):
+        fmt = gr.Dropdown(list(DOWNLOAD_FORMATS), value=DEFAULT_FORMAT, label="Format", elem_id="download-format",
+                          scale=2)
+        download = gr.HTML("", elem_id="download-link", scale=1)
+    return kept, fmt, download
+
+
+def connect_download(gr, kept, fmt, download) -> None:
+    """A new answer, or another format, makes the link that downloads it ("" without an answer)."""
+    for trigger in (kept.change, fmt.change):
+        trigger(download_link, [kept, fmt], [download], api_visibility="private", queue=False)
 
 
 def header_markdown(info: CollectionInfo) -> str:
