@@ -195,3 +195,23 @@ def test_ask_export_writes_the_file_and_prints_the_answer_as_before(echoed, tmp_
     assert " ".join(captured.out.split()).startswith("[1] " + STATEMENT)  # the terminal answer, wrapped
     assert json.loads(out.read_text())["hits"][0]["text"] == STATEMENT
     assert to_csl(json.loads(out.read_text()))[0]["title"] in {"March statement", "November statement"}
+
+
+def test_the_chats_download_link_carries_the_export_itself(echoed) -> None:
+    import base64
+    import html
+
+    from assistant.web.download import FORMATS, answer_record, download_link
+
+    corpus, assistant = echoed
+    record = answer_record(assistant.ask(QUESTION, k=2))
+    assert download_link(None, ".md") == "" and answer_record(None) is None
+    for _, suffix in FORMATS:
+        link = download_link(record, suffix)
+        name = re.search(r'download="([^"]+)"', link).group(1)
+        data = base64.b64decode(re.search(r"base64,([^\"]+)\"", link).group(1))
+        assert html.unescape(name).endswith(suffix)
+        if suffix == ".json":
+            assert json.loads(data) == record
+        elif suffix == ".md":
+            assert record["hits"][0]["text"] in data.decode("utf-8")
