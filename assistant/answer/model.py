@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from assistant.ingest.corpus import Document, Passage
+from assistant.ingest.pdf_boxes import Rect
 from assistant.search.searcher import Filter, Hit, Retrieval, Signals
 
 NOTHING_ANSWERS = "No passage in the collection answers this."
@@ -43,6 +44,7 @@ class Citation:
     sha256: str = ""  # of the source file's bytes as indexed ("" from an index built before it was recorded)
     size: int = -1  # the source file's size in bytes as indexed
     extractor: str = ""  # what read the file's text, and its version (assistant.ingest.extractor)
+    rects: tuple[Rect, ...] = ()  # PDF: where the quote is on its page(s), in PDF user space (provenance.stamp)
 
     @property
     def page_label(self) -> str:

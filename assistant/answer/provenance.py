@@ -9,6 +9,8 @@ version, the page(s), the character offsets into the extracted text. Per answer:
 index's identity (the SHA-256 its build recorded of its manifest), the model, and the
 time of the answer. An index built before documents recorded their hash gets it from
 the index's ``files.json`` (the same bytes: a changed file makes the index stale).
+A PDF quote also gets the rectangles it occupies on its page(s), in PDF user space
+(:mod:`assistant.ingest.pdf_boxes`).
 
 Echoes (:func:`echoes`): a quote and the near-identical passages published elsewhere
 (``Quote.also_in``), every place once, the earliest dated first.
@@ -24,6 +26,7 @@ from dataclasses import replace
 from assistant.answer.model import Answer, Citation, Quote, Stamp
 from assistant.index import sources
 from assistant.index.folder import MANIFEST_HASH, Index, manifest_hash
+from assistant.ingest.pdf_boxes import quote_rects
 from assistant.version import __version__
 
 TOOL = f"assistant {__version__}"
@@ -65,12 +68,21 @@ def stamp(answer: Answer, index: Index, *, at: str | None = None) -> Answer:
         index_id=index_identity(index), index_path=str(index.path), model=m.model, dense_index=m.dense_index,
         built_at=m.built_at, answered_at=at or now(), tool=TOOL,
     )
-    quotes, related = answer.quotes, answer.related
+    quotes, related = tuple(_with_rects(q) for q in answer.quotes), tuple(_with_rects(q) for q in answer.related)
     if any(not c.sha256 for q in (*quotes, *related) for c in (q.citation, *q.also_in)):
         known = _recorded_hashes(index)
         quotes = tuple(_with_hashes(q, known) for q in quotes)
         related = tuple(_with_hashes(q, known) for q in related)
     return replace(answer, quotes=quotes, related=related, provenance=provenance)
+
+
+def _with_rects(q: Quote) -> Quote:
+    """A PDF quote with the rectangles its characters occupy (none for OCR text or an unreadable file)."""
+    c = q.citation
+    if not c.page or c.ocr or c.rects or not c.path:
+        return q
+    rects = quote_rects(c.path, q.text, c.page, c.last_page)
+    return replace(q, citation=replace(c, rects=rects)) if rects else q
 
 
 def _recorded_hashes(index: Index) -> dict[str, tuple[str, int]]:
@@ -111,6 +123,7 @@ def quote_provenance(c: Citation, provenance: Stamp | None) -> dict:
         "pages": list(range(c.page, max(c.page, c.last_page) + 1)) if c.page else [],
         "start": c.start,
         "end": c.end,
+        "rects": [{"page": r.page, "x0": r.x0, "y0": r.y0, "x1": r.x1, "y1": r.y1} for r in c.rects],
         "index_id": provenance.index_id if provenance else "",
         "index_model": provenance.model if provenance else "",
         "answered_at": provenance.answered_at if provenance else "",
