@@ -65,3 +65,42 @@ def test_download_this_answer_in_each_format(served, tmp_path):
             page.screenshot(path=str(tmp_path / "download.png"))
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.model
+def test_a_pdf_quote_is_shown_on_its_page_with_the_quote_marked(tmp_path_factory, real_encoder):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium, or make browser)")
+    from playwright.sync_api import expect, sync_playwright
+
+    from assistant.pipeline.update import build_index
+    from docgen import make_pdf
+
+    root = tmp_path_factory.mktemp("pdfpage")
+    corpus = root / "reports"
+    corpus.mkdir()
+    make_pdf(corpus / "annual.pdf", [("Findings", [
+        "Prison camps hold political prisoners who are forced to work long hours with little food. " * 2,
+        "Food shortages have left many children malnourished in the northern provinces. " * 2,
+        "The harvest failed in two provinces and markets closed for the winter months. " * 2,
+    ])], title="Annual report", author="Watchers", header="Annual report — Watchers")
+    build_index(corpus, encoder=real_encoder, out_dir=root / "index")
+    with _serving(root, root / "index") as running, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.goto(running.url)
+            box = page.locator("#question textarea")
+            expect(box).to_be_visible(timeout=30_000)
+            box.fill("Are children malnourished because of food shortages?")
+            box.press("Enter")
+            figure = page.locator("#source-view figure.src-page img")
+            expect(figure).to_be_visible(timeout=60_000)
+            assert figure.evaluate("img => img.naturalWidth") > 0  # the image decoded
+            expect(page.locator("#source-view figcaption")).to_contain_text("p. 1 of reports/annual.pdf")
+            expect(page.locator("#source-view .src-para.cited")).to_be_visible()  # the text, as before
+            figure.scroll_into_view_if_needed()
+            page.screenshot(path=str(root / "pdf-quote.png"), full_page=True)
+        finally:
+            browser.close()
