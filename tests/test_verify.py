@@ -98,7 +98,7 @@ def test_a_moved_file_still_verifies_by_its_hash(exported, tmp_path, capsys) -> 
     code, text, _ = verify(str(out), capsys=capsys)
     assert code == 1 and "not found: no file with SHA-256" in text and "give --corpus DIR" in text
     code, text, _ = verify(str(out), "--corpus", str(tmp_path / "received"), capsys=capsys)
-    assert code == 0 and "moved: found by its hash at" in text and "copy-of-" in text
+    assert code == 0 and "moved: found by its hash; recorded at" in text and "copy-of-" in text
 
 
 def test_a_changed_source_says_where_the_quote_is_now(exported, capsys) -> None:

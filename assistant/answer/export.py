@@ -214,9 +214,9 @@ def to_docx(record: dict, path: Path | BinaryIO) -> None:
     if hits:
         d.add_heading("Sources", level=2)
     for i, hit in enumerate(hits, 1):
-        para = d.add_paragraph(style="List Number")
-        para.add_run(f"[{i}] {hit['citation']}")
-        para.add_run(f"\n{place(hit)}; {proof(hit)}.")
+        para = d.add_paragraph(style="List Number")  # numbered 1, 2, ...: the quotes' [1], [2], ...
+        para.add_run(hit["citation"])
+        para.add_run(f"\n{proof(hit)}.")
         for echo in echo_places(hit):
             d.add_paragraph(f"also: {echo}", style="List Bullet 2")
     d.save(str(path) if isinstance(path, Path) else path)

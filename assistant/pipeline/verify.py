@@ -212,7 +212,7 @@ def _check(number: int, hit: dict, files: _Files) -> QuoteCheck:
         where = " or in " + ", ".join(str(f) for f in files.folders) if files.folders else " (give --corpus DIR to search a folder)"
         return QuoteCheck(status=NOT_FOUND, detail=f"no file with SHA-256 {sha[:12]}… at {recorded}{where}", **made)
     doc = files.document(path)
-    moved = "" if path == recorded else f" (moved: found by its hash at {path})"
+    moved = "" if path == recorded else f" (moved: found by its hash; recorded at {recorded})"
     if isinstance(doc, str):
         return QuoteCheck(status=NOT_FOUND, detail=f"{path} has the quoted bytes but its text cannot be read again: "
                                                    f"{doc}", found_path=path, **made)
