@@ -27,3 +27,7 @@ class SkipFile(AssistantError):
 
 class IndexBusyError(AssistantError):
     """Another build, add or remove is changing the same index."""
+
+
+class ExportError(AssistantError):
+    """An answer cannot be exported to that file, or an export cannot be read to verify it."""

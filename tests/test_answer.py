@@ -31,7 +31,7 @@ def test_a_statement_published_twice_is_one_quote_with_both_citations(tmp_path: 
     hit = out["hits"][0]
     (other,) = hit["also_in"]
     # the same fields as the hit's own citation, and no key Gradio would take for a file
-    assert set(other) == {k for k in hit if k not in ("rank", "score", "similarity", "text", "highlights", "also_in", "strength", "signals")}
+    assert set(other) == {k for k in hit if k not in ("rank", "score", "similarity", "text", "highlights", "also_in", "strength", "signals", "echoes")}
     assert "path" not in other and "path" not in hit
     source = Path(other["source_path"]).read_text(encoding="utf-8")
     assert source[other["start"]:other["end"]] == STATEMENT

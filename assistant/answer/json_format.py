@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from assistant.answer.model import NOTHING_ANSWERS, Answer, Citation, Quote
+from assistant.answer.model import NOTHING_ANSWERS, Answer, Citation, Quote, Stamp
+from assistant.answer.provenance import echoes, quote_provenance, stamp_json
 
 
-def citation_json(c: Citation) -> dict:
-    """A citation's JSON fields (no key is named "path": Gradio would serve it as a file)."""
+def citation_json(c: Citation, provenance: Stamp | None = None) -> dict:
+    """A citation's JSON fields, its provenance among them (no key is named "path": Gradio
+    would serve it as a file)."""
     return {
         "passage_id": c.passage_id,
         "doc_id": c.doc_id,
@@ -29,20 +31,23 @@ def citation_json(c: Citation) -> dict:
         "pages": [c.page, c.last_page] if c.last_page > c.page else None,
         "ocr": c.ocr,
         "citation": c.text(),
+        "provenance": quote_provenance(c, provenance),
     }
 
 
-def quote_json(q: Quote) -> dict:
-    """One quote's JSON: its rank (null for a related passage), scores, citation, text and strength."""
+def quote_json(q: Quote, provenance: Stamp | None = None) -> dict:
+    """One quote's JSON: its rank (null for a related passage), scores, citation, text, strength,
+    provenance, and its echoes (every place it appears, earliest first; [] when only here)."""
     return (
         {"rank": q.rank or None, "score": q.score, "similarity": q.similarity}
-        | citation_json(q.citation)
+        | citation_json(q.citation, provenance)
         | {
             "text": q.text,
             "highlights": [list(h) for h in q.highlights],
-            "also_in": [citation_json(a) for a in q.also_in],
+            "also_in": [citation_json(a, provenance) for a in q.also_in],
             "strength": q.strength,
             "signals": {k: round(v, 4) for k, v in asdict(q.signals).items() if v is not None},
+            "echoes": [citation_json(c, provenance) for c in echoes(q)] if q.also_in else [],
         }
     )
 
@@ -57,6 +62,7 @@ def to_json(answer: Answer) -> dict:
         "abstained": answer.abstained,
         "message": NOTHING_ANSWERS if answer.abstained else "",
         "notes": list(answer.notes),
-        "hits": [quote_json(q) for q in answer.quotes],
-        "related": [quote_json(q) for q in answer.related],
+        "hits": [quote_json(q, answer.provenance) for q in answer.quotes],
+        "related": [quote_json(q, answer.provenance) for q in answer.related],
+        "provenance": stamp_json(answer.provenance),
     }

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from assistant.ingest.corpus import Document, Passage
+from assistant.ingest.pdf_boxes import Rect
 from assistant.search.searcher import Filter, Hit, Retrieval, Signals
 
 NOTHING_ANSWERS = "No passage in the collection answers this."
@@ -40,6 +41,10 @@ class Citation:
     page: int = 0  # first page (paged documents: PDF), 0 when unpaged
     last_page: int = 0
     ocr: bool = False  # the text was read from a page image by OCR
+    sha256: str = ""  # of the source file's bytes as indexed ("" from an index built before it was recorded)
+    size: int = -1  # the source file's size in bytes as indexed
+    extractor: str = ""  # what read the file's text, and its version (assistant.ingest.extractor)
+    rects: tuple[Rect, ...] = ()  # PDF: where the quote is on its page(s), in PDF user space (provenance.stamp)
 
     @property
     def page_label(self) -> str:
@@ -95,6 +100,20 @@ class Answer:
     id: str | None = None
     where: Filter = Filter()  # the filter the question was asked with
     related: tuple[Quote, ...] = ()  # context that is not evidence: rank 0, never cited
+    provenance: Stamp | None = None  # which index answered, and when (assistant.answer.provenance.stamp)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Which index answered a question, and when: the answer's part of every quote's provenance."""
+
+    index_id: str  # the SHA-256 of the index's manifest (assistant.index.folder.MANIFEST_HASH)
+    index_path: str
+    model: str
+    dense_index: str
+    built_at: str
+    answered_at: str  # ISO 8601, UTC
+    tool: str  # "assistant 0.1.0"
 
 
 _BREAKS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -138,6 +157,9 @@ def cite(passage: Passage, doc: Document) -> Citation:
         page=passage.page,
         last_page=passage.last_page,
         ocr=passage.ocr,
+        sha256=doc.sha256,
+        size=doc.size,
+        extractor=doc.extractor,
     )
 
 

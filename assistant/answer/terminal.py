@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import textwrap
 
-from assistant.answer.model import Answer, Quote
+from assistant.answer.model import Answer, Quote, one_line
+from assistant.answer.provenance import echoes
 from assistant.answer.view import answer_view
 from assistant.ingest.corpus import Document
 
@@ -60,7 +61,17 @@ def source_lines(quotes: tuple[Quote, ...] | list[Quote]) -> list[str]:
     for q in quotes:
         lines.append(f"[{q.rank}] {q.citation.text()}")
         lines.extend(f"    also published as: {a.text()}" for a in q.also_in)
+        if q.also_in:
+            lines.append(echo_line(q))
     return lines
+
+
+def echo_line(q: Quote) -> str:
+    """Where the quote's statement appears, earliest dated first (``provenance.echoes``)."""
+    places = echoes(q)
+    shown = "; ".join(f"{c.date or 'undated'}: {one_line(c.organization) + ', ' if c.organization else ''}"
+                      f"“{one_line(c.title)}” ({one_line(c.source)})" for c in places)
+    return f"    in {len(places)} places, earliest first: {shown}"
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -222,6 +222,8 @@ def cmd_ask(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
         raise QueryError('give a question, e.g. assistant ask "What happens in prison camps?", or --batch FILE')
     if args.batch is not None and args.question is not None:
         raise QueryError("give either a question or --batch FILE, not both")
+    if args.export:
+        _check_export(args)
     # Everything that can be checked without the index fails before the model loads.
     request = make_request(k=args.k, mode=args.mode, doc_ids=args.doc, organizations=args.org,
                            date_from=args.date_from, date_to=args.date_to)
@@ -230,6 +232,8 @@ def cmd_ask(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     clean_query(args.question)
     assistant = _open(args, encoder)
     answer = assistant.ask(args.question, k=request.k, mode=request.mode, where=request.where)
+    if args.export:
+        _export(answer, args.export)
     if args.json:
         print(json.dumps(to_json(answer), ensure_ascii=False))
     else:
@@ -266,6 +270,27 @@ def _ask_batch(args: argparse.Namespace, encoder: Encoder | None, lines, request
         print(f"error: {failures} of {total} lines could not be answered (named above); "
               f"the other {total - failures} were answered", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _check_export(args: argparse.Namespace) -> None:
+    from assistant.answer.export import format_of
+    from assistant.errors import QueryError
+
+    if args.batch is not None:
+        raise QueryError("--export writes one answer: give a question, not --batch")
+    format_of(args.export)  # an unknown format fails before the model loads
+
+
+def _export(answer, path: str) -> None:
+    from assistant.answer.export import export_record, write_export
+
+    print(f"exported to {write_export(export_record(answer), path)}", file=sys.stderr)
+
+
+def _verify(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
+    from assistant.cli.verify import cmd_verify
+
+    return cmd_verify(args)
 
 
 def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
@@ -405,7 +430,18 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--date-to", help="only passages dated on or before")
     reranker(a)
     common(a, model_default=None)
+    a.add_argument("--export", metavar="FILE",
+                   help="also write the answer with its sources and provenance to FILE: .md .docx .csv .csl.json "
+                        "or .json (the record `assistant verify` checks)")
     a.set_defaults(handler=cmd_ask)
+
+    v = sub.add_parser("verify", help="check an exported answer's quotes against the source files (no index, no model)")
+    v.add_argument("export", metavar="EXPORT", help="the .json file `assistant ask --export` wrote")
+    v.add_argument("--corpus", metavar="DIR", action="append",
+                   help="a folder to search (recursively) for files by their SHA-256 when a quoted file is not at its "
+                        "recorded path (repeatable)")
+    v.add_argument("--json", action="store_true", help="print JSON instead of text")
+    v.set_defaults(handler=_verify)
 
     e = sub.add_parser("eval", help="evaluate retrieval on a query set with gold quotes")
     e.add_argument("--queries", default=DEFAULT_QUERIES, help="JSON-lines query set (default: %(default)s)")

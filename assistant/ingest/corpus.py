@@ -22,6 +22,7 @@ from pathlib import Path
 
 from assistant.ingest.budgets import Budget
 from assistant.errors import CorpusError, SkipFile
+from assistant.ingest.extractor import extractor_of, sha256_of
 from assistant.ingest.formats import SUFFIXES, TEXT_SUFFIXES, read_file
 from assistant.ingest.split import Span, split_text
 
@@ -52,6 +53,9 @@ class Document:
     text: str = field(repr=False)
     pages: tuple[int, ...] = ()  # offset in ``text`` where each page starts (PDF); () when unpaged
     ocr_pages: tuple[int, ...] = ()  # page numbers whose text was read by OCR
+    sha256: str = ""  # of the bytes read (provenance); "" in indexes built before it was recorded
+    size: int = -1  # bytes read; -1 when not recorded
+    extractor: str = ""  # the reader and its version (assistant.ingest.extractor), e.g. "pypdf 7.1.1"
 
     def __post_init__(self) -> None:
         # loaded from JSON these arrive as lists
@@ -212,6 +216,7 @@ def read_document(
     if not raw or raw.isspace():
         raise SkipFile("empty file")
     got = read_file(path, raw, budget=Budget.for_file_limit(max_file_bytes))
+    sha256, size, extractor = sha256_of(raw), len(raw), extractor_of(path, raw, ocr_pages=got.ocr_pages)
     del raw
     if not got.text or got.text.isspace():
         raise SkipFile("empty file")
@@ -228,6 +233,9 @@ def read_document(
         text=got.text,
         pages=got.pages,
         ocr_pages=got.ocr_pages,
+        sha256=sha256,
+        size=size,
+        extractor=extractor,
     )
 
 

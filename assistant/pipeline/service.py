@@ -21,6 +21,7 @@ import numpy as np
 
 from assistant.answer.abstain import abstain_reason
 from assistant.answer.model import Answer, make_answer
+from assistant.answer.provenance import stamp
 from assistant.encoders.embed import Encoder
 from assistant.encoders.models import canonical_name
 from assistant.errors import IndexLoadError, QueryError
@@ -156,10 +157,11 @@ class Assistant:
         retrieval = self.retrieve(query, k=k, mode=mode, where=where, encoded=encoded)
         reason = abstain_reason(retrieval, self.index.vocabulary)
         notes = (f"Not answered: {reason}.",) if reason and retrieval.hits else ()
-        return make_answer(
+        answer = make_answer(
             retrieval, self.index.documents, abstained=bool(reason), asked=asked.text, qid=qid, extra_notes=notes,
             where=where, evidence=None if reason else is_evidence(retrieval),
         )
+        return stamp(answer, self.index)  # provenance: the index that answered, and when
 
     def ask_many(
         self,

@@ -22,6 +22,7 @@ from assistant.web.api_errors import blocks_class
 from assistant.web.chat import EMPTY_SOURCE, NO_SOURCES, SORRY, Chat
 from assistant.web.collection import CollectionInfo, describe_documents
 from assistant.web.conversations import Conversations, show_question, user_markdown
+from assistant.web.download import answer_record, download_link
 from assistant.web.guard import MAX_BODY, Limits, RequestGuard
 from assistant.web.page import (  # noqa: F401 - SETTINGS, settings_label_text: the page's, named here too
     SETTINGS, Page, _gradio, _with_request, chat_collection, header_markdown, layout, settings_label_text,
@@ -96,6 +97,7 @@ def build_app(
         connect_settings_label(chat, page)
         connect_chat(chat, page, static, demo)
         connect_sources(chat, page)
+        connect_download(page)
         if live is not None:
             connect_refresh(chat, page, demo, info=info)
         add_api(chat)
@@ -130,20 +132,20 @@ def connect_chat(chat: Chat, page: Page, static: Static, demo: Any) -> None:
         question; an empty one is ignored.
         """
         if show_question(message, []) is None:  # an empty or blank message adds nothing
-            yield gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip()
             return
         conversation = conversations.of(request.session_hash)
         question, earlier, shown = conversation.ask(user_markdown(message))
-        yield shown, gr.skip()
+        yield shown, gr.skip(), gr.skip()
         past = [{"role": "user", "content": m} for m in earlier]
         try:
             reply = chat.reply(message, past, k, mode, doc_ids, orgs, date_from, date_to)
-            text, cited = reply.text, reply.sources
+            text, cited, record = reply.text, reply.sources, answer_record(reply.answer)
         except Exception:  # a bug or a broken index: the person gets a message, the log the trace
             log.exception("answering %r failed", str(message)[:200])
-            text, cited = SORRY, ()
+            text, cited, record = SORRY, (), None
         items = [[s.label, s.passage_id, [list(h) for h in s.highlights], s.marker] for s in cited]
-        yield conversation.answer(question, message, text), items
+        yield conversation.answer(question, message, text), items, record
 
     @_with_request
     def leave(request: gr.Request):
@@ -152,18 +154,20 @@ def connect_chat(chat: Chat, page: Page, static: Static, demo: Any) -> None:
     @_with_request
     def forget(request: gr.Request):
         leave(request)
-        return [], gr.Dropdown(choices=[], value=None), EMPTY_SOURCE
+        return [], gr.Dropdown(choices=[], value=None), EMPTY_SOURCE, None, ""  # and no answer left to download
 
     # The box is emptied in the page as the question is taken (take-box.js), not by the server's
     # reply, which could arrive after the next question was typed and erase it.
-    page.box.submit(ask, [page.box, *page.settings.all], [page.chatbot, page.sources], js=static.take_box,
-                    trigger_mode="multiple", show_progress_on=[page.chatbot], api_visibility="private")
+    page.box.submit(ask, [page.box, *page.settings.all], [page.chatbot, page.sources, page.download.kept],
+                    js=static.take_box, trigger_mode="multiple", show_progress_on=[page.chatbot], api_visibility="private")
     # An example is put in the box and sent from there, as if typed.
     page.examples.click(lambda sample: sample[0], [page.examples], [page.box], queue=False,
                         api_visibility="private").then(None, None, None, js=static.send_box)
     # After a question, and again after its answer: the new question's top in view.
     page.chatbot.change(None, None, None, js=static.scroll_to_last, queue=False, api_visibility="private")
-    page.chatbot.clear(forget, None, [page.sources, page.pick, page.view], queue=False, api_visibility="private")
+    # Clearing forgets the answer kept for download too, and takes its link away.
+    page.chatbot.clear(forget, None, [page.sources, page.pick, page.view, page.download.kept, page.download.link],
+                       queue=False, api_visibility="private")
     demo.unload(leave)
 
 
@@ -187,6 +191,13 @@ def connect_sources(chat: Chat, page: Page) -> None:
 
     page.sources.change(show_sources, [page.sources], [page.pick, page.view], api_visibility="private", queue=False)
     page.pick.input(show_source, [page.pick, page.sources], [page.view], api_visibility="private", queue=False)
+
+
+def connect_download(page: Page) -> None:
+    """A new answer, or another format, makes the link that downloads it ("" without an answer)."""
+    d = page.download
+    for trigger in (d.kept.change, d.fmt.change):
+        trigger(download_link, [d.kept, d.fmt], [d.link], api_visibility="private", queue=False)
 
 
 def connect_refresh(chat: Chat, page: Page, demo: Any, *, info: CollectionInfo) -> None:

@@ -28,6 +28,7 @@ from assistant.errors import AssistantError
 from assistant.pipeline.service import Assistant
 from assistant.search.followup import follow_up_query, user_messages
 from assistant.search.request import make_request
+from assistant.web.pdf_view import page_figures
 from assistant.answer.view import OFF, ON, QuoteView, Run, answer_view, display_lines, quote_lines, shown_highlights
 
 log = logging.getLogger(__name__)
@@ -330,7 +331,8 @@ class Chat:
             label = where + (f" · {escape_html(marker)}" if is_cited else "")
             cls = "src-para cited" if is_cited else "src-para"
             paras.append(f'<div class="{cls}"><div class="src-where">{label}</div><p>{body}</p></div>')
-        return f'<div class="src-view">{head}{"".join(paras)}</div>'
+        figures = page_figures(doc, cited)  # a PDF quote on its page (assistant.web.pdf_view)
+        return f'<div class="src-view">{head}{"".join(paras)}{figures}</div>'
 
 
 EMPTY_SOURCE = (

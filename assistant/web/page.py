@@ -19,6 +19,7 @@ from assistant.errors import AssistantError
 from assistant.search.searcher import MODES
 from assistant.web.chat import EMPTY_SOURCE, MAX_QUOTES, Chat, escape_markdown
 from assistant.web.collection import CollectionInfo, describe_collection, describe_documents
+from assistant.web.download import DEFAULT_FORMAT, FORMATS as DOWNLOAD_FORMATS
 from assistant.web.uploads import LiveCollection
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,28 @@ class Page:
     pick: Any  # the dropdown of the last answer's sources
     view: Any  # the opened source
     remove_pick: Any  # the documents to remove (None unless the collection can be changed)
+    download: Download  # "Download this answer", under the sources
+
+
+@dataclass(frozen=True)
+class Download:
+    """The "Download this answer" control (:mod:`assistant.web.download`)."""
+
+    kept: Any  # state: the last answer's export record (None: nothing to download)
+    fmt: Any  # the format to download it in (a suffix)
+    link: Any  # the link that downloads it ("" without an answer)
+
+
+def download_controls() -> Download:
+    """The kept answer, the format menu and the link, in a row."""
+    gr = _gradio()
+
+    kept = gr.State(None)
+    with gr.Row(elem_id="download-row"):
+        fmt = gr.Dropdown(list(DOWNLOAD_FORMATS), value=DEFAULT_FORMAT, label="Format", elem_id="download-format",
+                          scale=2)
+        link = gr.HTML("", elem_id="download-link", scale=1)
+    return Download(kept, fmt, link)
 
 
 def settings_components(chat: Chat) -> Settings:
@@ -165,7 +188,8 @@ def layout(chat: Chat, *, info: CollectionInfo, live: LiveCollection | None) -> 
             pick = gr.Dropdown([], value=None, label="Open a cited passage", interactive=True,
                                elem_id="source-pick")
             view = gr.HTML(EMPTY_SOURCE, elem_id="source-view")
-    return Page(about, sources, settings, settings_panel, chatbot, box, examples, pick, view, remove_pick)
+            download = download_controls()
+    return Page(about, sources, settings, settings_panel, chatbot, box, examples, pick, view, remove_pick, download)
 
 
 def header_markdown(info: CollectionInfo) -> str:

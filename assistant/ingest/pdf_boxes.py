@@ -1,0 +1,153 @@
+"""Where a quote sits on its PDF page(s): rectangles in PDF user space, and the page drawn with them.
+
+Owns the arrow ``quote + PDF file -> rectangles on its pages`` (pypdfium2's text layer
+and character boxes) and ``page -> PNG with the rectangles marked``. The quoted text is
+pypdf's extraction (lines joined, words split at line ends rejoined, running headers
+dropped), so it is matched to pdfium's characters by their letters and digits only,
+in order, piece by piece (a quote that crosses a page break skips the running header
+between its two parts).
+A page read by OCR has no text layer to match: it gets no rectangles.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+MIN_RUN = 4  # matched runs shorter than this (in letters and digits) are coincidences
+ANCHOR = 12  # letters that must agree where a piece of the quote is taken to start
+LINE_TOLERANCE = 2.0  # points: boxes whose middles differ by less are on one line
+
+
+@dataclass(frozen=True)
+class Rect:
+    """A rectangle on a page in PDF user space (points, origin bottom left)."""
+
+    page: int  # 1-based
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+def quote_rects(path: str, quote: str, first_page: int, last_page: int = 0) -> tuple[Rect, ...]:
+    """The rectangles (one per line part) that the quote's characters occupy.
+
+    Args:
+        path: the PDF file.
+        quote: the quoted text (as extracted at build time).
+        first_page, last_page: the pages it is on (1-based; last 0 = first).
+
+    Returns () when the file cannot be read or no part of the quote is found.
+    """
+    last_page = max(first_page, last_page)
+    if first_page < 1:
+        return ()
+    key = _letters(quote)
+    if not key:
+        return ()
+    chars: list[tuple[int, int]] = []  # (page, char index) of each letter of the pages' text
+    letters: list[str] = []
+    boxes: dict[int, list[tuple[float, float, float, float]]] = {}
+    try:
+        for n in range(first_page, last_page + 1):
+            text, page_boxes = _page_chars(path, n, os.stat(path).st_mtime_ns)
+            boxes[n] = page_boxes
+            for i, ch in enumerate(text):
+                if ch.isalnum():
+                    letters.append(ch.lower())
+                    chars.append((n, i))
+    except Exception:  # a damaged or missing file, or pdfium missing: no rectangles, never an error
+        return ()
+    hits = [chars[i] for i in _match(key, "".join(letters))]
+    if len(hits) < len(key) // 2:  # too little of the quote on these pages: not its place
+        return ()
+    return _merge([(n, boxes[n][i]) for n, i in hits if i < len(boxes[n])])
+
+
+def _match(key: str, hay: str) -> list[int]:
+    """Positions in ``hay`` of ``key``'s letters, matched in order: each piece starts at the
+    first place after the previous piece where the next ANCHOR letters occur, and runs as long
+    as the two agree (so text between pieces, such as a running header, is skipped)."""
+    out: list[int] = []
+    pos = done = 0
+    while done < len(key):
+        anchor = min(ANCHOR, len(key) - done)
+        at = hay.find(key[done : done + anchor], pos) if anchor >= MIN_RUN else -1
+        if at < 0:
+            done += 1  # a letter the page does not have here: skip it
+            continue
+        n = anchor
+        while done + n < len(key) and at + n < len(hay) and hay[at + n] == key[done + n]:
+            n += 1
+        out.extend(range(at, at + n))
+        pos, done = at + n, done + n
+    return out
+
+
+def _letters(text: str) -> str:
+    return "".join(ch.lower() for ch in text if ch.isalnum())
+
+
+@lru_cache(maxsize=64)
+def _page_chars(path: str, page: int, mtime_ns: int) -> tuple[str, list[tuple[float, float, float, float]]]:
+    """A page's text as pdfium reads it and each character's box (left, bottom, right, top);
+    ``mtime_ns`` keys the cache, so a file written again is read again."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(path)
+    try:
+        textpage = pdf[page - 1].get_textpage()
+        n = textpage.count_chars()
+        text = textpage.get_text_range(0, n)
+        if len(text) != n:  # generated characters: read one by one so indexes match the boxes
+            text = "".join((textpage.get_text_range(i, 1) or " ")[:1] for i in range(n))
+        return text, [textpage.get_charbox(i, loose=True) for i in range(n)]  # loose: the line's height
+    finally:
+        pdf.close()
+
+
+def _merge(boxes: list[tuple[int, tuple[float, float, float, float]]]) -> tuple[Rect, ...]:
+    """Consecutive character boxes on one line become one rectangle."""
+    out: list[Rect] = []
+    for page, (x0, y0, x1, y1) in boxes:
+        if x1 <= x0 or y1 <= y0:
+            continue
+        last = out[-1] if out else None
+        if (last and last.page == page and abs((last.y0 + last.y1) - (y0 + y1)) / 2 < LINE_TOLERANCE
+                and x0 >= last.x0 - 1):
+            out[-1] = Rect(page, last.x0, min(last.y0, y0), max(last.x1, x1), max(last.y1, y1))
+        else:
+            out.append(Rect(page, x0, y0, x1, y1))
+    return tuple(Rect(r.page, round(r.x0, 2), round(r.y0, 2), round(r.x1, 2), round(r.y1, 2)) for r in out)
+
+
+def page_png(path: str, page: int, rects: tuple[Rect, ...] = (), *, width: int = 900) -> bytes:
+    """The page rendered at ``width`` pixels, the rectangles on it marked, as PNG bytes.
+
+    Raises:
+        OSError: the file cannot be read; ValueError: no such page.
+    """
+    import pypdfium2 as pdfium
+    from PIL import ImageDraw
+
+    pdf = pdfium.PdfDocument(path)
+    try:
+        if not 1 <= page <= len(pdf):
+            raise ValueError(f"{path} has no page {page}")
+        p = pdf[page - 1]
+        w, h = p.get_size()
+        scale = width / w
+        image = p.render(scale=scale).to_pil().convert("RGB")
+    finally:
+        pdf.close()
+    overlay = ImageDraw.Draw(image, "RGBA")  # RGBA drawing on an RGB image blends the fill
+    for r in rects:
+        if r.page == page:  # PDF y runs up from the bottom; the image's down from the top
+            box = (r.x0 * scale - 1, (h - r.y1) * scale - 1, r.x1 * scale + 1, (h - r.y0) * scale + 1)
+            overlay.rectangle(box, fill=(255, 200, 0, 90), outline=(230, 120, 0, 255), width=1)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()

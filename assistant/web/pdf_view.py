@@ -1,0 +1,41 @@
+"""The quote on its PDF page in the Sources panel: the page drawn with the quote's rectangles marked.
+
+Owns the arrow ``cited PDF passage -> HTML figure(s)`` shown beside the extracted text
+(:meth:`assistant.web.chat.Chat.source_html`). The image travels in the page as a
+``data:`` URL; a passage of an OCR page, or a file that cannot be read now, shows none.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+
+from assistant.ingest.corpus import Document, Passage
+from assistant.ingest.pdf_boxes import page_png, quote_rects
+
+log = logging.getLogger(__name__)
+MAX_PAGES = 2  # a passage over more pages shows its first two
+
+
+def page_figures(doc: Document, passage: Passage) -> str:
+    """HTML figures of the passage's page(s) with its text marked ("" when not a PDF quote)."""
+    if not passage.page or passage.ocr or not (doc.extractor.startswith("pypdf") or doc.path.lower().endswith(".pdf")):
+        return ""
+    rects = quote_rects(doc.path, passage.text, passage.page, passage.last_page)
+    if not rects:
+        return ""
+    out = []
+    for page in sorted({r.page for r in rects})[:MAX_PAGES]:
+        try:
+            png = page_png(doc.path, page, rects)
+        except Exception:  # a file changed or damaged since the build: the text is still shown
+            log.warning("cannot render page %s of %s", page, doc.path, exc_info=True)
+            continue
+        data = base64.b64encode(png).decode("ascii")
+        out.append(
+            f'<figure class="src-page" data-page="{page}"><img src="data:image/png;base64,{data}" '
+            f'alt="page {page} of {html.escape(doc.source)}, the quote marked" style="width:100%;border:1px solid #ddd">'
+            f"<figcaption>p. {page} of {html.escape(doc.source)}: the quote marked on the page</figcaption></figure>"
+        )
+    return "".join(out)
