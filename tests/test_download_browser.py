@@ -16,7 +16,7 @@ from test_web import CHROMIUM, CHROMIUM_ARGS, QUESTION, _serving
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, real_encoder):
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
 
     root = tmp_path_factory.mktemp("download")
     corpus = write_markup_corpus(root / "corpus")
@@ -74,7 +74,7 @@ def test_a_pdf_quote_is_shown_on_its_page_with_the_quote_marked(tmp_path_factory
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium, or make browser)")
     from playwright.sync_api import expect, sync_playwright
 
-    from assistant.pipeline.update import build_index
+    from assistant.pipeline.build import build_index
     from docgen import make_pdf
 
     root = tmp_path_factory.mktemp("pdfpage")

@@ -20,7 +20,7 @@ from assistant.answer.terminal import to_text
 from assistant.cli.main import main
 from assistant.errors import ExportError
 from assistant.pipeline.service import Assistant
-from assistant.pipeline.update import build_index
+from assistant.pipeline.build import build_index
 from docgen import make_pdf
 
 STATEMENT = ("A key UN vote has sent a clear message to the North Korean government that those responsible "

@@ -19,7 +19,7 @@ from assistant.answer.json_format import to_json
 from assistant.ingest.corpus import passages_of, read_document
 from assistant.ingest.pdf_boxes import Rect, page_png, quote_rects
 from assistant.pipeline.service import Assistant
-from assistant.pipeline.update import build_index
+from assistant.pipeline.build import build_index
 from docgen import make_pdf, make_two_column_pdf
 
 

@@ -13,7 +13,7 @@ import pytest
 from assistant.answer.export import export_record, write_export
 from assistant.cli.main import main
 from assistant.pipeline.service import Assistant
-from assistant.pipeline.update import build_index
+from assistant.pipeline.build import build_index
 from docgen import make_pdf
 
 STATEMENT = ("A key UN vote has sent a clear message to the North Korean government that those responsible "
