@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -141,3 +142,74 @@ def test_pdf_quotes_carry_their_rectangles_in_json_and_the_sources_panel_shows_t
         check_covers(root / "annual.pdf", hit["text"], tuple(Rect(**r) for r in rects), [])
     html = Chat(assistant).source_html(hit["passage_id"])
     assert '<figure class="src-page" data-page="1"><img src="data:image/png;base64,' in html
+
+
+# --- pages read by OCR: Tesseract's word boxes, placed on the page ---------------------------
+
+OCR_LINES = ["The prisoners were moved to the camp", "at night in closed trucks, the witness",
+             "said, and the guards kept no register", "of the names of those who arrived."]
+LINE_PX, FIRST_PX, LEFT_PX, FONT_PX = 80, 150, 150, 40  # where make_placed_scan draws each line
+
+
+def make_placed_scan(path: Path, *, x: float, y: float, width: float) -> tuple[Path, float]:
+    """A page that is only an image of OCR_LINES, drawn at (x, y) points, ``width`` points wide
+    (not filling the page, so that a box must be carried by the image's matrix). Returns
+    the path and points per image pixel."""
+    from PIL import Image, ImageDraw, ImageFont
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    from docgen import _vera
+
+    img = Image.new("L", (1700, 1000), 255)
+    draw = ImageDraw.Draw(img)
+    for i, line in enumerate(OCR_LINES):
+        draw.text((LEFT_PX, FIRST_PX + i * LINE_PX), line, font=ImageFont.truetype(_vera(), FONT_PX), fill=0)
+    scale = width / img.width
+    c = canvas.Canvas(str(path), pagesize=(612, 792))
+    c.drawImage(ImageReader(img), x, y, width=width, height=img.height * scale)
+    c.showPage()
+    c.save()
+    return path, scale
+
+
+def line_middle(i: int, *, y: float, scale: float, height_px: int = 1000) -> float:
+    """The PDF y of the middle of OCR_LINES[i] as drawn in the image placed at ``y``."""
+    return y + (height_px - (FIRST_PX + i * LINE_PX + FONT_PX * 0.6)) * scale
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="Tesseract is not installed (apt-get install tesseract-ocr)")
+def test_a_quote_on_a_page_read_by_ocr_gets_its_words_boxes_on_the_page(tmp_path: Path) -> None:
+    x, y, width = 60.0, 300.0, 480.0
+    path, scale = make_placed_scan(tmp_path / "scan.pdf", x=x, y=y, width=width)
+    doc = read_document(path, root=tmp_path, metadata={})
+    assert doc.ocr_pages == (1,) and "tesseract" in doc.extractor
+    (p,) = passages_of(doc)
+    assert p.ocr
+    # the quote is the second and third lines as the build's OCR read them
+    start = doc.text.index("at night")
+    end = doc.text.index("register") + len("register")
+    rects = quote_rects(doc.path, doc.text[start:end], p.page, p.last_page)
+    assert len(rects) == 2 and {r.page for r in rects} == {1}
+    for r, i in zip(sorted(rects, key=lambda r: -r.y1), (1, 2)):
+        assert r.y0 < line_middle(i, y=y, scale=scale) < r.y1  # on its line ...
+        for other in (0, 3):
+            assert not r.y0 < line_middle(other, y=y, scale=scale) < r.y1  # ... and on no other
+        assert abs(r.x0 - (x + LEFT_PX * scale)) < 6  # starts where the line starts in the image, placed
+        assert x < r.x1 < x + width
+    # the same rectangles reach the answer's provenance and the Sources panel's page
+    png = page_png(doc.path, 1, rects, width=600)
+    assert png.startswith(b"\x89PNG")
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="Tesseract is not installed (apt-get install tesseract-ocr)")
+def test_ocr_quotes_carry_rectangles_in_their_provenance(tmp_path, tiny_encoder):
+    root = tmp_path / "scans"
+    root.mkdir()
+    make_placed_scan(root / "scan.pdf", x=60.0, y=300.0, width=480.0)
+    build_index(root, encoder=tiny_encoder, out_dir=tmp_path / "index")
+    assistant = Assistant.open(tmp_path / "index", encoder=tiny_encoder)
+    hit = to_json(assistant.ask("prisoners moved to the camp at night", k=1))["hits"][0]
+    assert hit["provenance"]["ocr"] is True and "tesseract" in hit["provenance"]["extractor"]
+    rects = hit["provenance"]["rects"]
+    assert len(rects) == len(OCR_LINES) and all(60 <= r["x0"] < r["x1"] <= 540 for r in rects)

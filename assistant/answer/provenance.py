@@ -77,9 +77,10 @@ def stamp(answer: Answer, index: Index, *, at: str | None = None) -> Answer:
 
 
 def _with_rects(q: Quote) -> Quote:
-    """A PDF quote with the rectangles its characters occupy (none for OCR text or an unreadable file)."""
+    """A PDF quote with the rectangles its characters occupy (for OCR text, its words' boxes;
+    none for an unreadable file)."""
     c = q.citation
-    if not c.page or c.ocr or c.rects or not c.path:
+    if not c.page or c.rects or not c.path:
         return q
     rects = quote_rects(c.path, q.text, c.page, c.last_page)
     return replace(q, citation=replace(c, rects=rects)) if rects else q

@@ -6,7 +6,12 @@ pypdf's extraction (lines joined, words split at line ends rejoined, running hea
 dropped), so it is matched to pdfium's characters by their letters and digits only,
 in order, piece by piece (a quote that crosses a page break skips the running header
 between its two parts).
-A page read by OCR has no text layer to match: it gets no rectangles.
+
+A page with no text layer was read by OCR at build time (:mod:`assistant.ingest.formats.pdf`):
+its images are read again the same way, with Tesseract's word boxes
+(``pytesseract.image_to_data``), and each box is carried from the image's pixels onto the
+page by the matrix that places the image (pypdfium2). An image inside a form XObject,
+or whose placement cannot be told, gives its words no rectangles.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from functools import lru_cache
 MIN_RUN = 4  # matched runs shorter than this (in letters and digits) are coincidences
 ANCHOR = 12  # letters that must agree where a piece of the quote is taken to start
 LINE_TOLERANCE = 2.0  # points: boxes whose middles differ by less are on one line
+
+Box = tuple[float, float, float, float]  # left, bottom, right, top
+NO_BOX: Box = (0.0, 0.0, 0.0, 0.0)  # a letter of the text with no known place (left out by _merge)
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ def quote_rects(path: str, quote: str, first_page: int, last_page: int = 0) -> t
         return ()
     chars: list[tuple[int, int]] = []  # (page, char index) of each letter of the pages' text
     letters: list[str] = []
-    boxes: dict[int, list[tuple[float, float, float, float]]] = {}
+    boxes: dict[int, list[Box]] = {}
     try:
         for n in range(first_page, last_page + 1):
             text, page_boxes = _page_chars(path, n, os.stat(path).st_mtime_ns)
@@ -92,8 +100,9 @@ def _letters(text: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _page_chars(path: str, page: int, mtime_ns: int) -> tuple[str, list[tuple[float, float, float, float]]]:
+def _page_chars(path: str, page: int, mtime_ns: int) -> tuple[str, list[Box]]:
     """A page's text as pdfium reads it and each character's box (left, bottom, right, top);
+    a page without letters in its text layer, as the build read it, by OCR (:func:`_ocr_chars`).
     ``mtime_ns`` keys the cache, so a file written again is read again."""
     import pypdfium2 as pdfium
 
@@ -104,12 +113,69 @@ def _page_chars(path: str, page: int, mtime_ns: int) -> tuple[str, list[tuple[fl
         text = textpage.get_text_range(0, n)
         if len(text) != n:  # generated characters: read one by one so indexes match the boxes
             text = "".join((textpage.get_text_range(i, 1) or " ")[:1] for i in range(n))
+        if not any(ch.isalnum() for ch in text):
+            return _ocr_chars(path, page, pdf)
         return text, [textpage.get_charbox(i, loose=True) for i in range(n)]  # loose: the line's height
     finally:
         pdf.close()
 
 
-def _merge(boxes: list[tuple[int, tuple[float, float, float, float]]]) -> tuple[Rect, ...]:
+def _ocr_chars(path: str, page: int, pdf) -> tuple[str, list[Box]]:
+    """A scanned page's text as the build's OCR read it (each of pypdf's images of the page,
+    in its order, by Tesseract) and each character's box in PDF user space.
+
+    A word's box is Tesseract's (as high as its line, so that a line's words make one
+    rectangle), in the image's pixels, carried onto the page by the matrix that places
+    the image; its characters share its width evenly."""
+    import pypdf
+    import pytesseract
+
+    placements = _image_placements(pdf, page)
+    text: list[str] = []
+    boxes: list[Box] = []
+    for img in pypdf.PdfReader(path).pages[page - 1].images:
+        image = img.image
+        queue = placements.get(image.size)
+        place = queue.pop(0) if queue else None
+        data = pytesseract.image_to_data(image, output_type=pytesseract.Output.DICT)
+        rows = list(zip(data["level"], data["block_num"], data["par_num"], data["line_num"], data["text"],
+                        data["left"], data["top"], data["width"], data["height"]))
+        lines = {(b, p, ln): (top, height) for level, b, p, ln, _, _, top, _, height in rows if level == 4}
+        for level, b, p, ln, word, left, top, width, height in rows:
+            word = word.strip()
+            if level != 5 or not word:
+                continue
+            top, height = lines.get((b, p, ln), (top, height))
+            box = _to_page(place, image.size, left, top, width, height) if place is not None else NO_BOX
+            step = (box[2] - box[0]) / len(word)
+            for i in range(len(word)):
+                boxes.append(NO_BOX if place is None else (box[0] + i * step, box[1], box[0] + (i + 1) * step, box[3]))
+            text.append(word + " ")
+            boxes.append(NO_BOX)
+    return "".join(text), boxes
+
+
+def _image_placements(pdf, page: int) -> dict[tuple[int, int], list]:
+    """The page's own images (not those inside forms), by their size in pixels: the matrix
+    that maps each one's unit square onto the page, in drawing order."""
+    import pypdfium2.raw as pdfium_c
+
+    out: dict[tuple[int, int], list] = {}
+    for obj in pdf[page - 1].get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=0):
+        out.setdefault(tuple(obj.get_px_size()), []).append(obj.get_matrix())
+    return out
+
+
+def _to_page(matrix, size: tuple[int, int], left: int, top: int, width: int, height: int) -> Box:
+    """A box in an image's pixels (origin top left) as a box on the page (origin bottom left):
+    the image's unit square is placed by ``matrix``."""
+    w, h = size
+    corners = [matrix.on_point(x / w, 1 - y / h) for x in (left, left + width) for y in (top, top + height)]
+    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _merge(boxes: list[tuple[int, Box]]) -> tuple[Rect, ...]:
     """Consecutive character boxes on one line become one rectangle."""
     out: list[Rect] = []
     for page, (x0, y0, x1, y1) in boxes:

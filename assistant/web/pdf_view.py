@@ -2,7 +2,7 @@
 
 Owns the arrow ``cited PDF passage -> HTML figure(s)`` shown beside the extracted text
 (:meth:`assistant.web.chat.Chat.source_html`). The image travels in the page as a
-``data:`` URL; a passage of an OCR page, or a file that cannot be read now, shows none.
+``data:`` URL; a file that cannot be read now shows none (an OCR page shows its words' boxes).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ MAX_PAGES = 2  # a passage over more pages shows its first two
 
 def page_figures(doc: Document, passage: Passage) -> str:
     """HTML figures of the passage's page(s) with its text marked ("" when not a PDF quote)."""
-    if not passage.page or passage.ocr or not (doc.extractor.startswith("pypdf") or doc.path.lower().endswith(".pdf")):
+    if not passage.page or not (doc.extractor.startswith("pypdf") or doc.path.lower().endswith(".pdf")):
         return ""
     rects = quote_rects(doc.path, passage.text, passage.page, passage.last_page)
     if not rects:
