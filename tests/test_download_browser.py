@@ -63,6 +63,11 @@ def test_download_this_answer_in_each_format(served, tmp_path):
                     rows = list(csv.DictReader(io.StringIO(data)))
                     assert rows and rows[0]["question"] == QUESTION and rows[0]["quote"]
             page.screenshot(path=str(tmp_path / "download.png"))
+            # clearing the chat forgets its answer: nothing is left to download
+            page.locator("#chat").get_by_role("button", name=re.compile("clear", re.I)).first.click()
+            expect(page.locator("#chat blockquote")).to_have_count(0, timeout=30_000)
+            expect(button).to_have_count(0, timeout=30_000)
+            expect(page.locator("#download-link")).not_to_contain_text("Download")
         finally:
             browser.close()
 
