@@ -4,6 +4,7 @@ Assistant.open / ask / ask_many / reopen, and the lazy re-exports."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import subprocess
@@ -202,3 +203,21 @@ def test_the_documented_example_runs(tmp_path):
     assert "filtered: {'food'}" in lines
     assert "documents: ['camps', 'food', 'letter']" in lines
     assert lines[-1].startswith("refused: unknown mode 'psychic'")
+
+
+@pytest.mark.model
+def test_the_documented_export_and_verify_run_after_the_example(tmp_path):
+    """docs/api.md's provenance example, run after its first example, with the real model."""
+    import hashlib
+
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    first, second = re.findall(r"```python\n(.*?)```", text, re.S)[:2]
+    (tmp_path / "example.py").write_text(first + "\n" + second, encoding="utf-8")
+    out = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    sha = hashlib.sha256((tmp_path / "my-corpus" / "camps.txt").read_bytes()).hexdigest()
+    index_id = json.loads((tmp_path / "my-index" / "manifest.json").read_text())["manifest_sha256"]
+    assert lines[-2] == f"{sha[:12]} {index_id[:12]}"
+    assert lines[-1] == "True ['verified']"

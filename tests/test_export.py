@@ -70,6 +70,20 @@ def test_every_quote_carries_its_files_hash_size_reader_place_index_and_time(ech
         assert "path" not in p  # Gradio would serve it as a file
 
 
+def test_an_answer_names_the_index_that_answered_even_after_the_folder_was_rebuilt(echoed, tiny_encoder):
+    """The identity is the loaded index's: a build that replaced the folder since does not blank it
+    (nor lend it the new index's)."""
+    corpus, assistant = echoed
+    index_dir = assistant.index.path
+    before = json.loads((index_dir / "manifest.json").read_text())["manifest_sha256"]
+    (corpus / "c-later.txt").write_text("A later note\n\nMarkets closed in the winter months.\n")
+    build_index(corpus, encoder=tiny_encoder, out_dir=index_dir)
+    after = json.loads((index_dir / "manifest.json").read_text())["manifest_sha256"]
+    assert after != before
+    assert assistant.ask(QUESTION).provenance.index_id == before
+    assert assistant.reopen().ask(QUESTION).provenance.index_id == after
+
+
 def test_a_pdf_quote_names_pypdf_and_its_pages(tmp_path: Path, tiny_encoder) -> None:
     from importlib.metadata import version
 

@@ -19,20 +19,18 @@ Echoes (:func:`echoes`): a quote and the near-identical passages published elsew
 from __future__ import annotations
 
 import datetime
-import json
 import threading
 from dataclasses import replace
 
 from assistant.answer.model import Answer, Citation, Quote, Stamp
 from assistant.index import sources
-from assistant.index.folder import MANIFEST_HASH, Index, manifest_hash
+from assistant.index.folder import Index
 from assistant.ingest.pdf_boxes import quote_rects
 from assistant.version import __version__
 
 TOOL = f"assistant {__version__}"
 
 _lock = threading.Lock()
-_identities: dict[tuple[str, str], str] = {}
 _hashes: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
 
 
@@ -42,22 +40,9 @@ def now() -> str:
 
 
 def index_identity(index: Index) -> str:
-    """The SHA-256 of the index's manifest as its build recorded it ("" when unreadable).
-
-    Read once per index build: a folder swapped by a later build has another ``built_at``."""
-    key = (str(index.path), index.manifest.built_at)
-    with _lock:
-        if key in _identities:
-            return _identities[key]
-    try:
-        raw = json.loads((index.path / "manifest.json").read_text(encoding="utf-8"))
-        same = isinstance(raw, dict) and raw.get("built_at") == index.manifest.built_at
-        found = str(raw.get(MANIFEST_HASH) or manifest_hash(raw)) if same else ""
-    except (OSError, ValueError):
-        found = ""
-    with _lock:
-        _identities[key] = found
-    return found
+    """The SHA-256 of the index's manifest as its build recorded it, read when the index
+    was loaded (so an index whose folder a later build replaced keeps its own)."""
+    return index.identity
 
 
 def stamp(answer: Answer, index: Index, *, at: str | None = None) -> Answer:

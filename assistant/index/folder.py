@@ -140,6 +140,7 @@ class Index:
     vocabulary: frozenset[str]  # every lower-cased word of every document, and its stem
     notes: tuple[str, ...] = ()  # e.g. a corpus file that could not be read to check it is current
     columns: Columns | None = None  # filter and year columns (stored; computed from the passages when None)
+    identity: str = ""  # the SHA-256 of the manifest loaded (MANIFEST_HASH): which index this is, in provenance
 
 
 def load_index(
@@ -250,6 +251,7 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
         columns = Columns.load(path)
         vocabulary = frozenset(json.loads((path / "vocabulary.json").read_text(encoding="utf-8")))
         files = sources.load(path)
+        identity = _manifest_identity(path, manifest)
     except IndexLoadError:
         raise
     except Exception as e:  # truncated or edited files fail in many ways
@@ -286,7 +288,21 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
             )
     notes = sources.raise_if_stale(files, path) if check_corpus else ()
     vectors = StoredVectors(dense)  # read by row as asked
-    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary, notes, columns)
+    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary, notes, columns,
+                 identity)
+
+
+def _manifest_identity(path: Path, manifest: Manifest) -> str:
+    """The SHA-256 the build recorded of the manifest just read (computed for one that predates it).
+
+    Raises:
+        IndexLoadError: the manifest is no longer the one read (a writer swapped the folder
+            meanwhile; ``load_index`` reads it again).
+    """
+    raw = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    if not isinstance(raw, dict) or raw.get("built_at") != manifest.built_at:
+        raise IndexLoadError(f"the index at {path} changed while it was read")
+    return str(raw.get(MANIFEST_HASH) or manifest_hash(raw))
 
 
 def read_manifest(path: Path) -> tuple[Manifest, dict[str, str]]:
