@@ -213,3 +213,55 @@ def test_ocr_quotes_carry_rectangles_in_their_provenance(tmp_path, tiny_encoder)
     assert hit["provenance"]["ocr"] is True and "tesseract" in hit["provenance"]["extractor"]
     rects = hit["provenance"]["rects"]
     assert len(rects) == len(OCR_LINES) and all(60 <= r["x0"] < r["x1"] <= 540 for r in rects)
+
+
+# --- a PDF whose text layer and drawing disagree ------------------------------------------------
+
+
+def make_hidden_text_pdf(path: Path, visible: str, hidden: str) -> Path:
+    """A page that draws ``visible`` and holds ``hidden`` in its text layer, not drawn (render mode 3),
+    as a doctored or badly OCR'd PDF does."""
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path), pagesize=(612, 792))
+    for i, (text, mode) in enumerate(((visible, 0), (hidden, 3))):
+        t = c.beginText(72, 700 - i * 200)
+        t.setFont("Helvetica", 12)
+        t.setTextRenderMode(mode)
+        t.textLine(text)
+        c.drawText(t)
+    c.showPage()
+    c.save()
+    return path
+
+
+def test_a_quote_the_page_does_not_draw_is_said_to_be_hidden(tmp_path: Path) -> None:
+    from assistant.web.pdf_view import NOT_DRAWN, page_figures
+
+    hidden = "The guards kept a full register of the names of every prisoner who arrived."
+    path = make_hidden_text_pdf(tmp_path / "doctored.pdf", "Witnesses said no register of names was kept.", hidden)
+    doc = read_document(path, root=tmp_path, metadata={})
+    quote = next(p for p in passages_of(doc) if "full register" in p.text)
+    shown = next(p for p in passages_of(doc) if "Witnesses" in p.text)
+    assert quote_rects(doc.path, quote.text, quote.page)  # the text layer places it ...
+    assert html_escape(NOT_DRAWN) in page_figures(doc, quote)  # ... where the page draws nothing
+    assert html_escape(NOT_DRAWN) not in page_figures(doc, shown)
+    assert '<figure class="src-page"' in page_figures(doc, shown)
+
+
+def test_a_pdf_whose_text_layer_no_longer_holds_the_quote_says_so(tmp_path: Path) -> None:
+    from assistant.web.pdf_view import NOT_PLACED, page_figures
+
+    path = make_pdf(tmp_path / "one.pdf", [("Findings", [para(n) for n in range(3)])], title="One")
+    doc = read_document(path, root=tmp_path, metadata={})
+    target = next(p for p in passages_of(doc) if "q1w0" in p.text)
+    other = "The harbour master kept a ledger of every trawler that left port after the storm season. " * 3
+    make_pdf(path, [("Harbour", [other, other.upper()])], title="One")  # the file replaced by another
+    figures = page_figures(doc, target)
+    assert html_escape(NOT_PLACED) in figures and "<figure" not in figures
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)

@@ -190,8 +190,31 @@ def _merge(boxes: list[tuple[int, Box]]) -> tuple[Rect, ...]:
     return tuple(Rect(r.page, round(r.x0, 2), round(r.y0, 2), round(r.x1, 2), round(r.y1, 2)) for r in out)
 
 
+INK = 200  # a pixel darker than this (0-255 grey) is drawn ink
+MIN_INK = 0.01  # a rectangle with less of its area in ink shows nothing: its text is not drawn
+
+
 def page_png(path: str, page: int, rects: tuple[Rect, ...] = (), *, width: int = 900) -> bytes:
     """The page rendered at ``width`` pixels, the rectangles on it marked, as PNG bytes.
+
+    Raises:
+        OSError: the file cannot be read; ValueError: no such page.
+    """
+    return render_page(path, page, rects, width=width).png
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A page drawn with a quote's rectangles marked, and whether the quote's text shows on it."""
+
+    png: bytes
+    drawn: bool  # False when the rectangles on this page hold (almost) no ink: the text layer says
+    # what the page does not show (invisible or white text, text under an image)
+
+
+def render_page(path: str, page: int, rects: tuple[Rect, ...] = (), *, width: int = 900) -> Rendered:
+    """The page rendered at ``width`` pixels with the rectangles marked, and whether the
+    rectangles hold ink as drawn (the text layer and the drawing agree there).
 
     Raises:
         OSError: the file cannot be read; ValueError: no such page.
@@ -209,11 +232,24 @@ def page_png(path: str, page: int, rects: tuple[Rect, ...] = (), *, width: int =
         image = p.render(scale=scale).to_pil().convert("RGB")
     finally:
         pdf.close()
+    # PDF y runs up from the bottom; the image's down from the top
+    boxes = [(r.x0 * scale, (h - r.y1) * scale, r.x1 * scale, (h - r.y0) * scale) for r in rects if r.page == page]
+    drawn = _inked(image, boxes) if boxes else True
     overlay = ImageDraw.Draw(image, "RGBA")  # RGBA drawing on an RGB image blends the fill
-    for r in rects:
-        if r.page == page:  # PDF y runs up from the bottom; the image's down from the top
-            box = (r.x0 * scale - 1, (h - r.y1) * scale - 1, r.x1 * scale + 1, (h - r.y0) * scale + 1)
-            overlay.rectangle(box, fill=(255, 200, 0, 90), outline=(230, 120, 0, 255), width=1)
+    for x0, y0, x1, y1 in boxes:
+        overlay.rectangle((x0 - 1, y0 - 1, x1 + 1, y1 + 1), fill=(255, 200, 0, 90), outline=(230, 120, 0, 255), width=1)
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
+    return Rendered(buf.getvalue(), drawn)
+
+
+def _inked(image, boxes: list[tuple[float, float, float, float]]) -> bool:
+    """Whether at least MIN_INK of the boxes' area is ink on the rendered page."""
+    grey = image.convert("L")
+    ink = area = 0
+    for x0, y0, x1, y1 in boxes:
+        crop = grey.crop((int(x0), int(y0), max(int(x0) + 1, int(x1)), max(int(y0) + 1, int(y1))))
+        histogram = crop.histogram()
+        ink += sum(histogram[:INK])
+        area += crop.width * crop.height
+    return area > 0 and ink >= MIN_INK * area
