@@ -177,3 +177,22 @@ def test_verify_loads_no_model_index_or_web_libraries(exported) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout + done.stderr
+
+
+def test_a_pdf_quote_in_the_text_layer_but_not_drawn_does_not_verify(tmp_path: Path, tiny_encoder, capsys) -> None:
+    from test_pdf_rects import make_hidden_text_pdf
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    make_hidden_text_pdf(corpus / "doctored.pdf", "Witnesses said no register of names was kept at the camp.",
+                         "The guards kept a full register of the names of every prisoner who arrived.")
+    build_index(corpus, encoder=tiny_encoder, out_dir=tmp_path / "index")
+    bot = Assistant.open(tmp_path / "index", encoder=tiny_encoder)
+    for question, status, code_wanted in (("guards full register every prisoner arrived", "not drawn", 1),
+                                          ("witnesses said no register kept camp", "verified", 0)):
+        answer = bot.ask(question, k=1)
+        out = write_export(export_record(answer), tmp_path / f"{status}.json")
+        assert json.loads(out.read_text())["hits"][0]["provenance"]["rects"]
+        code, text, _ = verify(str(out), capsys=capsys)
+        assert f"[1] {status}: " in text and code == code_wanted, text
+        assert ("does not draw it where it stands" in text) == (status == "not drawn")

@@ -1,6 +1,7 @@
 """``assistant verify EXPORT [--corpus DIR]``: print the verdict on each quote of an exported answer.
 
-Exit codes: 0 every quote verified; 1 some quote did not (file changed, not found);
+Exit codes: 0 every quote verified; 1 some quote did not (file changed, not found, or a
+PDF quote its page does not draw);
 2 the export cannot be read (missing, not JSON, not an answer export, a field missing).
 """
 

@@ -27,7 +27,7 @@ from assistant.errors import ExportError, SkipFile
 from assistant.ingest.corpus import DEFAULT_MAX_FILE_BYTES, Document, read_document
 from assistant.ingest.extractor import extractor_of
 
-VERIFIED, CHANGED, NOT_FOUND = "verified", "file changed", "not found"
+VERIFIED, CHANGED, NOT_FOUND, NOT_DRAWN = "verified", "file changed", "not found", "not drawn"
 EXPORT_FORMAT = "assistant-answer"  # assistant.answer.export.EXPORT_FORMAT (that stage is not imported here)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -37,7 +37,7 @@ class QuoteCheck:
     """The verdict on one quote."""
 
     number: int  # 1.. in the export's order
-    status: str  # VERIFIED, CHANGED or NOT_FOUND
+    status: str  # VERIFIED, CHANGED, NOT_FOUND, or NOT_DRAWN (a PDF's text layer has it; its page does not show it)
     detail: str  # one line: where, and why
     source: str  # the citation's file as shown ("corpus/report.pdf")
     start: int
@@ -217,6 +217,12 @@ def _check(number: int, hit: dict, files: _Files) -> QuoteCheck:
         return QuoteCheck(status=NOT_FOUND, detail=f"{path} has the quoted bytes but its text cannot be read again: "
                                                    f"{doc}", found_path=path, **made)
     if doc.text[start:end] == quote:
+        hidden = _not_drawn(path, prov.get("rects"))
+        if hidden:
+            return QuoteCheck(status=NOT_DRAWN, detail=(
+                f"{path}, characters {start}–{end}{moved}: the text layer has the quote, but p. {hidden} does not "
+                "draw it where it stands (invisible or hidden text): check the page itself"), found_path=path,
+                found_at=(start, end), **made)
         return QuoteCheck(status=VERIFIED, detail=f"{path}, characters {start}–{end}{moved}", found_path=path,
                           found_at=(start, end), **made)
     elsewhere = doc.text.find(quote)
@@ -251,6 +257,25 @@ def _changed(path: str, quote: str, sha: str, files: _Files, made: dict) -> Quot
         else:
             detail += "; the quote is no longer in it"
     return QuoteCheck(status=CHANGED, detail=detail, found_path=path, found_at=found_at, **made)
+
+
+def _not_drawn(path: str, rects: object) -> str:
+    """The pages (as "3" or "3, 4") where a PDF quote's recorded rectangles hold no ink as the
+    page is drawn; "" when they all do, or there are none to check."""
+    from assistant.ingest.pdf_boxes import Rect, render_page
+
+    try:
+        placed = tuple(Rect(int(r["page"]), *(float(r[k]) for k in ("x0", "y0", "x1", "y1"))) for r in rects or ())
+    except (TypeError, KeyError, ValueError):  # rectangles are evidence of place, not of text: unreadable ones are skipped
+        return ""
+    hidden = []
+    for page in sorted({r.page for r in placed}):
+        try:
+            if not render_page(path, page, placed, width=600).drawn:
+                hidden.append(str(page))
+        except Exception:  # pdfium cannot draw it: the text was verified, the drawing is not judged
+            continue
+    return ", ".join(hidden)
 
 
 def _reader(path: str, doc: Document) -> str:
