@@ -17,11 +17,13 @@ import re
 import shutil
 import statistics
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from assistant.ingest.budgets import Budget, check_html, check_text, check_zip, pdf_limits
+from assistant.ingest.tables import TableSpan
 from assistant.errors import SkipFile
+from assistant.ingest import pdf_tables, pdf_title  # [pdf-tables]
 
 TEXT_SUFFIXES = (".txt", ".md", ".text")
 HTML_SUFFIXES = (".html", ".htm")
@@ -61,6 +63,7 @@ class Extracted:
     date: str = ""
     pages: tuple[int, ...] = ()  # offset in ``text`` where each page starts (page n at index n-1)
     ocr_pages: tuple[int, ...] = ()  # page numbers whose text came from OCR
+    tables: tuple[TableSpan, ...] = ()  # tables found in the text (PDF: assistant.ingest.pdf_tables)
 
 
 def read_file(path: Path, raw: bytes, *, budget: Budget = Budget()) -> Extracted:
@@ -275,7 +278,8 @@ def read_pdf(path: Path, raw: bytes, *, budget: Budget = Budget()) -> Extracted:
     What pypdf decodes is bounded by the budget: each stream, the pages' content
     streams together, the number of pages and the text extracted."""
     with pdf_limits(budget):
-        return _read_pdf(raw, budget=budget)
+        got = _read_pdf(raw, budget=budget)
+    return replace(got, title=pdf_title.pdf_title(got.title, raw, path))  # [pdf-tables] title when metadata has none
 
 
 def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
@@ -297,9 +301,11 @@ def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
         ocr: list[int] = []
         scanned: list[int] = []
         _check_content(reader, len(raw), budget=budget)
+        tables = pdf_tables.PageTables(raw)  # [pdf-tables] pages with tables are laid out around them
         chars = 0
         for n, page in enumerate(reader.pages, 1):
             text = page.extract_text(extraction_mode="layout") or ""
+            text = tables.page_text(n, text)  # [pdf-tables]
             chars += len(text)
             check_text(chars, budget=budget, what=f"the PDF (by page {n})")
             if not re.search(r"\w", text):
@@ -314,6 +320,7 @@ def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
         meta = reader.metadata or {}
         title = _clean_title(str(meta.get("/Title") or ""))
         author = str(meta.get("/Author") or "").strip()
+        author = author if pdf_title.usable_name(author) else ""  # [pdf-tables] not "(anonymous)"
         try:
             created = reader.metadata.creation_date if reader.metadata else None
         except Exception:  # a malformed date string: no date rather than no document
@@ -334,10 +341,12 @@ def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
             f"{TESSERACT_HINT}"
         )
     text, pages = _join_pages(_drop_running_lines(pages_lines))
+    text, pages, found = tables.put_in(text, pages)  # [pdf-tables] each table's rows where its mark is
     if not text.strip():
         raise SkipFile("PDF with no text")
     date = created.date().isoformat() if isinstance(created, datetime.datetime) else ""
-    return Extracted(text, title=title, organization=author, date=date, pages=pages, ocr_pages=tuple(ocr))
+    return Extracted(text, title=title, organization=author, date=date, pages=pages, ocr_pages=tuple(ocr),
+                     tables=found)  # [pdf-tables]
 
 
 def _check_content(reader, size: int, *, budget: Budget) -> None:

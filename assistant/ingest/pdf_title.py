@@ -1,0 +1,110 @@
+"""A PDF's title and organisation when its metadata gives none worth citing.
+
+Owns the rule: a metadata title is used when it is usable (:func:`usable_title`: not
+empty, not a file name, not a word processor's or PDF library's placeholder such as
+"Microsoft Word - draft3.docx", "untitled" or reportlab's "(anonymous)"); else the
+first heading (the largest type on the first page, when it is larger than the text
+around it: :func:`first_heading`); else the file's name. A placeholder author
+("(anonymous)", "unknown") is no organisation (:func:`usable_name`): a citation
+leaves the organisation out rather than print one.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import statistics
+from pathlib import Path
+
+HEADING_RATIO = 1.15  # a heading's type is at least this much larger than the page's body text
+HEADING_MAX_CHARS = 200
+HEADING_MAX_PAGE_CHARS = 30_000  # a first page larger than this is not searched for a heading
+
+_PLACEHOLDER = re.compile(
+    r"^\(?(anonymous|unspecified|unknown|untitled|no title|none|null|title|document\s*\d*|"
+    r"untitled document|new document|presentation\d*|slide \d+|book\d*|page \d+)\)?$", re.I,
+)
+_PRODUCER = re.compile(r"^(microsoft (word|excel|powerpoint)|libreoffice|openoffice|pages|google docs)\s*[-–:]\s*", re.I)
+_FILE_NAME = re.compile(r"\.[a-z][a-z0-9]{1,4}$", re.I)
+
+
+def usable_title(title: str, *, file_name: str = "") -> bool:
+    """Whether a metadata title is worth citing: not empty, not a placeholder
+    ("untitled", "(anonymous)", "Document1"), not "Microsoft Word - …", not a file name."""
+    t = " ".join(title.split())
+    if not t or not re.search(r"\w", t):
+        return False
+    if _PLACEHOLDER.match(t) or _PRODUCER.match(t) or re.match(r"untitled\b", t, re.I):
+        return False
+    if _FILE_NAME.search(t) and " " not in t.strip():
+        return False
+    if re.search(r"\.(docx?|pdf|odt|rtf|pptx?|xlsx?|txt|html?|indd|tex|dvi|ps)$", t, re.I):
+        return False
+    if file_name and t.lower() in {file_name.lower(), Path(file_name).stem.lower()}:
+        return False
+    return True
+
+
+def usable_name(name: str) -> bool:
+    """Whether a metadata author or organisation names someone: not a placeholder."""
+    t = " ".join(name.split())
+    return bool(t) and bool(re.search(r"\w", t)) and not _PLACEHOLDER.match(t) and t.lower() != "python-docx"
+
+
+def first_heading(raw: bytes) -> str:
+    """The first heading of a PDF: the text set in the largest type on its first page,
+    when that type is larger than the page's body text (by HEADING_RATIO); "" when there
+    is none or the page cannot be read."""
+    try:
+        import pdfplumber
+
+        logging.getLogger("pdfminer").setLevel(logging.ERROR)
+        with pdfplumber.open(io.BytesIO(raw), pages=[1]) as pdf:
+            if not pdf.pages:
+                return ""
+            page = pdf.pages[0]
+            if len(page.chars) > HEADING_MAX_PAGE_CHARS:
+                return ""
+            words = page.extract_words(extra_attrs=["size"])
+    except Exception:  # pdfminer could not read what pypdf did: no heading
+        return ""
+    return heading_of(words)
+
+
+def heading_of(words: list[dict]) -> str:
+    """The largest-type words of a page (each a dict with text, size, top) in reading
+    order, when larger than the body text: its first line and the lines that go on it."""
+    words = [w for w in words if re.search(r"\w", w["text"])]
+    if not words:
+        return ""
+    body = statistics.median(w["size"] for w in words)
+    top_size = max(w["size"] for w in words)
+    if top_size < HEADING_RATIO * body:
+        return ""
+    big = sorted((w for w in words if w["size"] >= top_size - 0.5), key=lambda w: (round(w["top"]), w["x0"]))
+    lines: list[list[dict]] = []
+    for w in big:
+        if lines and abs(w["top"] - lines[-1][0]["top"]) <= 0.3 * top_size:
+            lines[-1].append(w)
+        elif not lines or w["top"] - lines[-1][0]["top"] <= 1.6 * top_size:
+            lines.append([w])
+        else:
+            break  # another heading further down: only the first is the title
+    text = " ".join(w["text"] for line in lines for w in line)
+    text = " ".join(text.split())
+    return text if len(text) <= HEADING_MAX_CHARS else ""
+
+
+def name_from_file(path: Path) -> str:
+    """A title from a file's name: "annual-report_2019.pdf" -> "annual report 2019"."""
+    return " ".join(path.stem.replace("_", " ").replace("-", " ").split())
+
+
+def pdf_title(meta_title: str, raw: bytes, path: Path) -> str:
+    """The title a PDF is cited by: its metadata title when usable, else its first
+    heading, else its file name."""
+    t = " ".join(meta_title.split())
+    if usable_title(t, file_name=path.name):
+        return t
+    return first_heading(raw) or name_from_file(path)
