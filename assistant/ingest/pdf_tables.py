@@ -35,8 +35,8 @@ from assistant.ingest.tables import TableSpan, find_caption, table_rows_text
 
 # A page is analysed only within these bounds (a hostile page of a million tiny
 # lines, or one huge table, is read as text, as every page was before).
-MAX_PAGE_CHARS = 30_000  # non-space characters of its layout text
-MAX_PAGE_EDGES = 6_000  # drawn lines and rectangle sides
+MAX_PAGE_CHARS = 12_000  # non-space characters of its layout text (a dense page of text holds about 5,000)
+MAX_PAGE_EDGES = 2_000  # drawn lines and rectangle sides (pdfplumber's cell finder is quadratic in them)
 MAX_TABLES = 2_000  # tables in one document (each has its own mark character)
 MARK_BASE = 0xF0000  # marks are Supplementary Private Use Area-A characters: never in real text
 GAP_EM = 0.9  # a gap wider than this many line heights separates two cells of a row
@@ -89,13 +89,35 @@ def find_tables(page, *, number: int) -> list[PdfTable]:
     if len(page.lines) + 4 * len(page.rects) + len(page.curves) > MAX_PAGE_EDGES:
         return []
     found: list[PdfTable] = []
+    all_words = page.extract_words()
     for t in page.find_tables():
-        rows = _clean(t.extract())
+        rows = _clean(_cell_texts(t.rows, all_words))
         if len(rows) >= 2 and max(len(r) for r in rows) >= 2:
             found.append(PdfTable(rows, tuple(t.bbox), number, True))
-    words = [w for w in page.extract_words() if not any(_inside(w, t.bbox) for t in found)]
+    words = [w for w in all_words if not any(_inside(w, t.bbox) for t in found)]
     found.extend(unruled_tables(words, number=number))
     return sorted(found, key=lambda t: (t.bbox[1], t.bbox[0]))
+
+
+def _cell_texts(rows, words: list[dict]) -> list[list[str | None]]:
+    """The text of each cell of a pdfplumber table's rows: the words whose middle lies in
+    the cell, in reading order. Each word is placed by bisection (pdfplumber's own
+    ``Table.extract`` tests every character against every row: quadratic on a long table)."""
+    import bisect
+
+    tops = [r.bbox[1] for r in rows]
+    texts: list[list[list[dict]]] = [[[] for _ in r.cells] for r in rows]
+    for w in words:
+        x, y = (w["x0"] + w["x1"]) / 2, (w["top"] + w["bottom"]) / 2
+        i = bisect.bisect_right(tops, y) - 1
+        if i < 0 or y >= rows[i].bbox[3]:
+            continue
+        for j, cell in enumerate(rows[i].cells):
+            if cell is not None and cell[0] <= x < cell[2] and cell[1] <= y < cell[3]:
+                texts[i][j].append(w)
+                break
+    return [[None if cell is None else " ".join(w["text"] for w in sorted(ws, key=lambda w: (round(w["top"]), w["x0"])))
+             for cell, ws in zip(r.cells, cell_words)] for r, cell_words in zip(rows, texts)]
 
 
 def _clean(rows) -> tuple[tuple[str, ...], ...]:
@@ -222,16 +244,19 @@ def _columns(words: list[dict], bbox) -> tuple[list[dict], list[dict], list[dict
     if len(lines) < 6:
         return words, [], []
     x0, x1 = bbox[0], bbox[2]
-    fits: list[int] = []  # x positions that qualify as the gutter
-    for step in range(int(x0 + (x1 - x0) / 4), int(x0 + 3 * (x1 - x0) / 4)):
-        cross = lefts = rights = 0
-        for line in lines:
-            if any(w["x0"] < step < w["x1"] for w in line):
-                cross += 1
-            lefts += any(w["x1"] <= step for w in line)
-            rights += any(w["x0"] >= step for w in line)
-        if cross <= 0.1 * len(lines) and min(lefts, rights) >= 0.3 * len(lines):
-            fits.append(step)
+    # for every x position: the lines a word crosses there, the lines with a word left of
+    # it and those with a word right of it (the words of a line do not overlap)
+    import numpy as np
+
+    lo, hi = int(x0 + (x1 - x0) / 4), int(x0 + 3 * (x1 - x0) / 4)
+    xs = np.arange(lo, hi)
+    starts = np.array([w["x0"] for line in lines for w in line])
+    ends = np.array([w["x1"] for line in lines for w in line])
+    cross = ((starts[None, :] < xs[:, None]) & (xs[:, None] < ends[None, :])).sum(axis=1)
+    lefts = (np.array([min(w["x1"] for w in line) for line in lines])[None, :] <= xs[:, None]).sum(axis=1)
+    rights = (np.array([max(w["x0"] for w in line) for line in lines])[None, :] >= xs[:, None]).sum(axis=1)
+    ok = (cross <= 0.1 * len(lines)) & (np.minimum(lefts, rights) >= 0.3 * len(lines))
+    fits = [int(x) for x in xs[ok]]
     if not fits:
         return words, [], []
     runs: list[list[int]] = []

@@ -19,7 +19,7 @@ from pathlib import Path
 
 HEADING_RATIO = 1.15  # a heading's type is at least this much larger than the page's body text
 HEADING_MAX_CHARS = 200
-HEADING_MAX_PAGE_CHARS = 30_000  # a first page larger than this is not searched for a heading
+HEADING_MAX_PAGE_CHARS = 10_000  # a first page with more text than this is not searched for a heading
 
 _PLACEHOLDER = re.compile(
     r"^\(?(anonymous|unspecified|unknown|untitled|no title|none|null|title|document\s*\d*|"
@@ -52,10 +52,13 @@ def usable_name(name: str) -> bool:
     return bool(t) and bool(re.search(r"\w", t)) and not _PLACEHOLDER.match(t) and t.lower() != "python-docx"
 
 
-def first_heading(raw: bytes) -> str:
+def first_heading(raw: bytes, *, first_page_chars: int = 0) -> str:
     """The first heading of a PDF: the text set in the largest type on its first page,
     when that type is larger than the page's body text (by HEADING_RATIO); "" when there
-    is none or the page cannot be read."""
+    is none or the page cannot be read. ``first_page_chars`` (the first page's text as
+    already read) over HEADING_MAX_PAGE_CHARS: "" without parsing the page again."""
+    if first_page_chars > HEADING_MAX_PAGE_CHARS:
+        return ""
     try:
         import pdfplumber
 
@@ -101,10 +104,10 @@ def name_from_file(path: Path) -> str:
     return " ".join(path.stem.replace("_", " ").replace("-", " ").split())
 
 
-def pdf_title(meta_title: str, raw: bytes, path: Path) -> str:
+def pdf_title(meta_title: str, raw: bytes, path: Path, *, first_page_chars: int = 0) -> str:
     """The title a PDF is cited by: its metadata title when usable, else its first
     heading, else its file name."""
     t = " ".join(meta_title.split())
     if usable_title(t, file_name=path.name):
         return t
-    return first_heading(raw) or name_from_file(path)
+    return first_heading(raw, first_page_chars=first_page_chars) or name_from_file(path)

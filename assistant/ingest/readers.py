@@ -279,7 +279,8 @@ def read_pdf(path: Path, raw: bytes, *, budget: Budget = Budget()) -> Extracted:
     streams together, the number of pages and the text extracted."""
     with pdf_limits(budget):
         got = _read_pdf(raw, budget=budget)
-    return replace(got, title=pdf_title.pdf_title(got.title, raw, path))  # [pdf-tables] title when metadata has none
+    first = len(got.text[: got.pages[1]] if len(got.pages) > 1 else got.text)  # [pdf-tables] title when metadata has none
+    return replace(got, title=pdf_title.pdf_title(got.title, raw, path, first_page_chars=first))
 
 
 def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
