@@ -45,7 +45,7 @@ MIN_ROWS = 3  # an unruled table has at least a header and two rows
 CELL_WORDS_MEDIAN = 3  # unruled: cells are short (running text in two columns is not)
 CELL_WORDS_HIGH = 10
 
-_WIDE_GAP = re.compile(r"\S {2,}\S")
+_CELL_GAP = re.compile(r" {3,}")
 _BULLET = re.compile(r"^([•·▪◦‣\-–*]|\d{1,3}[.)]|[a-z][.)])$")
 
 
@@ -65,12 +65,16 @@ class PdfTable:
 
 def may_hold_table(layout_text: str) -> bool:
     """Whether pypdf's layout text of a page could hold a table: at least three lines
-    with a gap of two or more spaces between words (cells side by side)."""
+    of short pieces (three words or fewer, mostly) set apart by three or more spaces.
+
+    Justified text (two spaces here and there) and running text in columns (long
+    pieces) do not count, so most pages of text are not looked at twice."""
     n = 0
     for line in layout_text.splitlines():
-        if _WIDE_GAP.search(line.strip()):
+        pieces = _CELL_GAP.split(line.strip())
+        if len(pieces) >= 2 and statistics.median(len(x.split()) for x in pieces) <= CELL_WORDS_MEDIAN:
             n += 1
-            if n >= 3:
+            if n >= MIN_ROWS:
                 return True
     return False
 
