@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from assistant.ingest.corpus import Document, Passage
+from assistant.answer.tables import cell_highlights, table_context
 from assistant.search.searcher import Filter, Hit, Retrieval, Signals
 
 NOTHING_ANSWERS = "No passage in the collection answers this."
@@ -40,6 +41,14 @@ class Citation:
     page: int = 0  # first page (paged documents: PDF), 0 when unpaged
     last_page: int = 0
     ocr: bool = False  # the text was read from a page image by OCR
+    table_header: str = ""  # a piece of a table that does not open with its header row: that row
+    table_caption: str = ""  # a table's caption ("Table 3: ..."), when it has one
+
+    @property
+    def context(self) -> tuple[tuple[str, str], ...]:
+        """The labelled context shown with a quote from a table: (label, text) pairs."""
+        return tuple((label, x) for label, x in (("table header", self.table_header),
+                                                  ("table caption", self.table_caption)) if x)
 
     @property
     def page_label(self) -> str:
@@ -122,6 +131,7 @@ def paragraph_mark(paragraph: int, part: int = 0) -> str:
 
 
 def cite(passage: Passage, doc: Document) -> Citation:
+    table = table_context(doc.text, doc.tables, passage.start)
     return Citation(
         passage_id=passage.passage_id,
         doc_id=doc.doc_id,
@@ -138,6 +148,8 @@ def cite(passage: Passage, doc: Document) -> Citation:
         page=passage.page,
         last_page=passage.last_page,
         ocr=passage.ocr,
+        table_header=table.header,
+        table_caption=table.caption,
     )
 
 
@@ -184,7 +196,8 @@ def make_answer(
             score=round(hit.score, 4),
             similarity=round(hit.dense, 4),
             text=doc.text[hit.passage.start : hit.passage.end],
-            highlights=_highlights(retrieval, hit),
+            highlights=cell_highlights(doc.text, doc.tables, _highlights(retrieval, hit), q.text)
+            if doc.tables else _highlights(retrieval, hit),
             citation=cite(hit.passage, doc),
             also_in=(),
             signals=hit.signals,

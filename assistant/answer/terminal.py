@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 
-from assistant.answer.model import Answer, Quote
+from assistant.answer.model import Answer, Quote, one_line
 from assistant.answer.view import answer_view
 from assistant.ingest.corpus import Document
 
@@ -39,6 +39,7 @@ def to_text(answer: Answer, *, color: bool = False, documents: dict[str, Documen
             body.extend(_wrap(shown, 92))
         out.append("")
         out.append(f"[{q.rank}] " + "\n    ".join(body or [""]))
+        out.extend(f"    {dim}{label}: {one_line(x)}{reset}" for label, x in q.citation.context)
         out.append(f"    {dim}{q.strength} · score {q.score:.3f} · similarity {q.similarity:.3f}{reset}")
     if view.quotes:
         out.append("")

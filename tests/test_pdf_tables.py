@@ -1,0 +1,329 @@
+"""Tables in PDFs kept whole (cell | cell rows, header with every piece) and PDF titles
+when the metadata has none: PDFs drawn here with reportlab.
+
+Each table test checks that the cells end up in the right row under the right header,
+and that every passage is the extracted text at its offsets.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from assistant.answer.json_format import citation_json
+from assistant.answer.model import cite
+from assistant.ingest.corpus import Document, passages_of, read_document
+from assistant.ingest.formats.pdf_table_finder import may_hold_table
+from assistant.ingest.formats.pdf_title import TypePiece, heading_of, usable_name, usable_title
+from assistant.answer.tables import cell_highlights, table_context
+from assistant.ingest.tables import TableSpan
+from docgen import make_scanned_pdf
+
+PROSE = ("Witnesses described the events in detail to the researchers, who checked each account against "
+         "at least one other source before it was recorded in the database. ")
+EXECUTIONS = [["Province", "2015", "2016", "2017", "2018", "2019"],
+              ["Ryanggang", "12", "9", "14", "7", "5"],
+              ["North Hamgyong", "21", "18", "11", "9", "6"],
+              ["South Pyongan", "4", "6", "3", "2", "1"]]
+
+
+def _styles():
+    from reportlab.lib import colors
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import TableStyle
+
+    return getSampleStyleSheet(), TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)])
+
+
+def _simple(path: Path, flowables) -> Path:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.platypus import SimpleDocTemplate
+
+    SimpleDocTemplate(str(path), pagesize=A4).build(flowables)
+    return path
+
+
+def _two_frames(path: Path, left_width: float, flowables) -> Path:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
+
+    w, h = A4
+    doc = BaseDocTemplate(str(path), pagesize=A4)
+    doc.addPageTemplates([PageTemplate(frames=[Frame(40, 40, left_width, h - 80, id="l"),
+                                               Frame(60 + left_width, 40, w - 100 - left_width, h - 80, id="r")])])
+    doc.build(flowables)
+    return path
+
+
+def _read(path: Path) -> Document:
+    doc = read_document(path, root=path.parent, metadata={})
+    for p in passages_of(doc):
+        assert doc.text[p.start : p.end] == p.text  # the quote guarantee
+    return doc
+
+
+def _table_rows(doc: Document, i: int = 0) -> list[list[str]]:
+    t = doc.tables[i]
+    return [row.split(" | ") for row in doc.text[t.start : t.end].split("\n")]
+
+
+def _cell(doc: Document, row_label: str, column: str, i: int = 0) -> str:
+    """The cell of the row that starts with ``row_label`` under the header ``column``."""
+    rows = _table_rows(doc, i)
+    return next(r for r in rows if r[0] == row_label)[rows[0].index(column)]
+
+
+# ------------------------------------------------------------------ the five layouts
+
+
+def test_a_ruled_grid_becomes_one_passage_of_rows_under_its_header(tmp_path):
+    from reportlab.platypus import Paragraph, Spacer, Table
+
+    st, grid = _styles()
+    doc = _read(_simple(tmp_path / "grid.pdf", [
+        Paragraph("Public executions recorded by province, 2015-2019", st["Title"]), Paragraph(PROSE, st["Normal"]),
+        Spacer(1, 12), Table(EXECUTIONS, style=grid), Spacer(1, 12),
+        Paragraph("Table 1: public executions by province and year.", st["Normal"])]))
+    assert _table_rows(doc) == EXECUTIONS
+    assert _cell(doc, "North Hamgyong", "2017") == "11"
+    table = [p for p in passages_of(doc) if p.start == doc.tables[0].start]
+    assert len(table) == 1 and table[0].text.startswith("Province | 2015") and table[0].page == 1
+    assert doc.tables[0].caption == "Table 1: public executions by province and year."
+    assert PROSE.strip() in doc.text  # the running text around it is still there, before it
+    assert doc.text.index(PROSE.strip()) < doc.tables[0].start
+
+
+def test_a_table_without_ruling_lines_is_read_row_by_row_not_column_by_column(tmp_path):
+    from reportlab.platypus import Paragraph, Spacer, Table
+
+    st, _ = _styles()
+    # wide gaps between the year columns: pypdf's text alone reads this table as two columns of text
+    doc = _read(_simple(tmp_path / "unruled.pdf", [
+        Paragraph("Public executions recorded by province, 2015-2019", st["Title"]),
+        Table(EXECUTIONS, colWidths=[120, 40, 40, 90, 40, 40]), Spacer(1, 12),
+        Paragraph("Source: interviews, 2016-2020.", st["Normal"])]))
+    assert _table_rows(doc) == EXECUTIONS
+    assert "North Hamgyong | 21 | 18 | 11 | 9 | 6" in doc.text
+    assert doc.title == "Public executions recorded by province, 2015-2019"
+
+
+def test_a_table_in_one_column_of_a_two_column_page(tmp_path):
+    from reportlab.platypus import FrameBreak, Paragraph, Spacer, Table
+
+    st, grid = _styles()
+    rows = [["Month", "Ration (g)"], ["January", "550"], ["February", "480"], ["March", "400"], ["April", "350"]]
+    doc = _read(_two_frames(tmp_path / "two.pdf", 247, [
+        Paragraph("Ration levels in 2019", st["Title"])] + [Paragraph("Left column. " + PROSE * 2, st["Normal"])] * 3
+        + [FrameBreak(), Paragraph("Right column. " + PROSE, st["Normal"]), Spacer(1, 8), Table(rows, style=grid),
+           Spacer(1, 8), Paragraph("After the table. " + PROSE, st["Normal"])]))
+    assert _table_rows(doc) == rows
+    assert _cell(doc, "March", "Ration (g)") == "400"
+    # reading order: the left column, then the right column's text, its table, the text under the table
+    text = doc.text
+    assert text.rindex("Left column.") < text.index("Right column.") < doc.tables[0].start < text.index("After the table.")
+    assert "Ration (g)" not in text[: doc.tables[0].start]
+
+
+def test_a_60_row_table_over_two_pages_is_cut_between_rows_each_piece_with_its_header(tmp_path):
+    from reportlab.platypus import Paragraph, Table
+
+    st, grid = _styles()
+    header = ["No.", "Name", "Detained", "Charge"]
+    rows = [header] + [[str(i), f"Person {i:03d}", f"2018-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                        ["espionage", "smuggling", "religion"][i % 3]] for i in range(1, 61)]
+    doc = _read(_simple(tmp_path / "long.pdf", [
+        Paragraph("Detained people with dates and charges", st["Title"]), Paragraph(PROSE, st["Normal"]),
+        Table(rows, style=grid, repeatRows=1), Paragraph(PROSE, st["Normal"])]))
+    assert len(doc.pages) == 2 and len(doc.tables) == 1  # one table, its repeated header row left out
+    assert _table_rows(doc) == rows
+    pieces = [p for p in passages_of(doc) if doc.tables[0].start <= p.start < doc.tables[0].end]
+    assert len(pieces) >= 3 and {p.page for p in pieces} == {1, 2}
+    for p in pieces:
+        lines = p.text.split("\n")
+        assert all(len(line.split(" | ")) == 4 for line in lines)  # whole rows only
+        context = table_context(doc.text, doc.tables, p.start)
+        if p.start == doc.tables[0].start:
+            assert lines[0] == "No. | Name | Detained | Charge" and context.header == ""
+        else:
+            assert context.header == "No. | Name | Detained | Charge"
+            c = cite(p, doc)
+            assert c.table_header == context.header and citation_json(c)["table_header"] == context.header
+    last = next(p for p in pieces if "47 | Person 047" in p.text)
+    assert last.page == 2 and "47 | Person 047 | 2018-12-20 | religion" in last.text.split("\n")
+
+
+def test_a_table_beside_running_text_stays_out_of_the_text(tmp_path):
+    from reportlab.platypus import FrameBreak, Paragraph, Table
+
+    st, grid = _styles()
+    rows = [["Year", "Cases"], ["2016", "31"], ["2017", "28"], ["2018", "19"]]
+    doc = _read(_two_frames(tmp_path / "beside.pdf", 330, [
+        Paragraph("Running text", st["Heading1"])] + [Paragraph(PROSE * 3, st["Normal"])] * 3
+        + [FrameBreak(), Table(rows, style=grid)]))
+    assert _table_rows(doc) == rows
+    assert _cell(doc, "2017", "Cases") == "28"
+    prose = doc.text[doc.tables[0].end :]
+    assert "2016" not in prose and "Cases" not in prose and prose.count("Witnesses described") == 9
+
+
+def test_a_pdf_without_a_table_reads_as_before(tmp_path):
+    from reportlab.platypus import Paragraph
+
+    st, _ = _styles()
+    doc = _read(_simple(tmp_path / "plain.pdf", [Paragraph("Report", st["Title"])]
+                        + [Paragraph(PROSE * 2, st["Normal"])] * 4))
+    assert doc.tables == () and " | " not in doc.text
+    assert not may_hold_table(PROSE * 3)
+
+
+# ------------------------------------------------------------------ questions about a cell
+
+
+def test_a_question_naming_a_column_marks_the_row_and_the_cell():
+    text = "Province | 2015 | 2017\nRyanggang | 12 | 14\nNorth Hamgyong | 21 | 11\n"
+    tables = (TableSpan(0, len(text) - 1, text.index("\n")),)
+    row = (text.index("North"), len(text) - 1)
+    got = cell_highlights(text, tables, (row,), "How many in North Hamgyong in 2017?")
+    assert [text[a:b] for a, b in got] == ["North Hamgyong", "11"]
+    assert cell_highlights(text, tables, (row,), "How many in North Hamgyong?") == (row,)  # no column named: the row
+
+
+def test_ask_shows_the_row_with_its_header_in_the_terminal_chat_and_json(tmp_path, tiny_encoder):
+    from reportlab.platypus import Paragraph, Table
+
+    from assistant.answer.json_format import to_json
+    from assistant.answer.terminal import to_text
+    from assistant.pipeline.service import Assistant
+    from assistant.pipeline.build import build_index
+    from assistant.web.chat import render_answer
+
+    st, grid = _styles()
+    root = tmp_path / "reports"
+    root.mkdir()
+    rows = [["No.", "Name", "Detained", "Charge"]] + [[str(i), f"Person {i:03d}", f"2018-01-{1 + i % 28:02d}",
+                                                      "espionage"] for i in range(1, 61)]
+    _simple(root / "long.pdf", [Paragraph("Detained people", st["Title"]), Table(rows, style=grid, repeatRows=1)])
+    build_index(root, encoder=tiny_encoder, out_dir=tmp_path / "index")
+    answer = Assistant.open(tmp_path / "index", encoder=tiny_encoder).ask("Person 047 Person 047", k=3)
+    q = next(q for q in answer.quotes if "Person 047" in q.text)
+    assert q.citation.table_header == "No. | Name | Detained | Charge"
+    assert "table header: No. | Name | Detained | Charge" in to_text(answer)
+    assert "*table header:* No. \\| Name \\| Detained \\| Charge" in render_answer(answer) or \
+        "*table header:* No. | Name | Detained | Charge" in render_answer(answer)
+    hit = next(h for h in to_json(answer)["hits"] if "Person 047" in h["text"])
+    assert hit["table_header"] == "No. | Name | Detained | Charge"
+    for text in (to_text(answer), render_answer(answer), json.dumps(to_json(answer))):
+        assert "(anonymous)" not in text
+
+
+# ------------------------------------------------------------------ titles
+
+
+def test_a_pdf_without_a_metadata_title_is_cited_by_its_first_heading(tmp_path):
+    from reportlab.platypus import Paragraph
+
+    st, _ = _styles()
+    path = _simple(tmp_path / "report.pdf", [Paragraph("Public executions recorded by province, 2015-2019", st["Title"]),
+                                             Paragraph(PROSE, st["Normal"])])
+    doc = _read(path)  # reportlab writes "(anonymous)" as title and author
+    assert doc.title == "Public executions recorded by province, 2015-2019" and doc.organization == ""
+    c = cite(passages_of(doc)[0], doc)
+    assert c.text().startswith("“Public executions recorded by province, 2015-2019”. ")
+    assert "anonymous" not in c.text()
+
+
+def test_a_pdf_without_title_or_heading_is_cited_by_its_file_name(tmp_path):
+    from reportlab.platypus import Paragraph
+
+    st, _ = _styles()
+    doc = _read(_simple(tmp_path / "field_notes-2019.pdf", [Paragraph(PROSE * 2, st["Normal"])]))
+    assert doc.title == "field notes 2019"
+
+
+@pytest.mark.parametrize("title", ["", "untitled", "Untitled document", "(anonymous)", "Microsoft Word - draft3.docx",
+                                   "draft3.docx", "Document1", "report.pdf"])
+def test_placeholder_titles_are_not_usable(title):
+    assert not usable_title(title)
+
+
+@pytest.mark.parametrize("title", ["Annual report 2019", "Public executions, 2015-2019", "Untold stories"])
+def test_real_titles_are_usable(title):
+    assert usable_title(title)
+
+
+def test_placeholder_authors_are_no_organisation():
+    assert not usable_name("(anonymous)") and not usable_name("unknown") and not usable_name("")
+    assert usable_name("Rights Watchers")
+
+
+def test_the_heading_is_the_largest_type_when_larger_than_the_text():
+    words = [TypePiece("Big", 18, 10, 0), TypePiece("title", 18, 10, 30),
+             TypePiece("body", 10, 40, 0), TypePiece("text", 10, 40, 30)]
+    assert heading_of(words) == "Big title"
+    assert heading_of([replace(w, size=10) for w in words]) == ""
+
+
+# ------------------------------------------------------------------ bad input
+
+_READ = """
+import json, resource, sys, time
+resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]), int(sys.argv[2])))
+from assistant.ingest.corpus import passages_of, read_corpus
+t = time.perf_counter()
+c = read_corpus(sys.argv[1])
+out = {"documents": {d.source: {"tables": len(d.tables), "passages": len(passages_of(d)), "text": d.text[:20000]}
+                     for d in c.documents}, "skipped": {s.path: s.reason for s in c.skipped},
+       "seconds": time.perf_counter() - t}
+print(json.dumps(out))
+"""
+CAP = int(1.5 * (1 << 30))  # the address space the reading tests of tests/test_abuse_files.py give
+
+
+def _read_capped(corpus: Path, timeout: float = 120) -> dict:
+    done = subprocess.run([sys.executable, "-c", _READ, str(corpus), str(CAP)], capture_output=True, text=True,
+                          timeout=timeout, cwd=corpus.parent)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_bad_tables_are_indexed_without_a_traceback_within_the_memory_cap(tmp_path):
+    from reportlab.lib.pagesizes import A4
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    st, grid = _styles()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    # one page that is one huge table: 1,000 rows on a page 1,000 rows tall
+    huge = [["Row", "Value", "Note"]] + [[str(i), str(i * 7), "checked"] for i in range(1000)]
+    SimpleDocTemplate(str(corpus / "huge.pdf"), pagesize=(A4[0], 1003 * 18 + 100), topMargin=20,
+                      bottomMargin=20).build([Table(huge, style=grid)])
+    # merged cells: a header cell across two columns, a row label down two rows
+    merged = [["Camp", "Population", ""], ["", "1990", "2010"], ["Yodok", "30,000", "35,000"],
+              ["Hwasong", "", "20,000"]]
+    style = TableStyle(list(grid.getCommands()) + [("SPAN", (1, 0), (2, 0)), ("SPAN", (0, 0), (0, 1))])
+    _simple(corpus / "merged.pdf", [Paragraph("Camps", st["Title"]), Paragraph(PROSE, st["Normal"]),
+                                    Table(merged, style=style), Paragraph(PROSE, st["Normal"])])
+    # an empty table: ruled cells with no text
+    _simple(corpus / "empty.pdf", [Paragraph("Nothing recorded", st["Title"]), Paragraph(PROSE, st["Normal"]),
+                                   Table([["", ""], ["", ""], ["", ""]], colWidths=[80, 80], style=grid),
+                                   Paragraph(PROSE, st["Normal"])])
+    # a scanned table: an image of rows, no text layer (OCR reads it as text, as before)
+    make_scanned_pdf(corpus / "scanned.pdf", ["Province   2016   2017", "Ryanggang   9   14",
+                                              "North Hamgyong   18   11", "South Pyongan   6   3"])
+    got = _read_capped(corpus)
+    docs = got["documents"]
+    assert {"corpus/huge.pdf", "corpus/merged.pdf", "corpus/empty.pdf"} <= set(docs)
+    assert "999 | 6993 | checked" in docs["corpus/huge.pdf"]["text"] or "999" in docs["corpus/huge.pdf"]["text"]
+    assert docs["corpus/merged.pdf"]["tables"] == 1
+    assert "Yodok | 30,000 | 35,000" in docs["corpus/merged.pdf"]["text"]
+    assert docs["corpus/empty.pdf"]["tables"] == 0 and PROSE.strip()[:40] in docs["corpus/empty.pdf"]["text"]
+    scanned = docs.get("corpus/scanned.pdf")
+    if scanned is None:  # no Tesseract: skipped with the reason, as before
+        assert "Tesseract" in got["skipped"][str(corpus / "scanned.pdf")]
+    else:
+        assert scanned["tables"] == 0 and "Ryanggang" in scanned["text"]
