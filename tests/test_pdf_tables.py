@@ -22,43 +22,8 @@ from assistant.ingest.formats.pdf_table_finder import may_hold_table
 from assistant.ingest.formats.pdf_title import TypePiece, heading_of, usable_name, usable_title
 from assistant.answer.tables import cell_highlights, table_context
 from assistant.ingest.tables import TableSpan
-from docgen import make_scanned_pdf
-
-PROSE = ("Witnesses described the events in detail to the researchers, who checked each account against "
-         "at least one other source before it was recorded in the database. ")
-EXECUTIONS = [["Province", "2015", "2016", "2017", "2018", "2019"],
-              ["Ryanggang", "12", "9", "14", "7", "5"],
-              ["North Hamgyong", "21", "18", "11", "9", "6"],
-              ["South Pyongan", "4", "6", "3", "2", "1"]]
-
-
-def _styles():
-    from reportlab.lib import colors
-    from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.platypus import TableStyle
-
-    return getSampleStyleSheet(), TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)])
-
-
-def _simple(path: Path, flowables) -> Path:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.platypus import SimpleDocTemplate
-
-    SimpleDocTemplate(str(path), pagesize=A4).build(flowables)
-    return path
-
-
-def _two_frames(path: Path, left_width: float, flowables) -> Path:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
-
-    w, h = A4
-    doc = BaseDocTemplate(str(path), pagesize=A4)
-    doc.addPageTemplates([PageTemplate(frames=[Frame(40, 40, left_width, h - 80, id="l"),
-                                               Frame(60 + left_width, 40, w - 100 - left_width, h - 80, id="r")])])
-    doc.build(flowables)
-    return path
-
+import tablegen
+from tablegen import EXECUTIONS, PROSE, RATIONS
 
 def _read(path: Path) -> Document:
     doc = read_document(path, root=path.parent, metadata={})
@@ -82,13 +47,7 @@ def _cell(doc: Document, row_label: str, column: str, i: int = 0) -> str:
 
 
 def test_a_ruled_grid_becomes_one_passage_of_rows_under_its_header(tmp_path):
-    from reportlab.platypus import Paragraph, Spacer, Table
-
-    st, grid = _styles()
-    doc = _read(_simple(tmp_path / "grid.pdf", [
-        Paragraph("Public executions recorded by province, 2015-2019", st["Title"]), Paragraph(PROSE, st["Normal"]),
-        Spacer(1, 12), Table(EXECUTIONS, style=grid), Spacer(1, 12),
-        Paragraph("Table 1: public executions by province and year.", st["Normal"])]))
+    doc = _read(tablegen.grid(tmp_path / "grid.pdf"))
     assert _table_rows(doc) == EXECUTIONS
     assert _cell(doc, "North Hamgyong", "2017") == "11"
     table = [p for p in passages_of(doc) if p.start == doc.tables[0].start]
@@ -99,28 +58,16 @@ def test_a_ruled_grid_becomes_one_passage_of_rows_under_its_header(tmp_path):
 
 
 def test_a_table_without_ruling_lines_is_read_row_by_row_not_column_by_column(tmp_path):
-    from reportlab.platypus import Paragraph, Spacer, Table
-
-    st, _ = _styles()
     # wide gaps between the year columns: pypdf's text alone reads this table as two columns of text
-    doc = _read(_simple(tmp_path / "unruled.pdf", [
-        Paragraph("Public executions recorded by province, 2015-2019", st["Title"]),
-        Table(EXECUTIONS, colWidths=[120, 40, 40, 90, 40, 40]), Spacer(1, 12),
-        Paragraph("Source: interviews, 2016-2020.", st["Normal"])]))
+    doc = _read(tablegen.unruled(tmp_path / "unruled.pdf"))
     assert _table_rows(doc) == EXECUTIONS
     assert "North Hamgyong | 21 | 18 | 11 | 9 | 6" in doc.text
     assert doc.title == "Public executions recorded by province, 2015-2019"
 
 
 def test_a_table_in_one_column_of_a_two_column_page(tmp_path):
-    from reportlab.platypus import FrameBreak, Paragraph, Spacer, Table
-
-    st, grid = _styles()
-    rows = [["Month", "Ration (g)"], ["January", "550"], ["February", "480"], ["March", "400"], ["April", "350"]]
-    doc = _read(_two_frames(tmp_path / "two.pdf", 247, [
-        Paragraph("Ration levels in 2019", st["Title"])] + [Paragraph("Left column. " + PROSE * 2, st["Normal"])] * 3
-        + [FrameBreak(), Paragraph("Right column. " + PROSE, st["Normal"]), Spacer(1, 8), Table(rows, style=grid),
-           Spacer(1, 8), Paragraph("After the table. " + PROSE, st["Normal"])]))
+    doc = _read(tablegen.two_column(tmp_path / "two.pdf"))
+    rows = RATIONS
     assert _table_rows(doc) == rows
     assert _cell(doc, "March", "Ration (g)") == "400"
     # reading order: the left column, then the right column's text, its table, the text under the table
@@ -130,15 +77,8 @@ def test_a_table_in_one_column_of_a_two_column_page(tmp_path):
 
 
 def test_a_60_row_table_over_two_pages_is_cut_between_rows_each_piece_with_its_header(tmp_path):
-    from reportlab.platypus import Paragraph, Table
-
-    st, grid = _styles()
-    header = ["No.", "Name", "Detained", "Charge"]
-    rows = [header] + [[str(i), f"Person {i:03d}", f"2018-{1 + i % 12:02d}-{1 + i % 28:02d}",
-                        ["espionage", "smuggling", "religion"][i % 3]] for i in range(1, 61)]
-    doc = _read(_simple(tmp_path / "long.pdf", [
-        Paragraph("Detained people with dates and charges", st["Title"]), Paragraph(PROSE, st["Normal"]),
-        Table(rows, style=grid, repeatRows=1), Paragraph(PROSE, st["Normal"])]))
+    doc = _read(tablegen.long_table(tmp_path / "long.pdf"))
+    rows = tablegen.detained(60)
     assert len(doc.pages) == 2 and len(doc.tables) == 1  # one table, its repeated header row left out
     assert _table_rows(doc) == rows
     pieces = [p for p in passages_of(doc) if doc.tables[0].start <= p.start < doc.tables[0].end]
@@ -158,13 +98,8 @@ def test_a_60_row_table_over_two_pages_is_cut_between_rows_each_piece_with_its_h
 
 
 def test_a_table_beside_running_text_stays_out_of_the_text(tmp_path):
-    from reportlab.platypus import FrameBreak, Paragraph, Table
-
-    st, grid = _styles()
-    rows = [["Year", "Cases"], ["2016", "31"], ["2017", "28"], ["2018", "19"]]
-    doc = _read(_two_frames(tmp_path / "beside.pdf", 330, [
-        Paragraph("Running text", st["Heading1"])] + [Paragraph(PROSE * 3, st["Normal"])] * 3
-        + [FrameBreak(), Table(rows, style=grid)]))
+    doc = _read(tablegen.beside_text(tmp_path / "beside.pdf"))
+    rows = tablegen.CASES
     assert _table_rows(doc) == rows
     assert _cell(doc, "2017", "Cases") == "28"
     prose = doc.text[doc.tables[0].end :]
@@ -174,8 +109,8 @@ def test_a_table_beside_running_text_stays_out_of_the_text(tmp_path):
 def test_a_pdf_without_a_table_reads_as_before(tmp_path):
     from reportlab.platypus import Paragraph
 
-    st, _ = _styles()
-    doc = _read(_simple(tmp_path / "plain.pdf", [Paragraph("Report", st["Title"])]
+    st, _ = tablegen.styles()
+    doc = _read(tablegen.simple(tmp_path / "plain.pdf", [Paragraph("Report", st["Title"])]
                         + [Paragraph(PROSE * 2, st["Normal"])] * 4))
     assert doc.tables == () and " | " not in doc.text
     assert not may_hold_table(PROSE * 3)
@@ -202,12 +137,12 @@ def test_ask_shows_the_row_with_its_header_in_the_terminal_chat_and_json(tmp_pat
     from assistant.pipeline.build import build_index
     from assistant.web.chat import render_answer
 
-    st, grid = _styles()
+    st, grid = tablegen.styles()
     root = tmp_path / "reports"
     root.mkdir()
     rows = [["No.", "Name", "Detained", "Charge"]] + [[str(i), f"Person {i:03d}", f"2018-01-{1 + i % 28:02d}",
                                                       "espionage"] for i in range(1, 61)]
-    _simple(root / "long.pdf", [Paragraph("Detained people", st["Title"]), Table(rows, style=grid, repeatRows=1)])
+    tablegen.simple(root / "long.pdf", [Paragraph("Detained people", st["Title"]), Table(rows, style=grid, repeatRows=1)])
     build_index(root, encoder=tiny_encoder, out_dir=tmp_path / "index")
     answer = Assistant.open(tmp_path / "index", encoder=tiny_encoder).ask("Person 047 Person 047", k=3)
     q = next(q for q in answer.quotes if "Person 047" in q.text)
@@ -227,8 +162,8 @@ def test_ask_shows_the_row_with_its_header_in_the_terminal_chat_and_json(tmp_pat
 def test_a_pdf_without_a_metadata_title_is_cited_by_its_first_heading(tmp_path):
     from reportlab.platypus import Paragraph
 
-    st, _ = _styles()
-    path = _simple(tmp_path / "report.pdf", [Paragraph("Public executions recorded by province, 2015-2019", st["Title"]),
+    st, _ = tablegen.styles()
+    path = tablegen.simple(tmp_path / "report.pdf", [Paragraph("Public executions recorded by province, 2015-2019", st["Title"]),
                                              Paragraph(PROSE, st["Normal"])])
     doc = _read(path)  # reportlab writes "(anonymous)" as title and author
     assert doc.title == "Public executions recorded by province, 2015-2019" and doc.organization == ""
@@ -240,8 +175,8 @@ def test_a_pdf_without_a_metadata_title_is_cited_by_its_first_heading(tmp_path):
 def test_a_pdf_without_title_or_heading_is_cited_by_its_file_name(tmp_path):
     from reportlab.platypus import Paragraph
 
-    st, _ = _styles()
-    doc = _read(_simple(tmp_path / "field_notes-2019.pdf", [Paragraph(PROSE * 2, st["Normal"])]))
+    st, _ = tablegen.styles()
+    doc = _read(tablegen.simple(tmp_path / "field_notes-2019.pdf", [Paragraph(PROSE * 2, st["Normal"])]))
     assert doc.title == "field notes 2019"
 
 
@@ -276,7 +211,7 @@ resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]), int(sys.argv[2])))
 from assistant.ingest.corpus import passages_of, read_corpus
 t = time.perf_counter()
 c = read_corpus(sys.argv[1])
-out = {"documents": {d.source: {"tables": len(d.tables), "passages": len(passages_of(d)), "text": d.text[:20000]}
+out = {"documents": {d.source: {"tables": len(d.tables), "passages": len(passages_of(d)), "text": d.text[:20000], "tail": d.text[-300:]}
                      for d in c.documents}, "skipped": {s.path: s.reason for s in c.skipped},
        "seconds": time.perf_counter() - t}
 print(json.dumps(out))
@@ -292,38 +227,27 @@ def _read_capped(corpus: Path, timeout: float = 120) -> dict:
 
 
 def test_bad_tables_are_indexed_without_a_traceback_within_the_memory_cap(tmp_path):
-    from reportlab.lib.pagesizes import A4
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
-
-    st, grid = _styles()
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    # one page that is one huge table: 1,000 rows on a page 1,000 rows tall
-    huge = [["Row", "Value", "Note"]] + [[str(i), str(i * 7), "checked"] for i in range(1000)]
-    SimpleDocTemplate(str(corpus / "huge.pdf"), pagesize=(A4[0], 1003 * 18 + 100), topMargin=20,
-                      bottomMargin=20).build([Table(huge, style=grid)])
-    # merged cells: a header cell across two columns, a row label down two rows
-    merged = [["Camp", "Population", ""], ["", "1990", "2010"], ["Yodok", "30,000", "35,000"],
-              ["Hwasong", "", "20,000"]]
-    style = TableStyle(list(grid.getCommands()) + [("SPAN", (1, 0), (2, 0)), ("SPAN", (0, 0), (0, 1))])
-    _simple(corpus / "merged.pdf", [Paragraph("Camps", st["Title"]), Paragraph(PROSE, st["Normal"]),
-                                    Table(merged, style=style), Paragraph(PROSE, st["Normal"])])
-    # an empty table: ruled cells with no text
-    _simple(corpus / "empty.pdf", [Paragraph("Nothing recorded", st["Title"]), Paragraph(PROSE, st["Normal"]),
-                                   Table([["", ""], ["", ""], ["", ""]], colWidths=[80, 80], style=grid),
-                                   Paragraph(PROSE, st["Normal"])])
-    # a scanned table: an image of rows, no text layer (OCR reads it as text, as before)
-    make_scanned_pdf(corpus / "scanned.pdf", ["Province   2016   2017", "Ryanggang   9   14",
-                                              "North Hamgyong   18   11", "South Pyongan   6   3"])
+    for name, make in tablegen.BAD.items():
+        make(corpus / f"{name}.pdf")
     got = _read_capped(corpus)
     docs = got["documents"]
     assert {"corpus/huge.pdf", "corpus/merged.pdf", "corpus/empty.pdf"} <= set(docs)
-    assert "999 | 6993 | checked" in docs["corpus/huge.pdf"]["text"] or "999" in docs["corpus/huge.pdf"]["text"]
-    assert docs["corpus/merged.pdf"]["tables"] == 1
-    assert "Yodok | 30,000 | 35,000" in docs["corpus/merged.pdf"]["text"]
-    assert docs["corpus/empty.pdf"]["tables"] == 0 and PROSE.strip()[:40] in docs["corpus/empty.pdf"]["text"]
+    # the page that is one 1,000-row table: read as one table, every row under its header
+    huge = docs["corpus/huge.pdf"]
+    assert huge["tables"] == 1 and huge["text"].startswith("Row | Value | Note\n0 | 0 | checked\n")
+    assert "\n999 | 6993 | checked" in huge["tail"] and huge["passages"] > 10
+    # merged cells: the label set across two rows is kept, the rows stay under their columns
+    merged = docs["corpus/merged.pdf"]
+    assert merged["tables"] == 1 and "Camp | Population" in merged["text"]
+    assert "\nYodok | 30,000 | 35,000\n" in merged["text"] and "\nHwasong |  | 20,000" in merged["text"]
+    assert merged["text"].count(PROSE.strip()) == 2  # the text around the table whole and in order
+    # an empty table is no table; the text around it is read as before
+    empty = docs["corpus/empty.pdf"]
+    assert empty["tables"] == 0 and empty["text"].count(PROSE.strip()) == 2
     scanned = docs.get("corpus/scanned.pdf")
     if scanned is None:  # no Tesseract: skipped with the reason, as before
         assert "Tesseract" in got["skipped"][str(corpus / "scanned.pdf")]
-    else:
+    else:  # OCR text has no grid: read as text, as before
         assert scanned["tables"] == 0 and "Ryanggang" in scanned["text"]

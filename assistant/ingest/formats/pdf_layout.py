@@ -54,7 +54,8 @@ def columns(words: list[Word], page_box: Box) -> tuple[list[Word], list[Word], l
     The gutter is the middle of the widest x range in the middle half of the page that
     at most a tenth of the lines cross, with words left of it on at least 30% of the
     lines and right of it on as many (the two columns' lines need not share
-    baselines). A one-column page: (words, [], [])."""
+    baselines), and at least as wide as a line is high (the spaces of a few lines set
+    alike line up too). A one-column page: (words, [], [])."""
     import numpy as np
 
     lines = lines_of(words)
@@ -80,6 +81,8 @@ def columns(words: list[Word], page_box: Box) -> tuple[list[Word], list[Word], l
         else:
             runs.append([step])
     widest = max(runs, key=len)
+    if len(widest) < statistics.median(w.height for w in words):
+        return words, [], []  # narrower than a line is high: spaces that line up by chance, not a gutter
     gutter = widest[len(widest) // 2]
     top: list[Word] = []
     left: list[Word] = []

@@ -28,6 +28,7 @@ ROW_GAP_EM = 3.0  # lines further apart than this many line heights are not rows
 MIN_ROWS = 3  # an unruled table has at least a header and two rows
 CELL_WORDS_MEDIAN = 3  # unruled: cells are short (running text in two columns is not)
 CELL_WORDS_HIGH = 10
+MAX_ROW_SPAN = 20  # rows above a word's own that a merged cell holding it may start in
 
 Rows = tuple[tuple[str, ...], ...]
 
@@ -93,11 +94,15 @@ def cell_texts(rows, words: list[Word]) -> list[list[str | None]]:
     placed: list[list[list[Word]]] = [[[] for _ in r.cells] for r in rows]
     for w in words:
         x, y = (w.x0 + w.x1) / 2, (w.top + w.bottom) / 2
-        i = bisect.bisect_right(tops, y) - 1
-        if i < 0 or y >= rows[i].bbox[3]:
-            continue
-        for j, cell in enumerate(rows[i].cells):
-            if cell is not None and cell[0] <= x < cell[2] and cell[1] <= y < cell[3]:
+        last = bisect.bisect_right(tops, y) - 1
+        # the row whose top is just above the word, else one above it whose merged cell
+        # reaches down to it (a label spanning rows is set in the middle of its cell)
+        for i in range(last, max(last - MAX_ROW_SPAN, -1), -1):
+            if y >= rows[i].bbox[3]:
+                continue
+            j = next((j for j, c in enumerate(rows[i].cells)
+                      if c is not None and c[0] <= x < c[2] and c[1] <= y < c[3]), None)
+            if j is not None:
                 placed[i][j].append(w)
                 break
     return [[None if cell is None else " ".join(w.text for w in sorted(ws, key=lambda w: (round(w.top), w.x0)))
