@@ -251,3 +251,90 @@ def test_bad_tables_are_indexed_without_a_traceback_within_the_memory_cap(tmp_pa
         assert "Tesseract" in got["skipped"][str(corpus / "scanned.pdf")]
     else:  # OCR text has no grid: read as text, as before
         assert scanned["tables"] == 0 and "Ryanggang" in scanned["text"]
+
+
+# ------------------------------------------------------------------ organisation placeholders in every format
+
+
+@pytest.mark.parametrize("placeholder", ["(anonymous)", "unknown", "Unknown"])
+def test_a_placeholder_author_is_left_out_of_citations_in_every_format(tmp_path, tiny_encoder, placeholder):
+    from docgen import make_docx, make_html, make_pdf
+
+    from assistant.answer.json_format import to_json
+    from assistant.answer.terminal import to_text
+    from assistant.pipeline.build import build_index
+    from assistant.pipeline.service import Assistant
+    from assistant.web.chat import render_answer
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    body = [("Rations", ["Rations in the camps fell to 300 grams of maize a day in the winter of 2019."])]
+    make_pdf(root / "a.pdf", body, title="Rations report", author=placeholder)
+    make_docx(root / "b.docx", body, title="Rations memo", author=placeholder)
+    (root / "c.html").write_text(make_html(body, title="Rations page", author=placeholder), encoding="utf-8")
+    build_index(root, encoder=tiny_encoder, out_dir=tmp_path / "index")
+    a = Assistant.open(tmp_path / "index", encoder=tiny_encoder)
+    assert {d.source.rsplit(".", 1)[1]: d.organization for d in a.index.documents.values()} == {
+        "pdf": "", "docx": "", "html": ""}
+    answer = a.ask("rations maize grams winter", k=5)
+    cited = [c for q in answer.quotes for c in (q.citation, *q.also_in)]  # the same text in three files: one quote
+    assert {c.source.rsplit(".", 1)[1] for c in cited} == {"pdf", "docx", "html"}
+    for shown in (to_text(answer), render_answer(answer), json.dumps(to_json(answer), ensure_ascii=False)):
+        assert placeholder not in shown
+
+
+# ------------------------------------------------------------------ the quote guarantee through an index
+
+
+def test_every_table_quote_is_the_extracted_text_at_its_offsets(tmp_path, tiny_encoder):
+    from assistant.pipeline.build import build_index
+    from assistant.pipeline.service import Assistant
+
+    root = tmp_path / "reports"
+    root.mkdir()
+    for name, make in tablegen.LAYOUTS.items():
+        make(root / f"{name}.pdf")
+    build_index(root, encoder=tiny_encoder, out_dir=tmp_path / "index")
+    a = Assistant.open(tmp_path / "index", encoder=tiny_encoder)
+    fresh = {d.source: read_document(root / d.source.split("/", 1)[1], root=root, metadata={})
+             for d in a.index.documents.values()}
+    table_passages = 0
+    for p in a.index.passages:
+        doc = a.index.documents[p.doc_id]
+        again = fresh[doc.source]
+        assert again.text == doc.text and again.tables == doc.tables  # reading is deterministic
+        assert doc.text[p.start : p.end] == p.text
+        if any(t.start <= p.start < t.end for t in doc.tables):
+            table_passages += 1
+            assert p.end <= next(t.end for t in doc.tables if t.start <= p.start < t.end)  # never past its table
+            assert all(" | " in line for line in p.text.split("\n"))  # rows only
+    assert table_passages >= len(tablegen.LAYOUTS) + 2  # the long table is in three pieces or more
+    for question in ("North Hamgyong 2017", "Person 047", "March ration", "2017 cases"):
+        for q in a.ask(question, k=5).quotes:
+            doc = fresh[q.citation.source]
+            assert doc.text[q.citation.start : q.citation.end] == q.text
+            assert all(q.citation.start <= s < e <= q.citation.end for s, e in q.highlights)
+
+
+# ------------------------------------------------------------------ the issue's question, with the real model
+
+
+@pytest.mark.model
+def test_the_issue_question_quotes_the_row_and_marks_north_hamgyong_and_11(tmp_path, real_encoder):
+    from assistant.answer.terminal import to_text
+    from assistant.pipeline.build import build_index
+    from assistant.pipeline.service import Assistant
+
+    root = tmp_path / "reports"
+    root.mkdir()
+    tablegen.grid(root / "executions.pdf")
+    build_index(root, encoder=real_encoder, out_dir=tmp_path / "index")
+    answer = Assistant.open(tmp_path / "index").ask(
+        "How many public executions were recorded in North Hamgyong in 2017?")
+    top = answer.quotes[0]
+    assert top.text.split("\n")[0] == "Province | 2015 | 2016 | 2017 | 2018 | 2019"  # the header with the rows
+    marked = [top.text[a - top.citation.start : b - top.citation.start] for a, b in top.highlights]
+    assert marked == ["North Hamgyong", "11"]
+    assert top.citation.title == tablegen.EXECUTIONS_TITLE and top.citation.organization == ""
+    shown = to_text(answer)
+    assert "»North Hamgyong« | 21 | 18 | »11« | 9 | 6" in shown and "(anonymous)" not in shown
