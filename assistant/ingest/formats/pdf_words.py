@@ -29,9 +29,16 @@ class Word:
         return self.bottom - self.top
 
 
+# Characters closer than this share of their size are one word. pdfplumber's default (3
+# points whatever the size) glues the words of PDFs that draw no space characters (LaTeX:
+# "FreeTypefontrasterizationlibrary"); pypdf's text of the same page has the spaces.
+WORD_GAP_RATIO = 0.15
+
+
 def words_of(page) -> list[Word]:
     """The words of a pdfplumber page (pdfminer's characters grouped by pdfplumber)."""
-    return [Word(w["text"], w["x0"], w["x1"], w["top"], w["bottom"]) for w in page.extract_words()]
+    return [Word(w["text"], w["x0"], w["x1"], w["top"], w["bottom"])
+            for w in page.extract_words(x_tolerance_ratio=WORD_GAP_RATIO)]
 
 
 def inside(word: Word, box: Box, pad: float = 1.0) -> bool:
