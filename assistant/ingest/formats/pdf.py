@@ -52,6 +52,7 @@ def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
     from pypdf.errors import LimitReachedError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings on odd files are not the user's business
+    tables = PageTables(raw)  # pages with tables are laid out around them
     try:
         reader = pypdf.PdfReader(io.BytesIO(raw))
         if reader.is_encrypted and not reader.decrypt(""):
@@ -63,7 +64,6 @@ def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
         ocr: list[int] = []
         scanned: list[int] = []
         _check_content(reader, len(raw), budget=budget)
-        tables = PageTables(raw)  # pages with tables are laid out around them
         chars = 0
         for n, page in enumerate(reader.pages, 1):
             text = page.extract_text(extraction_mode="layout") or ""
@@ -94,6 +94,8 @@ def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
                        "the limit for a file; raise it with --max-file-mb if the file is genuine)") from None
     except Exception as e:  # pypdf raises many kinds on damaged files; each is "damaged"
         raise SkipFile(f"damaged PDF ({type(e).__name__}: {str(e)[:120]})") from None
+    finally:
+        tables.close()  # pdfplumber's copy of the file, open since the first page that may hold a table
     if scanned and len(scanned) == len(pages_lines):
         raise SkipFile(f"scanned PDF with no text layer ({len(scanned)} pages of images): {TESSERACT_HINT}")
     if scanned:  # indexing only the text pages would drop the scanned ones without a word
