@@ -19,6 +19,7 @@ EXECUTIONS = [["Province", "2015", "2016", "2017", "2018", "2019"],
 EXECUTIONS_TITLE = "Public executions recorded by province, 2015-2019"
 RATIONS = [["Month", "Ration (g)"], ["January", "550"], ["February", "480"], ["March", "400"], ["April", "350"]]
 DETAINED_HEADER = ["No.", "Name", "Detained", "Charge"]
+DETAINED_CAPTION = "Table 2: People detained in 2018, with the date and the charge."
 CASES = [["Year", "Cases"], ["2016", "31"], ["2017", "28"], ["2018", "19"]]
 MERGED = [["Camp", "Population", ""], ["", "1990", "2010"], ["Yodok", "30,000", "35,000"], ["Hwasong", "", "20,000"]]
 
@@ -89,12 +90,13 @@ def two_column(path: Path) -> Path:
 
 
 def long_table(path: Path, n: int = 60) -> Path:
-    """A table of ``n`` detained people over two pages, its header row repeated on the second."""
+    """A table of ``n`` detained people over two pages under its caption, its header row repeated on the second."""
     from reportlab.platypus import Paragraph, Table
 
     st, rule = styles()
     return simple(path, [Paragraph("Detained people with dates and charges", st["Title"]), Paragraph(PROSE, st["Normal"]),
-                         Table(detained(n), style=rule, repeatRows=1), Paragraph(PROSE, st["Normal"])])
+                         Paragraph(DETAINED_CAPTION, st["Normal"]), Table(detained(n), style=rule, repeatRows=1),
+                         Paragraph(PROSE, st["Normal"])])
 
 
 def beside_text(path: Path) -> Path:

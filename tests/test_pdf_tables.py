@@ -128,31 +128,31 @@ def test_a_question_naming_a_column_marks_the_row_and_the_cell():
     assert cell_highlights(text, tables, (row,), "How many in North Hamgyong?") == (row,)  # no column named: the row
 
 
-def test_ask_shows_the_row_with_its_header_in_the_terminal_chat_and_json(tmp_path, tiny_encoder):
-    from reportlab.platypus import Paragraph, Table
-
+def test_ask_shows_the_row_with_its_header_and_caption_in_the_terminal_chat_and_json(tmp_path, tiny_encoder):
     from assistant.answer.json_format import to_json
     from assistant.answer.terminal import to_text
-    from assistant.pipeline.service import Assistant
     from assistant.pipeline.build import build_index
+    from assistant.pipeline.service import Assistant
     from assistant.web.chat import render_answer
 
-    st, grid = tablegen.styles()
     root = tmp_path / "reports"
     root.mkdir()
-    rows = [["No.", "Name", "Detained", "Charge"]] + [[str(i), f"Person {i:03d}", f"2018-01-{1 + i % 28:02d}",
-                                                      "espionage"] for i in range(1, 61)]
-    tablegen.simple(root / "long.pdf", [Paragraph("Detained people", st["Title"]), Table(rows, style=grid, repeatRows=1)])
+    tablegen.long_table(root / "long.pdf")
     build_index(root, encoder=tiny_encoder, out_dir=tmp_path / "index")
     answer = Assistant.open(tmp_path / "index", encoder=tiny_encoder).ask("Person 047 Person 047", k=3)
     q = next(q for q in answer.quotes if "Person 047" in q.text)
-    assert q.citation.table_header == "No. | Name | Detained | Charge"
-    assert "table header: No. | Name | Detained | Charge" in to_text(answer)
-    assert "*table header:* No. \\| Name \\| Detained \\| Charge" in render_answer(answer) or \
-        "*table header:* No. | Name | Detained | Charge" in render_answer(answer)
+    header = "No. | Name | Detained | Charge"
+    caption = tablegen.DETAINED_CAPTION
+    assert not q.text.startswith(header)  # a piece from the middle of the table
+    assert (q.citation.table_header, q.citation.table_caption) == (header, caption)
+    terminal = to_text(answer)
+    assert f"table header: {header}" in terminal and f"table caption: {caption}" in terminal
+    chat = render_answer(answer)
+    assert "*table header:* No. \\| Name \\| Detained \\| Charge" in chat or f"*table header:* {header}" in chat
+    assert "*table caption:* Table 2" in chat
     hit = next(h for h in to_json(answer)["hits"] if "Person 047" in h["text"])
-    assert hit["table_header"] == "No. | Name | Detained | Charge"
-    for text in (to_text(answer), render_answer(answer), json.dumps(to_json(answer))):
+    assert (hit["table_header"], hit["table_caption"]) == (header, caption)
+    for text in (terminal, chat, json.dumps(to_json(answer))):
         assert "(anonymous)" not in text
 
 
