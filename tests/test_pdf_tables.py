@@ -338,3 +338,29 @@ def test_the_issue_question_quotes_the_row_and_marks_north_hamgyong_and_11(tmp_p
     assert top.citation.title == tablegen.EXECUTIONS_TITLE and top.citation.organization == ""
     shown = to_text(answer)
     assert "»North Hamgyong« | 21 | 18 | »11« | 9 | 6" in shown and "(anonymous)" not in shown
+
+
+# ------------------------------------------------------------------ the same rules for web pages and Word
+
+
+@pytest.mark.parametrize("suffix", [".html", ".docx"])
+def test_a_long_table_in_a_web_page_or_word_file_is_cut_between_rows_with_its_header(tmp_path, suffix):
+    from docgen import make_docx, make_html
+
+    rows = tablegen.detained(60)
+    body = [("Detained people", [PROSE])]
+    path = tmp_path / f"detained{suffix}"
+    if suffix == ".docx":
+        make_docx(path, body, title="Detained people", table=rows)
+    else:
+        html = make_html(body, title="Detained people")
+        table = "<table>" + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows) + "</table>"
+        path.write_text(html.replace("</article>", table + "</article>"), encoding="utf-8")
+    doc = _read(path)
+    assert len(doc.tables) == 1 and _table_rows(doc) == rows
+    pieces = [p for p in passages_of(doc) if doc.tables[0].start <= p.start < doc.tables[0].end]
+    assert len(pieces) >= 3
+    for p in pieces:
+        assert all(len(line.split(" | ")) == 4 for line in p.text.split("\n"))  # whole rows only
+        header = table_context(doc.text, doc.tables, p.start).header
+        assert header == ("" if p.start == doc.tables[0].start else "No. | Name | Detained | Charge")

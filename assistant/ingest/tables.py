@@ -9,7 +9,7 @@ header row carries it as labelled context
 long table still says which column is which.
 
 A reader that finds tables lists them in ``Extracted.tables`` (PDF:
-:mod:`assistant.ingest.formats.pdf_tables`); the splitter
+:mod:`assistant.ingest.formats.pdf_tables`; web pages and Word: :func:`join_blocks`); the splitter
 (:mod:`assistant.ingest.split`) keeps each listed table out of its paragraph rules.
 """
 
@@ -116,3 +116,25 @@ def table_pieces(
             cur_a, cur_b = a, b
     out.append((cur_a, cur_b))
     return out
+
+
+def join_blocks(blocks: Sequence[str], tables: Iterable[int] = ()) -> tuple[str, tuple[TableSpan, ...]]:
+    """Blocks of text joined by blank lines (the text ends with a newline), and a
+    :class:`TableSpan` for each block numbered in ``tables`` (rows one a line, the first
+    the header) that has a header and at least one row under it.
+
+    The readers of formats whose tables come as rows (web pages, Word) list their tables
+    this way, so that the splitter keeps them whole or cuts them between rows."""
+    text = ""
+    spans: list[tuple[int, int, int]] = []
+    wanted = set(tables)
+    for i, block in enumerate(blocks):
+        if text:
+            text += "\n\n"
+        if i in wanted and "\n" in block.strip():
+            start = len(text) + len(block) - len(block.lstrip())
+            end = len(text) + len(block.rstrip())
+            spans.append((start, end, start + len(block.strip().split("\n", 1)[0])))
+        text += block
+    text = text + "\n" if text else ""
+    return text, tuple(TableSpan(a, b, h, find_caption(text, a, b)) for a, b, h in spans)
