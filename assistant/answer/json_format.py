@@ -30,6 +30,8 @@ def citation_json(c: Citation, provenance: Stamp | None = None) -> dict:
         "page": c.page or None,
         "pages": [c.page, c.last_page] if c.last_page > c.page else None,
         "ocr": c.ocr,
+        "table_header": c.table_header,  # a table piece that does not open with its header row: that row
+        "table_caption": c.table_caption,
         "citation": c.text(),
         "provenance": quote_provenance(c, provenance),
     }

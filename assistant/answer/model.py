@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from assistant.ingest.corpus import Document, Passage
 from assistant.ingest.pdf_boxes import Rect
+from assistant.answer.tables import cell_highlights, table_context
 from assistant.search.searcher import Filter, Hit, Retrieval, Signals
 
 NOTHING_ANSWERS = "No passage in the collection answers this."
@@ -45,6 +46,14 @@ class Citation:
     size: int = -1  # the source file's size in bytes as indexed
     extractor: str = ""  # what read the file's text, and its version (assistant.ingest.extractor)
     rects: tuple[Rect, ...] = ()  # PDF: where the quote is on its page(s), in PDF user space (provenance.stamp)
+    table_header: str = ""  # a piece of a table that does not open with its header row: that row
+    table_caption: str = ""  # a table's caption ("Table 3: ..."), when it has one
+
+    @property
+    def context(self) -> tuple[tuple[str, str], ...]:
+        """The labelled context shown with a quote from a table: (label, text) pairs."""
+        return tuple((label, x) for label, x in (("table header", self.table_header),
+                                                  ("table caption", self.table_caption)) if x)
 
     @property
     def page_label(self) -> str:
@@ -141,6 +150,7 @@ def paragraph_mark(paragraph: int, part: int = 0) -> str:
 
 
 def cite(passage: Passage, doc: Document) -> Citation:
+    table = table_context(doc.text, doc.tables, passage.start)
     return Citation(
         passage_id=passage.passage_id,
         doc_id=doc.doc_id,
@@ -160,6 +170,8 @@ def cite(passage: Passage, doc: Document) -> Citation:
         sha256=doc.sha256,
         size=doc.size,
         extractor=doc.extractor,
+        table_header=table.header,
+        table_caption=table.caption,
     )
 
 
@@ -206,7 +218,8 @@ def make_answer(
             score=round(hit.score, 4),
             similarity=round(hit.dense, 4),
             text=doc.text[hit.passage.start : hit.passage.end],
-            highlights=_highlights(retrieval, hit),
+            highlights=cell_highlights(doc.text, doc.tables, _highlights(retrieval, hit), q.text)
+            if doc.tables else _highlights(retrieval, hit),
             citation=cite(hit.passage, doc),
             also_in=(),
             signals=hit.signals,

@@ -40,6 +40,7 @@ def to_text(answer: Answer, *, color: bool = False, documents: dict[str, Documen
             body.extend(_wrap(shown, 92))
         out.append("")
         out.append(f"[{q.rank}] " + "\n    ".join(body or [""]))
+        out.extend(f"    {dim}{label}: {one_line(x)}{reset}" for label, x in q.citation.context)
         out.append(f"    {dim}{q.strength} · score {q.score:.3f} · similarity {q.similarity:.3f}{reset}")
     if view.quotes:
         out.append("")

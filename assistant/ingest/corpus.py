@@ -25,6 +25,8 @@ from assistant.errors import CorpusError, SkipFile
 from assistant.ingest.extractor import extractor_of, sha256_of
 from assistant.ingest.formats import SUFFIXES, TEXT_SUFFIXES, read_file
 from assistant.ingest.split import Span, split_text
+from assistant.ingest.formats.pdf_title import usable_name
+from assistant.ingest.tables import TableSpan
 
 __all__ = [
     "Corpus", "Document", "Passage", "SkipFile", "Skipped", "discover", "files_fingerprint", "fingerprint", "passages_of",
@@ -56,11 +58,13 @@ class Document:
     sha256: str = ""  # of the bytes read (provenance); "" in indexes built before it was recorded
     size: int = -1  # bytes read; -1 when not recorded
     extractor: str = ""  # the reader and its version (assistant.ingest.extractor), e.g. "pypdf 7.1.1"
+    tables: tuple[TableSpan, ...] = ()  # the tables in ``text`` (found in PDFs), kept whole by the splitter
 
     def __post_init__(self) -> None:
         # loaded from JSON these arrive as lists
         object.__setattr__(self, "pages", tuple(self.pages))
         object.__setattr__(self, "ocr_pages", tuple(self.ocr_pages))
+        object.__setattr__(self, "tables", tuple(TableSpan.of(t) for t in self.tables))
 
     def page_at(self, offset: int) -> int:
         """The page number (1-based) holding ``offset``; 0 for an unpaged document."""
@@ -227,7 +231,7 @@ def read_document(
         source=f"{root.name}/{rel}",
         path=str(path.resolve()),
         title=meta.get("title") or got.title or _title_from(got.text, path),
-        organization=meta.get("organization") or got.organization,
+        organization=meta.get("organization") or (got.organization if usable_name(got.organization) else ""),
         date=meta.get("date") or got.date,
         kind=meta.get("kind", ""),
         text=got.text,
@@ -236,6 +240,7 @@ def read_document(
         sha256=sha256,
         size=size,
         extractor=extractor,
+        tables=got.tables,
     )
 
 
@@ -370,7 +375,7 @@ def passages_of(
     count_tokens: Callable[[str], int] | None = None,
 ) -> list[Passage]:
     """Cut one document into passages with stable ids ``<doc_id>#p<paragraph>[.<part>]``."""
-    spans: list[Span] = split_text(doc.text, max_tokens=max_tokens, count_tokens=count_tokens)
+    spans: list[Span] = split_text(doc.text, max_tokens=max_tokens, count_tokens=count_tokens, tables=doc.tables)
     out: list[Passage] = []
     for s in spans:
         pid = f"{doc.doc_id}#p{s.paragraph}" + (f".{s.part}" if s.part else "")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 MIN_RUN = 4  # matched runs shorter than this (in letters and digits) are coincidences
+ANCHOR_TRIES = 8  # places where a piece may start that are compared, the one agreeing longest taken
 ANCHOR = 12  # letters that must agree where a piece of the quote is taken to start
 LINE_TOLERANCE = 2.0  # points: boxes whose middles differ by less are on one line
 
@@ -83,13 +84,10 @@ def _match(key: str, hay: str) -> list[int]:
     pos = done = 0
     while done < len(key):
         anchor = min(ANCHOR, len(key) - done)
-        at = hay.find(key[done : done + anchor], pos) if anchor >= MIN_RUN else -1
+        at, n = _longest_run(key, done, hay, pos, anchor) if anchor >= MIN_RUN else (-1, 0)
         if at < 0:
             done += 1  # a letter the page does not have here: skip it
             continue
-        n = anchor
-        while done + n < len(key) and at + n < len(hay) and hay[at + n] == key[done + n]:
-            n += 1
         out.extend(range(at, at + n))
         pos, done = at + n, done + n
     return out
@@ -97,6 +95,28 @@ def _match(key: str, hay: str) -> list[int]:
 
 def _letters(text: str) -> str:
     return "".join(ch.lower() for ch in text if ch.isalnum())
+
+
+def _longest_run(key: str, done: int, hay: str, pos: int, anchor: int) -> tuple[int, int]:
+    """Where in ``hay`` (from ``pos``) the rest of ``key`` (from ``done``) agrees longest,
+    among the first ANCHOR_TRIES places its next ``anchor`` letters occur, and for how
+    many letters: (-1, 0) when they occur nowhere. The first place is not always the
+    right one: a table's header row ("Province 2015 2016") also opens a title above it
+    ("... by province, 2015-2019")."""
+    best_at, best_n = -1, 0
+    at = hay.find(key[done : done + anchor], pos)
+    for _ in range(ANCHOR_TRIES):
+        if at < 0:
+            break
+        n = anchor
+        while done + n < len(key) and at + n < len(hay) and hay[at + n] == key[done + n]:
+            n += 1
+        if n > best_n:
+            best_at, best_n = at, n
+        if done + n >= len(key):
+            break
+        at = hay.find(key[done : done + anchor], at + 1)
+    return best_at, best_n
 
 
 @lru_cache(maxsize=64)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from assistant.ingest.tables import TableSpan, table_at, table_pieces
 
 MONTHS = (
     "january february march april may june july august september october november december"
@@ -160,6 +162,7 @@ def split_text(
     *,
     max_tokens: int = 200,
     count_tokens: Callable[[str], int] | None = None,
+    tables: Sequence[TableSpan] = (),
 ) -> list[Span]:
     """Cut ``text`` into passage spans.
 
@@ -168,6 +171,8 @@ def split_text(
         max_tokens: longest passage, in the encoder's tokens; longer paragraphs
             are cut at sentence ends, longer lists between items.
         count_tokens: the encoder's token counter; a word-based estimate if None.
+        tables: the tables in ``text`` (a reader found them): each is cut between rows
+            only (:func:`assistant.ingest.tables.table_pieces`), into "list" passages.
 
     Returns:
         Spans in document order; ``text[span.start:span.end]`` is the passage.
@@ -180,6 +185,15 @@ def split_text(
     i = 0
     while i < len(units):
         u = units[i]
+        table = table_at(tables, u.start) if tables else None
+        if table is not None:  # a table: whole rows, its header with each piece (assistant.ingest.tables)
+            paragraph += 1
+            pieces = table_pieces(text, table, max_tokens=max_tokens, count=count)
+            for part, (start, end) in enumerate(pieces, start=1 if len(pieces) > 1 else 0):
+                spans.append(Span(start, end, paragraph, part, section, u.date, "list"))
+            while i < len(units) and units[i].start < table.end:
+                i += 1
+            continue
         if u.item_start:  # a date line: a new item of a listing begins
             section = ""
             i += 1

@@ -108,6 +108,7 @@ def source_line(quote: Quote | QuoteView) -> str:
         line += " · also published in " + "; ".join(
             f"*{escape_markdown(one_line(a.title))}* {a.paragraph_mark}" for a in quote.also_in
         )
+    line += "".join(f"  \n*{label}:* {escape_markdown(one_line(x))}" for label, x in c.context)  # [pdf-tables]
     return line
 
 

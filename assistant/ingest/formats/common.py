@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.errors import SkipFile
+from assistant.ingest.tables import TableSpan
 
 MOSTLY_UTF8 = 3  # valid non-ASCII UTF-8 characters for each bad byte sequence, at least
 SHORT_TEXT = 4096  # bytes: below this, encoding detection cannot tell Western single-byte encodings apart
@@ -25,6 +26,7 @@ class Extracted:
     date: str = ""
     pages: tuple[int, ...] = ()  # offset in ``text`` where each page starts (page n at index n-1)
     ocr_pages: tuple[int, ...] = ()  # page numbers whose text came from OCR
+    tables: tuple[TableSpan, ...] = ()  # the tables in ``text``, kept whole by the splitter
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import datetime
 from assistant.errors import SkipFile
 from assistant.ingest.budgets import Budget, check_text, check_zip
 from assistant.ingest.formats.common import Extracted, Format
+from assistant.ingest.tables import join_blocks
 
 
 def is_word_package(suffix: str, raw: bytes) -> bool:
@@ -31,6 +32,7 @@ def read_docx(raw: bytes, *, budget: Budget = Budget()) -> Extracted:
     try:
         d = docx.Document(io.BytesIO(raw))
         blocks: list[str] = []
+        tables: list[int] = []  # which blocks are tables
         run: list[str] = []  # consecutive list items or table rows, kept as one block of lines
 
         def flush() -> None:
@@ -49,6 +51,7 @@ def read_docx(raw: bytes, *, budget: Budget = Budget()) -> Extracted:
                             cells.append(t)
                     if cells:
                         run.append(" | ".join(cells))
+                tables.extend([len(blocks)] if run else [])
                 flush()
                 continue
             t = " ".join(item.text.split())
@@ -70,11 +73,12 @@ def read_docx(raw: bytes, *, budget: Budget = Budget()) -> Extracted:
         raise
     except Exception as e:  # python-docx/lxml/zipfile errors on a damaged package
         raise SkipFile(f"damaged Word file ({type(e).__name__}: {str(e)[:120]})") from None
-    text = "\n\n".join(blocks) + "\n" if blocks else ""
+    text, spans = join_blocks(blocks, tables)
     if not text.strip():
         raise SkipFile("Word file with no text")
     return Extracted(
         text,
+        tables=spans,
         title=(cp.title or "").strip(),
         organization="" if author == "python-docx" else author,  # python-docx's template placeholder
         date=created.date().isoformat() if isinstance(created, datetime.datetime) and author != "python-docx" else "",

@@ -8,6 +8,7 @@ import re
 from assistant.errors import SkipFile
 from assistant.ingest.budgets import Budget, check_html
 from assistant.ingest.formats.common import Extracted, Format
+from assistant.ingest.tables import join_blocks
 
 _START = re.compile(r"\s*(<!doctype html|<html[\s>])", re.I)
 
@@ -19,7 +20,8 @@ def looks_like_html(text: str) -> bool:
 
 def read_html(html: str, *, budget: Budget = Budget()) -> Extracted:
     """The page's main text (trafilatura): headings on their own lines, paragraphs,
-    list items and table rows, without navigation, menus, footers, scripts and styles.
+    list items and table rows (each table listed, its first row the header), without
+    navigation, menus, footers, scripts and styles.
 
     The page's size is checked against the budget before it is parsed."""
     check_html(html, budget=budget)
@@ -41,22 +43,27 @@ def read_html(html: str, *, budget: Budget = Budget()) -> Extracted:
         raise SkipFile("no main text found in this web page")
     root = etree.fromstring(xml.encode("utf-8"))
     blocks: list[str] = []
+    tables: list[int] = []  # which blocks are tables
     main = root.find("main")
     for el in main if main is not None else ():
         if el.tag == "list":
             items = [_flat(i) for i in el.iter("item")]
-            blocks.append("\n".join(f"• {t}" for t in items if t))
+            block = "\n".join(f"• {t}" for t in items if t)
         elif el.tag == "table":
             rows = [" | ".join(c for c in (_flat(cell) for cell in row.iter("cell")) if c) for row in el.iter("row")]
-            blocks.append("\n".join(r for r in rows if r))
+            block = "\n".join(r for r in rows if r)
+            tables.extend([len(blocks)] if block else [])
         else:
-            blocks.append(_flat(el))
-    text = "\n\n".join(b for b in blocks if b) + "\n"
+            block = _flat(el)
+        if block:
+            blocks.append(block)
+    text, spans = join_blocks(blocks, tables)
     if not text.strip():
         raise SkipFile("no main text found in this web page")
     date = root.get("date") or ""
     return Extracted(
         text,
+        tables=spans,
         title=root.get("title") or "",
         organization=root.get("sitename") or root.get("author") or "",
         date=date if re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", date) else "",

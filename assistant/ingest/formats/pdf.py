@@ -3,6 +3,10 @@ page offsets kept for citations, running headers and footers removed, hyphenated
 ends re-joined, two-column pages read column by column, and pages that are only images
 read by Tesseract (OCR) when it is installed. What pypdf decodes is bounded by the
 :class:`~assistant.ingest.budgets.Budget`.
+
+Tables are found on the pages that may hold one and kept whole as ``cell | cell``
+rows (:mod:`~assistant.ingest.formats.pdf_tables`); a title the metadata does not
+give usably is the first heading (:mod:`~assistant.ingest.formats.pdf_title`).
 """
 
 from __future__ import annotations
@@ -11,10 +15,13 @@ import datetime
 import re
 import shutil
 from collections import Counter
+from dataclasses import replace
 
 from assistant.errors import SkipFile
 from assistant.ingest.budgets import Budget, check_text, pdf_limits
 from assistant.ingest.formats.common import Extracted, Format
+from assistant.ingest.formats.pdf_tables import PageTables
+from assistant.ingest.formats.pdf_title import pdf_title, usable_name
 
 _TERMINAL = re.compile(r"[.!?:;…\"”’')\]]$")
 _PAGE_NUMBER = re.compile(r"^[\W_]*(page|p\.|seite|página)?\s*\d{1,4}(\s*(of|/|de)\s*\d{1,4})?[\W_]*$", re.I)
@@ -32,7 +39,9 @@ def read_pdf(raw: bytes, *, budget: Budget = Budget()) -> Extracted:
     What pypdf decodes is bounded by the budget: each stream, the pages' content
     streams together, the number of pages and the text extracted."""
     with pdf_limits(budget):
-        return _read_pdf(raw, budget=budget)
+        got = _read_pdf(raw, budget=budget)
+    first = len(got.text[: got.pages[1]] if len(got.pages) > 1 else got.text)
+    return replace(got, title=pdf_title(got.title, raw, first_page_chars=first))
 
 
 def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
@@ -43,6 +52,7 @@ def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
     from pypdf.errors import LimitReachedError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings on odd files are not the user's business
+    tables = PageTables(raw)  # pages with tables are laid out around them
     try:
         reader = pypdf.PdfReader(io.BytesIO(raw))
         if reader.is_encrypted and not reader.decrypt(""):
@@ -57,6 +67,7 @@ def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
         chars = 0
         for n, page in enumerate(reader.pages, 1):
             text = page.extract_text(extraction_mode="layout") or ""
+            text = tables.page_text(n, text)
             chars += len(text)
             check_text(chars, budget=budget, what=f"the PDF (by page {n})")
             if not re.search(r"\w", text):
@@ -69,8 +80,9 @@ def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
                         ocr.append(n)
             pages_lines.append([line.strip() for line in _columns_in_order(text.splitlines())])
         meta = reader.metadata or {}
-        title = _clean_title(str(meta.get("/Title") or ""))
+        title = " ".join(str(meta.get("/Title") or "").split())
         author = str(meta.get("/Author") or "").strip()
+        author = author if usable_name(author) else ""  # reportlab's "(anonymous)" is no one
         try:
             created = reader.metadata.creation_date if reader.metadata else None
         except Exception:  # a malformed date string: no date rather than no document
@@ -82,6 +94,8 @@ def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
                        "the limit for a file; raise it with --max-file-mb if the file is genuine)") from None
     except Exception as e:  # pypdf raises many kinds on damaged files; each is "damaged"
         raise SkipFile(f"damaged PDF ({type(e).__name__}: {str(e)[:120]})") from None
+    finally:
+        tables.close()  # pdfplumber's copy of the file, open since the first page that may hold a table
     if scanned and len(scanned) == len(pages_lines):
         raise SkipFile(f"scanned PDF with no text layer ({len(scanned)} pages of images): {TESSERACT_HINT}")
     if scanned:  # indexing only the text pages would drop the scanned ones without a word
@@ -91,10 +105,12 @@ def _read_pdf(raw: bytes, *, budget: Budget) -> Extracted:
             f"{TESSERACT_HINT}"
         )
     text, pages = _join_pages(_drop_running_lines(pages_lines))
+    text, pages, found = tables.put_in(text, pages)  # each table's rows where its mark is
     if not text.strip():
         raise SkipFile("PDF with no text")
     date = created.date().isoformat() if isinstance(created, datetime.datetime) else ""
-    return Extracted(text, title=title, organization=author, date=date, pages=pages, ocr_pages=tuple(ocr))
+    return Extracted(text, title=title, organization=author, date=date, pages=pages, ocr_pages=tuple(ocr),
+                     tables=found)
 
 
 def _check_content(reader, size: int, *, budget: Budget) -> None:
@@ -159,14 +175,6 @@ def _ocr(images) -> str:
     import pytesseract
 
     return "\n\n".join(pytesseract.image_to_string(img.image) for img in images)
-
-
-def _clean_title(title: str) -> str:
-    title = " ".join(title.split())
-    # placeholders that word processors write: "Microsoft Word - report.docx", "untitled"
-    if re.match(r"(microsoft \w+ - |untitled\b)", title, re.I) or re.search(r"\.\w{2,4}$", title):
-        return ""
-    return title
 
 
 def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
