@@ -27,3 +27,7 @@ class SkipFile(AssistantError):
 
 class IndexBusyError(AssistantError):
     """Another build, add or remove is changing the same index."""
+
+
+class IndexUnavailableError(AssistantError):
+    """The engine behind the index (a Qdrant server) cannot be reached or refused a request."""
