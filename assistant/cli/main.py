@@ -292,6 +292,9 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr)
 
+    qdrant = _qdrant_place(args)
+    if args.backend == "qdrant" and qdrant is None:
+        raise AssistantError("eval --backend qdrant needs --qdrant-url URL or --qdrant-path FOLDER")
     if args.collections or len(models) > 1 or args.corpus:
         models = models or ("minilm",)
         collections = run.choose_collections(
@@ -307,7 +310,7 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
         result = run.evaluate_collections(
             collections, models=models, modes=modes, cache=Path(args.index_cache), report_dir=args.report_dir,
             name=args.name, threads=args.threads, build_threads=os.cpu_count(), onnx_dir=onnx_dir, encoder=encoder,
-            progress=sys.stderr.isatty(), log=log,
+            progress=sys.stderr.isatty(), log=log, qdrant=qdrant,
         )
     else:
         result = run.evaluate_index(
@@ -449,6 +452,12 @@ def _parser() -> argparse.ArgumentParser:
                    "(default: the one --index was built from)")
     e.add_argument("--index-cache", default="eval/collections",
                    help="where an index per collection and model is kept, as NAME/index/MODEL (default: %(default)s)")
+    e.add_argument("--backend", choices=("embedded", "qdrant"), default=None,
+                   help="with --collections: build the indexes on Qdrant (with --qdrant-url or --qdrant-path; "
+                        "a collection each, named as the collection); an index of the other backend is rebuilt")
+    e.add_argument("--qdrant-url", metavar="URL", help="with --backend qdrant: a Qdrant server ($QDRANT_API_KEY)")
+    e.add_argument("--qdrant-path", metavar="FOLDER", help="with --backend qdrant: Qdrant local mode in this folder")
+    e.set_defaults(collection=None)
     reranker(e)
     common(e, model_default=None)
     e.set_defaults(handler=cmd_eval)

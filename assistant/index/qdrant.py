@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import json
+import re
 import os
 import threading
 import time
@@ -538,7 +539,8 @@ def publish(place: Place) -> str | None:
         create_alias=m.CreateAlias(collection_name=place.collection, alias_name=place.alias)))
     store.call("update_collection_aliases", change_aliases_operations=operations)
     for c in store.call("get_collections").collections:
-        if c.name.startswith(f"{place.alias}-") and c.name not in (place.collection, before):
+        if re.fullmatch(rf"{re.escape(place.alias)}-\d{{8}}T\d{{6}}-\d{{6}}", c.name) and c.name not in (
+                place.collection, before):
             store.call("delete_collection", c.name)
     return before
 
