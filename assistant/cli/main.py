@@ -131,8 +131,9 @@ def _export_onnx(model: str) -> None:
         print(f"note: {model} is answered with PyTorch (no ONNX export), which starts slower", file=sys.stderr)
 
 
-def _qdrant_place(args: argparse.Namespace):
-    """Where ``--qdrant-url`` or ``--qdrant-path`` points (None: neither given)."""
+def _backend(args: argparse.Namespace):
+    """``--backend`` and where ``--qdrant-url`` or ``--qdrant-path`` points (a Place, or
+    None when neither is given); either option alone means ``--backend qdrant``."""
     from assistant.index.qdrant import Place
 
     if args.qdrant_url and args.qdrant_path:
@@ -140,20 +141,20 @@ def _qdrant_place(args: argparse.Namespace):
     if not (args.qdrant_url or args.qdrant_path):
         if args.collection:
             raise AssistantError("--collection needs --qdrant-url or --qdrant-path")
-        return None
+        return args.backend, None
     if args.backend not in (None, "qdrant"):
         raise AssistantError("--qdrant-url and --qdrant-path go with --backend qdrant")
-    args.backend = "qdrant"
-    return Place(alias=args.collection or "passages", url=args.qdrant_url or "", path=args.qdrant_path or "")
+    return "qdrant", Place(alias=args.collection or "passages", url=args.qdrant_url or "", path=args.qdrant_path or "")
 
 
 def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     from assistant.pipeline.api import build
 
+    backend, qdrant = _backend(args)
     report = build(
         args.corpus, index=args.index, model=args.model, encoder=encoder, threads=args.threads,
         batch_size=args.batch_size, follow_links=args.follow_links, max_file_bytes=args.max_file_mb * 1024 * 1024,
-        index_type=args.index_type, backend=args.backend, qdrant=_qdrant_place(args), progress=True,
+        index_type=args.index_type, backend=backend, qdrant=qdrant, progress=True,
     )
     _print_skipped(report)
     if encoder is None:  # an encoder passed in (tests) is not the named model: nothing to export
@@ -292,8 +293,8 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr)
 
-    qdrant = _qdrant_place(args)
-    if args.backend == "qdrant" and qdrant is None:
+    backend, qdrant = _backend(args)
+    if backend == "qdrant" and qdrant is None:
         raise AssistantError("eval --backend qdrant needs --qdrant-url URL or --qdrant-path FOLDER")
     if args.collections or len(models) > 1 or args.corpus:
         models = models or ("minilm",)

@@ -48,7 +48,7 @@ from assistant.encoders.cache import CACHE_DIR
 from assistant.index.backends import DenseBackend, KeywordBackend
 from assistant.index.columns import FILES as COLUMN_FILES, Columns
 from assistant.ingest.corpus import Document, Passage
-from assistant.errors import IndexLoadError
+from assistant.errors import IndexLoadError, IndexUnavailableError
 from assistant.index.sources import build_command
 from assistant.index.factory import StoredVectors, open_dense, open_keyword
 from assistant.index.store import DocumentStore, PassageStore, RowFile
@@ -255,7 +255,7 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
         columns = Columns.load(path)
         vocabulary = frozenset(json.loads((path / "vocabulary.json").read_text(encoding="utf-8")))
         files = sources.load(path)
-    except IndexLoadError:
+    except (IndexLoadError, IndexUnavailableError):  # (an engine that cannot be reached is no damage)
         raise
     except Exception as e:  # truncated or edited files fail in many ways
         first = (str(e).strip().splitlines() or [""])[0][:160]

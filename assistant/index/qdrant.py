@@ -135,8 +135,9 @@ def client(place: Place) -> Any:
                 atexit.register(_close_all)
             with unavailable(place):
                 if place.url:
+                    # (no version check: against a server that is down it warns before the first request fails)
                     _clients[key] = QdrantClient(url=place.url, api_key=os.environ.get(API_KEY_VARIABLE) or None,
-                                                 timeout=TIMEOUT)
+                                                 timeout=TIMEOUT, check_compatibility=False)
                 else:
                     Path(place.path).mkdir(parents=True, exist_ok=True)
                     _clients[key] = QdrantClient(path=key[1])
