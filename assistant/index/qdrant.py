@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Iterator, Sequence
 
 import numpy as np
 
-from assistant.errors import IndexLoadError, IndexUnavailableError
+from assistant.errors import AssistantError, IndexLoadError, IndexUnavailableError
 from assistant.index.backends import Ranked
 
 API_KEY_VARIABLE = "QDRANT_API_KEY"
@@ -174,18 +174,14 @@ class unavailable:
         return None
 
     def __exit__(self, kind, error, trace) -> bool:
-        if error is None or isinstance(error, (IndexLoadError, IndexUnavailableError, ValueError, TypeError)):
-            if isinstance(error, ValueError) and _is_client_error(error):
-                raise IndexUnavailableError(self._say(error)) from error
-            return False
-        if _is_client_error(error):
+        if error is not None and not isinstance(error, AssistantError) and _is_client_error(error):
             raise IndexUnavailableError(self._say(error)) from error
         return False
 
     def _say(self, error: BaseException) -> str:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        return (f"the Qdrant index at {self.place.where()} (collection {self.place.name}) cannot be reached: "
-                f"{first}; check that the server is running and QDRANT_API_KEY is right, then ask again")
+        return (f"the Qdrant index at {self.place.where()} (collection {self.place.name}) cannot be reached "
+                f"or refused: {first}; check that the server is running and QDRANT_API_KEY is right, then ask again")
 
 
 def _is_client_error(error: BaseException) -> bool:
