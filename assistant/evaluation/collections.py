@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from assistant.errors import IndexLoadError, QueryError
@@ -98,7 +98,7 @@ def index_folder(cache: Path, collection: Collection, model: str) -> Path:
 
 
 def ensure_index(collection: Collection, *, model: str, cache: Path, build_threads: int | None = None,
-                 progress: bool = False, encoder=None):
+                 progress: bool = False, encoder=None, qdrant=None):
     """The collection's index for ``model``, built into the cache unless a fresh one is there.
 
     Returns:
@@ -107,6 +107,8 @@ def ensure_index(collection: Collection, *, model: str, cache: Path, build_threa
     Args:
         encoder: the encoder to build with (default: ``model`` loaded with
             sentence-transformers, only when a build is needed).
+        qdrant: an ``assistant.index.qdrant.Place`` to build on (its alias becomes the
+            collection's name); None: the embedded backend. An index of the other backend is rebuilt.
 
     Raises:
         QueryError: the collection's corpus is missing (the message says how to fetch it).
@@ -119,9 +121,11 @@ def ensure_index(collection: Collection, *, model: str, cache: Path, build_threa
         how = f"; run: {collection.fetch}" if collection.fetch else ""
         raise QueryError(f"collection {collection.name}: no corpus at {collection.corpus}{how}")
     folder = index_folder(cache, collection, model)
+    backend = "embedded" if qdrant is None else "qdrant"
+    place = None if qdrant is None else replace(qdrant, alias=collection.name, collection="")
     try:
         index = load_index(folder)
-        if index.manifest.model == canonical_name(model):
+        if index.manifest.model == canonical_name(model) and index.manifest.backend == backend:
             return index, False
     except IndexLoadError:
         pass  # missing, stale or of another format: build it
@@ -129,14 +133,14 @@ def ensure_index(collection: Collection, *, model: str, cache: Path, build_threa
         from assistant.encoders.embed import SentenceTransformerEncoder
 
         encoder = SentenceTransformerEncoder(model, threads=build_threads)
-    build_index(collection.corpus, encoder=encoder, out_dir=folder, progress=progress)
+    build_index(collection.corpus, encoder=encoder, out_dir=folder, progress=progress, backend=backend, qdrant=place)
     return load_index(folder), True
 
 
 def run_collections(
     collections: list[Collection], *, models: tuple[str, ...], modes: tuple[str, ...], cache: Path,
     threads: int | None = None, build_threads: int | None = None, onnx_dir: Path | None = None,
-    progress: bool = False, log=None, encoder_for=None,
+    progress: bool = False, log=None, encoder_for=None, qdrant=None,
 ) -> list[Run]:
     """Evaluate every model on every collection (building indexes as needed).
 
@@ -153,7 +157,7 @@ def run_collections(
         for c in collections:
             encoder = encoder_for(model) if encoder_for else None
             index, built = ensure_index(c, model=model, cache=cache, build_threads=build_threads, progress=progress,
-                                        encoder=encoder)
+                                        encoder=encoder, qdrant=qdrant)
             queries = load_queries(c.queries, index.documents)
             assistant = Assistant.open(index.path, index=index, threads=threads, onnx_dir=onnx_dir, encoder=encoder)
             if log:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.errors import QueryError
+from assistant.index.qdrant import Place
 from assistant.search.request import MODES, check_mode
 
 if TYPE_CHECKING:
@@ -223,12 +224,15 @@ def evaluate_collections(
     encoder: Encoder | None = None,
     progress: bool = False,
     log: Log = _quiet,
+    qdrant: Place | None = None,
 ) -> CollectionsEvaluation:
     """Evaluate every model on every collection (an index per pair, built into ``cache``
     when missing) and write the reports into ``report_dir/name`` (default name: the date and time).
 
     Args:
         encoder: build and answer with this for every model name (tests pass a tiny one).
+        qdrant: build the indexes on this Qdrant server or local folder (a collection per
+            collection, aliased by its name); None: embedded.
         log: receives a line of progress or warning.
     """
     from assistant.evaluation.collections import run_collections, write_reports
@@ -236,6 +240,7 @@ def evaluate_collections(
     runs = run_collections(
         list(collections), models=models, modes=modes, cache=cache, threads=threads, build_threads=build_threads,
         onnx_dir=onnx_dir, progress=progress, log=log, encoder_for=(lambda m: encoder) if encoder else None,
+        qdrant=qdrant,
     )
     out = write_reports(runs, report_folder(report_dir, name), collections=list(collections))
     return CollectionsEvaluation(tuple(runs), tuple(collections), out)

@@ -16,11 +16,26 @@ import numpy as np
 from assistant.index import dense
 from assistant.index.backends import DenseBackend, KeywordBackend
 from assistant.index.keyword import KeywordIndex
+from assistant.index.qdrant import Place, QdrantDense, QdrantKeyword
 
-DENSE: dict[str, type] = dict(dense.KINDS)  # kind -> class with build(vectors) and load(path, mmap=)
-KEYWORD: dict[str, type] = {KeywordIndex.kind: KeywordIndex}  # kind -> class with build(texts) and load(path, mmap=)
+DENSE: dict[str, type] = dict(dense.KINDS) | {QdrantDense.kind: QdrantDense}  # kind -> class with build(vectors) and load(path, mmap=)
+KEYWORD: dict[str, type] = {KeywordIndex.kind: KeywordIndex, QdrantKeyword.kind: QdrantKeyword}  # kind -> class with build(texts) and load(path, mmap=)
 DENSE_FILE = "dense.faiss"
 KEYWORD_FOLDER = "keyword"
+# The engines of a whole index (``build --backend``): the embedded files, or a Qdrant
+# collection behind both protocols (its dense and keyword kinds).
+BACKENDS = ("embedded", "qdrant")
+QDRANT_KINDS = (QdrantDense.kind, QdrantKeyword.kind)
+
+
+def dense_file(kind: str) -> str:
+    """The name in an index folder of what a dense backend of ``kind`` saves."""
+    return getattr(_dense_class(kind), "stored_as", DENSE_FILE)
+
+
+def keyword_file(kind: str) -> str:
+    """The name in an index folder of what a keyword backend of ``kind`` saves."""
+    return getattr(KEYWORD[kind], "stored_as", KEYWORD_FOLDER)
 
 
 def _dense_class(kind: str) -> type:
@@ -29,24 +44,29 @@ def _dense_class(kind: str) -> type:
     return DENSE[kind]
 
 
-def build_dense(vectors: np.ndarray, *, kind: str) -> DenseBackend:
-    """A dense backend of ``kind`` over ``vectors`` (rows of unit float32 vectors)."""
+def build_dense(vectors: np.ndarray, *, kind: str, place: Place | None = None) -> DenseBackend:
+    """A dense backend of ``kind`` over ``vectors`` (rows of unit float32 vectors);
+    ``place``: where an engine of its own (Qdrant) keeps them."""
+    if place is not None:
+        return _dense_class(kind).build(vectors, place=place)
     return _dense_class(kind).build(vectors)
 
 
 def open_dense(folder: Path, *, kind: str, mmap: bool = False) -> DenseBackend:
     """The dense backend an index folder holds (``kind``: its manifest's ``dense_index``)."""
-    return _dense_class(kind).load(Path(folder) / DENSE_FILE, mmap=mmap)
+    return _dense_class(kind).load(Path(folder) / dense_file(kind), mmap=mmap)
 
 
-def build_keyword(texts: Sequence[str], *, kind: str = KeywordIndex.kind) -> KeywordBackend:
-    """A keyword backend over ``texts``, one row each."""
+def build_keyword(texts: Sequence[str], *, kind: str = KeywordIndex.kind, place: Place | None = None) -> KeywordBackend:
+    """A keyword backend over ``texts``, one row each; ``place`` as for ``build_dense``."""
+    if place is not None:
+        return KEYWORD[kind].build(texts, place=place)
     return KEYWORD[kind].build(texts)
 
 
 def open_keyword(folder: Path, *, kind: str = KeywordIndex.kind, mmap: bool = False) -> KeywordBackend:
     """The keyword backend an index folder holds."""
-    return KEYWORD[kind].load(Path(folder) / KEYWORD_FOLDER, mmap=mmap)
+    return KEYWORD[kind].load(Path(folder) / keyword_file(kind), mmap=mmap)
 
 
 class StoredVectors:

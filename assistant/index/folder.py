@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from assistant.encoders.cache import CACHE_DIR
 from assistant.index.backends import DenseBackend, KeywordBackend
 from assistant.index.columns import FILES as COLUMN_FILES, Columns
 from assistant.ingest.corpus import Document, Passage
-from assistant.errors import IndexLoadError
+from assistant.errors import IndexLoadError, IndexUnavailableError
 from assistant.index.sources import build_command
 from assistant.index.factory import StoredVectors, open_dense, open_keyword
 from assistant.index.store import DocumentStore, PassageStore, RowFile
@@ -90,6 +90,11 @@ class Manifest:
     ranking: dict | None  # assistant.search.fusion.RankingConfig: hybrid weights and abstention threshold
     index_type: str  # the dense index kind asked for (build --index-type): auto or one of dense.KINDS
     dense_index: str  # the kind built (assistant.index.dense)
+    # The engine behind both protocols (build --backend): "embedded" (FAISS and bm25s files
+    # in the folder) or "qdrant", with where its collection is (assistant.index.qdrant.Place:
+    # alias, collection, and a URL or a local-mode folder; never an API key).
+    backend: str = "embedded"
+    qdrant: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -241,7 +246,7 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
 
         sentences = Sentences(**{name: array(f"sentences.{name}.npy", whole=name in ("row", "scores", "first"))
                                  for name in SENTENCE_ARRAYS})
-        keyword = open_keyword(path, mmap=mmap)
+        keyword = open_keyword(path, kind=keyword_kind(manifest), mmap=mmap)
         arrays = {name: array(f"tokens.{name}.npy", whole=name in ("first", "counts")) for name in TOKEN_ARRAYS}
         tokens = TokenVectors(
             arrays["vectors"], arrays["piece"], arrays["first"],
@@ -252,7 +257,7 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
         vocabulary = frozenset(json.loads((path / "vocabulary.json").read_text(encoding="utf-8")))
         files = sources.load(path)
         identity = _manifest_identity(path, manifest)
-    except IndexLoadError:
+    except (IndexLoadError, IndexUnavailableError):  # (an engine that cannot be reached is no damage)
         raise
     except Exception as e:  # truncated or edited files fail in many ways
         first = (str(e).strip().splitlines() or [""])[0][:160]
@@ -305,6 +310,11 @@ def _manifest_identity(path: Path, manifest: Manifest) -> str:
     return str(raw.get(MANIFEST_HASH) or manifest_hash(raw))
 
 
+def keyword_kind(manifest: Manifest) -> str:
+    """The keyword backend an index's manifest names (by its backend)."""
+    return "qdrant-bm25" if manifest.backend == "qdrant" else "bm25s"
+
+
 def read_manifest(path: Path) -> tuple[Manifest, dict[str, str]]:
     """The manifest of the index at ``path`` and the checksums it records.
 
@@ -333,14 +343,15 @@ def read_manifest(path: Path) -> tuple[Manifest, dict[str, str]]:
             f"{rebuild}"
         )
     known = [f.name for f in fields(Manifest)]
-    missing = sorted(set(known) - raw.keys())
+    optional = {f.name for f in fields(Manifest) if f.default is not MISSING}  # added since the format's first manifests
+    missing = sorted(set(known) - raw.keys() - optional)
     if missing:
         raise IndexLoadError(f"the index at {path} is damaged (its manifest lacks {', '.join(missing)}); {rebuild}")
     sums = raw.get("checksums")
     if not isinstance(sums, dict):
         raise IndexLoadError(f"the index at {path} is damaged (its manifest lacks checksums); {rebuild}")
     try:
-        manifest = Manifest(**{k: raw[k] for k in known})
+        manifest = Manifest(**{k: raw[k] for k in known if k in raw})
     except TypeError as e:
         raise IndexLoadError(f"the index at {path} is damaged (manifest: {e}); {rebuild}") from e
     return manifest, sums
@@ -374,7 +385,7 @@ def manifest_intact(path: Path) -> bool:
 INDEX_FILES = frozenset({
     "manifest.json", "documents.jsonl", "documents.index.json", "passages.jsonl", "passages.offsets.npy", "dense.faiss",
     *(f"sentences.{name}.npy" for name in SENTENCE_ARRAYS), *(f"tokens.{name}.npy" for name in TOKEN_ARRAYS),
-    "tokens.json", "keyword", *COLUMN_FILES, "vocabulary.json", sources.FILES, CACHE_DIR,
+    "tokens.json", "keyword", "qdrant.dense.json", "qdrant.keyword.json", *COLUMN_FILES, "vocabulary.json", sources.FILES, CACHE_DIR,
     # format 7 and before: an older index is rebuilt in place, not refused as a stranger's folder
     "tokens.npz", "sentences.npy", "sentences.json",
 })

@@ -14,7 +14,7 @@ in-memory :class:`~assistant.index.folder.Index` that :meth:`IndexParts.index` m
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +22,12 @@ import numpy as np
 from assistant.encoders.embed import Encoder, Tokens
 from assistant.errors import CorpusError
 from assistant.index.columns import Columns
-from assistant.index.backends import DenseBackend
+from assistant.index.backends import DenseBackend, KeywordBackend
 from assistant.index.dense import choose_kind
 from assistant.index.factory import build_dense
 from assistant.index.folder import AUTO, PASSAGE_TOKENS, Index, Manifest, Sentences
 from assistant.index.keyword import KeywordIndex
+from assistant.index.qdrant import Place, build_collection
 from assistant.index.sources import CORPUS, SourceFiles
 from assistant.index.texts import (
     embedding_text, item_leads, keyword_text, passage_sentences, token_sentences, vocabulary_of,
@@ -61,7 +62,7 @@ class IndexParts:
     passages: tuple[Passage, ...]
     vectors: np.ndarray  # (n, d) float32 unit passage embeddings, as the dense index holds them
     dense: DenseBackend
-    keyword: KeywordIndex
+    keyword: KeywordBackend
     sentences: Sentences  # int8 vectors with their scale, as stored
     tokens: TokenVectors  # int8, as stored
     columns: Columns
@@ -119,7 +120,7 @@ def layout_of(docs: list[Document], *, files: SourceFiles, encoder: Encoder) -> 
 def compute_parts(
     layout: Layout, *, files: SourceFiles, vectors: np.ndarray, sentence_vectors: np.ndarray, token_counts: np.ndarray,
     passage_tokens: Iterable[tuple[int, Tokens]], dimension: int, index_type: str = AUTO,
-    tokens_file: Path | None = None,
+    tokens_file: Path | None = None, qdrant: Place | None = None,
 ) -> IndexParts:
     """The parts of the index of ``layout`` from the encodings of its texts.
 
@@ -130,6 +131,8 @@ def compute_parts(
             quantised as they come, so their float vectors are never all in memory.
         index_type: the dense index kind asked for (``auto``: chosen by the number of passages).
         tokens_file: where to write the int8 token vectors as they come (memory-mapped).
+        qdrant: where to write a new Qdrant collection holding the passage vectors, their
+            BM25 vectors and fields (``build --backend qdrant``); None: FAISS and bm25s.
 
     Raises:
         CorpusError: the encoder saw no token in a passage.
@@ -154,10 +157,19 @@ def compute_parts(
         sent_rows, sent_spans, sentence_vectors,
         [by_id[passages[r].doc_id].text[a:b] for r, (a, b) in zip(sent_rows, sent_spans)], len(passages),
     )
-    kind = choose_kind(len(passages)) if index_type == AUTO else index_type
-    dense = build_dense(vectors, kind=kind)
     leads = item_leads(passages, by_id)
-    keyword = KeywordIndex.build([keyword_text(p, by_id[p.doc_id], lead) for p, lead in zip(passages, leads)])
+    keyword_texts = [keyword_text(p, by_id[p.doc_id], lead) for p, lead in zip(passages, leads)]
+    dense: DenseBackend
+    keyword: KeywordBackend
+    if qdrant is not None:
+        dense, keyword = build_collection(qdrant, vectors=vectors, texts=keyword_texts, payloads=[
+            asdict(p) | {"title": by_id[p.doc_id].title, "source": by_id[p.doc_id].source,
+                         "organization": by_id[p.doc_id].organization}
+            for p in passages
+        ])
+    else:
+        dense = build_dense(vectors, kind=choose_kind(len(passages)) if index_type == AUTO else index_type)
+        keyword = KeywordIndex.build(keyword_texts)
     columns = Columns.of(by_id, passages)
     return IndexParts(
         layout.docs, layout.passages, vectors, dense, keyword, sentences, tokens, columns, vocabulary_of(docs), files,

@@ -31,6 +31,7 @@ from assistant.index.folder import (
     INDEX_FILES, MANIFEST_HASH, SENTENCE_ARRAYS, TOKEN_ARRAYS, Manifest, checksums, file_sizes, looks_like_index,
     manifest_hash, manifest_is_ours,
 )
+from assistant.index.factory import dense_file, keyword_file
 from assistant.index.parts import IndexParts
 from assistant.index.store import write_jsonl_with_offsets
 
@@ -106,7 +107,7 @@ def write_parts(folder: Path, parts: IndexParts) -> None:
     (folder / "documents.index.json").write_text(json.dumps({"ids": ids, "offsets": offsets}, ensure_ascii=False))
     offsets = write_jsonl_with_offsets(folder / "passages.jsonl", (asdict(p) for p in passages))
     np.save(folder / "passages.offsets.npy", np.asarray(offsets, dtype=np.int64), allow_pickle=False)
-    parts.dense.save(folder / "dense.faiss")
+    parts.dense.save(folder / dense_file(parts.dense.kind))
     arrays = {f"sentences.{name}.npy": getattr(parts.sentences, name) for name in SENTENCE_ARRAYS}
     arrays |= {f"tokens.{name}.npy": getattr(parts.tokens, name) for name in TOKEN_ARRAYS}
     for name, array in arrays.items():
@@ -115,7 +116,7 @@ def write_parts(folder: Path, parts: IndexParts) -> None:
             continue
         np.save(folder / name, np.asarray(array), allow_pickle=False)
     (folder / "tokens.json").write_text(json.dumps({"pieces": parts.tokens.pieces}, ensure_ascii=False))
-    parts.keyword.save(folder / "keyword")
+    parts.keyword.save(folder / keyword_file(parts.keyword.kind))
     parts.columns.save(folder)
     (folder / "vocabulary.json").write_text(json.dumps(sorted(parts.vocabulary), ensure_ascii=False))
     sources.save(parts.files, folder)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assistant.encoders.embed import DEFAULT_MODEL, Encoder
+from assistant.index.qdrant import Place
 from assistant.ingest.corpus import DEFAULT_MAX_FILE_BYTES
 from assistant.pipeline.build import add_documents, build_index, remove_documents
 
@@ -31,6 +32,8 @@ def build(
     follow_links: bool = False,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     index_type: str | None = None,
+    backend: str | None = None,
+    qdrant: Place | None = None,
     progress: bool = False,
 ) -> UpdateReport:
     """Index a corpus folder into ``index``, encoding only texts its cache does not hold.
@@ -45,6 +48,8 @@ def build(
         follow_links: also read links that lead out of the corpus folder.
         max_file_bytes: larger files are skipped (listed in the report).
         index_type: "auto", "flat", "hnsw" or "ivf-sq8" (None: what the last build used, else auto).
+        backend: "embedded" (FAISS and bm25s files) or "qdrant" (None: what the last build used, else embedded).
+        qdrant: for "qdrant", the server or local folder and the alias (None: where the last build wrote).
         progress: show progress bars on standard error.
 
     Raises:
@@ -55,6 +60,7 @@ def build(
     return build_index(
         corpus, encoder=encoder or _encoder(model, threads), out_dir=index, batch_size=batch_size,
         progress=progress, follow_links=follow_links, max_file_bytes=max_file_bytes, index_type=index_type,
+        backend=backend, qdrant=qdrant,
     )
 
 

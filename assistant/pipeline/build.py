@@ -33,6 +33,7 @@ from assistant.index import sources, writer
 from assistant.index.folder import AUTO, FORMAT, PASSAGE_TOKENS, Manifest
 from assistant.index.lock import index_folder, writer_lock
 from assistant.index.parts import IndexParts, compute_parts, layout_of
+from assistant.index.qdrant import Place, publish
 from assistant.index.sources import ADDED, CORPUS, EXCLUDED, SourceFile, SourceFiles
 from assistant.ingest.corpus import DEFAULT_MAX_FILE_BYTES, Document, Skipped, fingerprint, read_corpus
 from assistant.pipeline.previous import (
@@ -83,9 +84,14 @@ def build_index(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     lock_timeout: float = LOCK_TIMEOUT,
     index_type: str | None = None,
+    backend: str | None = None,
+    qdrant: Place | None = None,
 ) -> UpdateReport:
     """Read a corpus folder (and the files added to the index from elsewhere) and
     make ``out_dir`` its index, encoding only texts the cache does not hold.
+
+    ``backend`` "embedded" or "qdrant" (None: as the last build, else embedded); for
+    "qdrant", ``qdrant`` says where (None: where the last build wrote).
 
     Raises:
         CorpusError: no readable document, or ``out_dir`` is not ours to write.
@@ -121,7 +127,7 @@ def build_index(
         return _commit(
             out, docs=[d for d, _ in docs], files=files, skipped=tuple(skipped), notes=tuple(notes),
             encoder=encoder, previous=previous, stale=stale, batch_size=batch_size, progress=progress, t0=t0,
-            index_type=index_type,
+            index_type=index_type, backend=backend, qdrant=qdrant,
         )
 
 
@@ -263,11 +269,12 @@ def remove_documents(
 def _commit(
     out: Path, *, docs: list[Document], files: SourceFiles, skipped: tuple[Skipped, ...], notes: tuple[str, ...],
     encoder: Encoder, previous: Previous | None, stale: list[Path], batch_size: int, progress: bool, t0: float,
-    index_type: str | None = None,
+    index_type: str | None = None, backend: str | None = None, qdrant: Place | None = None,
 ) -> UpdateReport:
     """Compute the whole index of ``docs`` (encodings from the cache where it has
     them), calibrate its ranking, write it beside ``out`` and swap it into place."""
     layout = layout_of(docs, files=files, encoder=encoder)
+    place = _qdrant_place(backend, qdrant, previous)
     with writer.new_version(out, stale=stale) as tmp:
         # the dense index's kind: as asked, else as the index's last build was asked ("auto" by default)
         asked = index_type or (previous.manifest.index_type if previous is not None else AUTO)
@@ -286,11 +293,13 @@ def _commit(
         parts = compute_parts(
             layout, files=files, vectors=vectors, sentence_vectors=sent_vectors, token_counts=cache.token_counts(texts),
             passage_tokens=cache.passage_tokens(texts), dimension=encoder.dimension, index_type=asked,
-            tokens_file=tmp / "tokens.vectors.npy",
+            tokens_file=tmp / "tokens.vectors.npy", qdrant=place,
         )
         cache.report_to(lambda n: None)
         write_index(tmp, parts, at=out, encoder=cache.as_encoder(), index_type=asked, batch_size=batch_size, t0=t0,
                     cache=cache)
+    if place is not None:  # the folder names the new collection now; readers of the alias see it from here
+        publish(Place.of_json(_qdrant_of(parts)))
 
     ids = [d.doc_id for d in layout.docs]
     by_id = layout.by_id
@@ -305,6 +314,26 @@ def _commit(
         unchanged=len(ids) - len(added) - len(updated), encoded=stats.encoded, reused=stats.reused,
         notes=notes + cache.notes,
     )
+
+
+def _qdrant_place(backend: str | None, qdrant: Place | None, previous: Previous | None) -> Place | None:
+    """Where a build writes its Qdrant collection, or None for the embedded files."""
+    was = previous.manifest if previous is not None else None
+    backend = backend or (was.backend if was is not None else "embedded")
+    if backend == "embedded":
+        return None
+    if backend != "qdrant":
+        raise QueryError(f"unknown backend {backend!r}; choose embedded or qdrant")
+    if qdrant is None and was is not None and was.qdrant:
+        qdrant = Place.of_json(was.qdrant)
+    if qdrant is None:
+        raise QueryError("--backend qdrant needs --qdrant-url URL or --qdrant-path FOLDER")
+    return Place(alias=qdrant.alias, url=qdrant.url, path=str(Path(qdrant.path).resolve()) if qdrant.path else "")
+
+
+def _qdrant_of(parts: IndexParts) -> dict | None:
+    store = getattr(parts.dense, "store", None)
+    return store.place.to_json() if store is not None else None
 
 
 def write_index(
@@ -356,6 +385,8 @@ def _manifest(parts: IndexParts, *, encoder: Encoder, index_type: str) -> Manife
         ranking=None,
         index_type=index_type,
         dense_index=parts.dense.kind,
+        backend="qdrant" if _qdrant_of(parts) else "embedded",
+        qdrant=_qdrant_of(parts),
         built_at="",
         build_seconds=0.0,
     )

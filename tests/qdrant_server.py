@@ -1,0 +1,76 @@
+"""A stand-in for a Qdrant server: its REST API for the reads an index makes (collection
+exists, its info, count, query batch, retrieve), answered by a local-mode client, on a
+port of 127.0.0.1. The tests stop it mid-way to see what a reader that loses the server says."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class FakeQdrant:
+    def __init__(self, client: Any, port: int = 0) -> None:
+        self.client = client
+        self.requests: list[tuple[str, str]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._answer("GET")
+
+            def do_POST(self) -> None:
+                self._answer("POST")
+
+            def _answer(self, verb: str) -> None:
+                size = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(size) or b"null")
+                owner.requests.append((verb, self.path))
+                try:
+                    code, out = 200, {"result": owner.route(verb, self.path.split("?")[0], body), "status": "ok",
+                                      "time": 0.0}
+                except KeyError:
+                    code, out = 404, {"status": {"error": f"not served here: {verb} {self.path}"}, "time": 0.0}
+                data = json.dumps(out).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def route(self, verb: str, path: str, body: Any) -> Any:
+        from qdrant_client import models as m
+
+        c = self.client
+        found = re.fullmatch(r"/collections/([^/]+)(/.*)?", path)
+        if not found:
+            raise KeyError(path)
+        name, rest = found.group(1), found.group(2) or ""
+        if (verb, rest) == ("GET", "/exists"):
+            return {"exists": c.collection_exists(name)}
+        if (verb, rest) == ("GET", ""):
+            return c.get_collection(name).model_dump(mode="json", exclude_none=True)
+        if (verb, rest) == ("POST", "/points/count"):
+            return {"count": c.count(name, exact=True).count}
+        if (verb, rest) == ("POST", "/points/query/batch"):
+            asked = [m.QueryRequest.model_validate(r) for r in body["searches"]]
+            return [r.model_dump(mode="json", exclude_none=True) for r in c.query_batch_points(name, requests=asked)]
+        if (verb, rest) == ("POST", "/points"):
+            got = c.retrieve(name, ids=body["ids"], with_payload=body.get("with_payload", True),
+                             with_vectors=body.get("with_vector", False))
+            return [p.model_dump(mode="json", exclude_none=True) for p in got]
+        raise KeyError(path)

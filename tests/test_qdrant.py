@@ -1,0 +1,169 @@
+"""The Qdrant backend end to end, in local mode (a folder in /dev/shm when there is one):
+``build --backend qdrant`` answers every mode as the embedded index does, add and remove
+write a new collection and switch the alias, two writers are refused, and a reader that
+cannot reach the server (nothing listening, or a server stopped mid-way) gets one line
+while the chat stays up. The backend's contract against brute force is in test_backends.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from assistant.cli.main import main
+from assistant.errors import IndexBusyError
+from assistant.index import qdrant
+from assistant.index.folder import read_manifest
+from assistant.index.lock import writer_lock
+from conftest import DEFAULT_CORPUS, TinyEncoder, write_corpus
+from qdrant_server import FakeQdrant
+
+QUESTIONS = ["What happens to North Koreans who are forcibly returned from China?", "public executions",
+             "food shortages and famine in 1997"]
+TIMINGS = {"seconds", "latency_ms", "timings"}
+
+
+@pytest.fixture
+def folder():
+    """A local-mode Qdrant folder (closed and removed after the test)."""
+    made = tempfile.mkdtemp(prefix="qdrant-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None)
+    yield made
+    qdrant.close(qdrant.Place(alias="x", path=made))
+    shutil.rmtree(made, ignore_errors=True)
+
+
+def build(capsys, index: Path, *extra: str, corpus: Path = DEFAULT_CORPUS) -> None:
+    assert main(["build", "--corpus", str(corpus), "--index", str(index), *extra], encoder=TinyEncoder()) == 0
+    capsys.readouterr()
+
+
+def answer(capsys, index: Path, question: str, *extra: str) -> dict:
+    assert main(["ask", "--index", str(index), "--json", question, *extra], encoder=TinyEncoder()) == 0
+    return without_timings(json.loads(capsys.readouterr().out))
+
+
+def without_timings(x):
+    if isinstance(x, dict):
+        return {k: without_timings(v) for k, v in x.items() if k not in TIMINGS}
+    if isinstance(x, list):
+        return [without_timings(v) for v in x]
+    return x
+
+
+def aliases(place: qdrant.Place) -> dict[str, str]:
+    return {a.alias_name: a.collection_name for a in qdrant.client(place).get_aliases().aliases}
+
+
+def collections(place: qdrant.Place) -> set[str]:
+    return {c.name for c in qdrant.client(place).get_collections().collections}
+
+
+def test_a_qdrant_index_answers_every_mode_as_the_embedded_one(tmp_path, folder, capsys):
+    build(capsys, tmp_path / "embedded")
+    build(capsys, tmp_path / "qdrant", "--backend", "qdrant", "--qdrant-path", folder, "--collection", "reports")
+    names = {p.name for p in (tmp_path / "qdrant").iterdir()}
+    assert "dense.faiss" not in names and "keyword" not in names
+    manifest, _ = read_manifest(tmp_path / "qdrant")
+    assert manifest.backend == "qdrant" and manifest.dense_index == "qdrant"
+    assert manifest.qdrant["alias"] == "reports" and manifest.qdrant["path"] == str(Path(folder).resolve())
+    assert manifest.qdrant["collection"].startswith("reports-") and not manifest.qdrant["url"]
+    assert aliases(qdrant.Place.of_json(manifest.qdrant)) == {"reports": manifest.qdrant["collection"]}
+    for question in QUESTIONS:
+        for mode in ("hybrid", "tokens", "rrf", "dense", "keyword"):
+            want = answer(capsys, tmp_path / "embedded", question, "--mode", mode)
+            assert answer(capsys, tmp_path / "qdrant", question, "--mode", mode) == want
+        filtered = ("--date-from", "2005", "-k", "3")
+        assert answer(capsys, tmp_path / "qdrant", question, *filtered) == answer(
+            capsys, tmp_path / "embedded", question, *filtered)
+    assert main(["check", "--index", str(tmp_path / "qdrant")]) == 0
+
+
+def test_add_and_remove_write_a_new_collection_and_switch_the_alias(tmp_path, folder, capsys):
+    corpus = write_corpus(tmp_path / "corpus")
+    index = tmp_path / "index"
+    build(capsys, index, "--qdrant-path", folder, corpus=corpus)
+    first = read_manifest(index)[0].qdrant
+    place = qdrant.Place.of_json(first)
+    extra = tmp_path / "extra.txt"
+    extra.write_text("The harbour of Wonsan froze in the winter of 1998.\n\nFishing boats stayed in port.\n")
+    assert main(["add", str(extra), "--index", str(index)], encoder=TinyEncoder()) == 0
+    capsys.readouterr()
+    second = read_manifest(index)[0].qdrant
+    assert second["collection"] != first["collection"] and second["path"] == first["path"]
+    assert aliases(place) == {"passages": second["collection"]}
+    assert collections(place) == {first["collection"], second["collection"]}  # the one before stays for readers
+    hits = answer(capsys, index, "harbour of Wonsan froze", "--mode", "keyword")["hits"]
+    assert hits and "Wonsan" in hits[0]["text"]
+    assert main(["remove", str(extra), "--index", str(index)], encoder=TinyEncoder()) == 0
+    capsys.readouterr()
+    third = read_manifest(index)[0].qdrant
+    assert aliases(place) == {"passages": third["collection"]}
+    assert collections(place) == {second["collection"], third["collection"]}  # the oldest is dropped
+    assert all("Wonsan" not in h["text"] for h in answer(capsys, index, "harbour of Wonsan froze", "--mode", "keyword")["hits"])
+
+
+def test_a_second_writer_is_refused(tmp_path, folder, capsys):
+    from assistant.pipeline.build import build_index
+
+    index = tmp_path / "index"
+    build(capsys, index, "--qdrant-path", folder)
+    with writer_lock(index, timeout=1.0), pytest.raises(IndexBusyError):
+        build_index(DEFAULT_CORPUS, encoder=TinyEncoder(), out_dir=index, lock_timeout=0.2)
+
+
+def served_by(index: Path, url: str) -> None:
+    """Make the index at ``index`` read its collection through ``url`` (as if built on that server)."""
+    from assistant.index import writer
+    from assistant.index.factory import dense_file, keyword_file
+
+    manifest, _ = read_manifest(index)
+    place = replace(qdrant.Place.of_json(manifest.qdrant), url=url, path="")
+    for name in (dense_file("qdrant"), keyword_file("qdrant-bm25")):
+        raw = json.loads((index / name).read_text())
+        (index / name).write_text(json.dumps(raw | {"place": place.to_json()}))
+    writer.finish(index, replace(manifest, qdrant=place.to_json()))
+
+
+def test_nothing_listening_is_one_line(tmp_path, folder, capsys):
+    import socket
+
+    index = tmp_path / "index"
+    build(capsys, index, "--qdrant-path", folder)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    served_by(index, f"http://127.0.0.1:{port}")
+    assert main(["ask", "--index", str(index), QUESTIONS[0]], encoder=TinyEncoder()) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1
+    assert "cannot be reached" in err and f"127.0.0.1:{port}" in err and "Traceback" not in err
+
+
+def test_a_server_lost_mid_way_is_one_line_and_the_chat_stays_up(tmp_path, folder, capsys):
+    from assistant.pipeline.service import Assistant
+    from assistant.web.chat import Chat
+
+    index = tmp_path / "index"
+    build(capsys, index, "--qdrant-path", folder)
+    want = answer(capsys, index, QUESTIONS[0])
+    local = qdrant.Place.of_json(read_manifest(index)[0].qdrant)
+    server = FakeQdrant(qdrant.client(local))
+    served_by(index, server.url)
+    try:
+        assert answer(capsys, index, QUESTIONS[0]) == want  # through the server
+        chat = Chat(Assistant.open(index, encoder=TinyEncoder()))
+        assert chat.reply(QUESTIONS[0]).answer is not None
+        server.stop()  # the server goes away while the chat is up
+        lost = chat.reply(QUESTIONS[1])
+        assert lost.answer is None and "cannot be reached" in lost.text and "Traceback" not in lost.text
+        assert main(["ask", "--index", str(index), QUESTIONS[0]], encoder=TinyEncoder()) == 1
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "cannot be reached" in err
+        server = FakeQdrant(qdrant.client(local), port=server.port)  # back: the same chat answers again
+        assert chat.reply(QUESTIONS[0]).answer is not None
+    finally:
+        server.stop()
