@@ -25,6 +25,8 @@ from qdrant_server import FakeQdrant
 QUESTIONS = ["What happens to North Koreans who are forcibly returned from China?", "public executions",
              "food shortages and famine in 1997"]
 TIMINGS = {"seconds", "latency_ms", "timings"}
+# the provenance of an answer names its index and the moment: two indexes, two moments
+IDENTITY = {"answered_at", "index_id", "index_path", "built_at", "dense_index"}
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ def answer(capsys, index: Path, question: str, *extra: str) -> dict:
 
 def without_timings(x):
     if isinstance(x, dict):
-        return {k: without_timings(v) for k, v in x.items() if k not in TIMINGS}
+        return {k: without_timings(v) for k, v in x.items() if k not in TIMINGS | IDENTITY}
     if isinstance(x, list):
         return [without_timings(v) for v in x]
     return x
