@@ -78,9 +78,10 @@ def test_a_qdrant_index_answers_every_mode_as_the_embedded_one(tmp_path, folder,
         for mode in ("hybrid", "tokens", "rrf", "dense", "keyword"):
             want = answer(capsys, tmp_path / "embedded", question, "--mode", mode)
             assert answer(capsys, tmp_path / "qdrant", question, "--mode", mode) == want
-        filtered = ("--date-from", "2005", "-k", "3")
-        assert answer(capsys, tmp_path / "qdrant", question, *filtered) == answer(
-            capsys, tmp_path / "embedded", question, *filtered)
+        for filtered in (("--date-from", "2005", "-k", "3"), ("--org", "Amnesty", "--date-to", "2010"),
+                         ("--doc", "hrw-2018-letter-to-kim-jong-un", "--mode", "dense")):
+            assert answer(capsys, tmp_path / "qdrant", question, *filtered) == answer(
+                capsys, tmp_path / "embedded", question, *filtered)
     assert main(["check", "--index", str(tmp_path / "qdrant")]) == 0
 
 
@@ -169,3 +170,32 @@ def test_a_server_lost_mid_way_is_one_line_and_the_chat_stays_up(tmp_path, folde
         assert chat.reply(QUESTIONS[0]).answer is not None
     finally:
         server.stop()
+
+
+def test_a_filter_reaches_the_engine_as_payload_values_not_as_row_lists(tmp_path, folder, capsys):
+    """The filter is matched on the points' payload (``doc_id``/``date`` match-any, the
+    payload indexes of a server): the rows it names are the mask's, and the engine
+    uses the fields (a mask that allows everything does not widen it)."""
+    import numpy as np
+
+    from assistant.index.filters import Filter
+    from assistant.index.folder import load_index
+    from assistant.search.searcher import Searcher
+
+    build(capsys, tmp_path / "qdrant", "--qdrant-path", folder)
+    index = load_index(tmp_path / "qdrant")
+    columns = Searcher(index, encoder=TinyEncoder()).columns
+    everything = np.ones(len(index.passages), dtype=bool)
+    question = np.asarray(TinyEncoder().encode(["public executions"])[0], dtype=np.float32)
+    terms = index.keyword.terms("public executions in North Korea")
+    for where in (Filter(organizations=("Amnesty",)), Filter(date_from="2005"), Filter(date_to="2001-06"),
+                  Filter(doc_ids=(index.passages[0].doc_id,), date_from="1990")):
+        mask, match = columns.mask(where), columns.match(where)
+        assert 0 < mask.sum() < len(mask)
+        rows = {int(r) for r in np.flatnonzero(mask)}
+        near = index.dense.nearest(question, 1000, allowed=everything, match=match)
+        assert set(near.rows.tolist()) == rows  # every allowed passage, none other
+        best = index.keyword.top_k(terms, 1000, allowed=everything, match=match)
+        assert set(best.rows.tolist()) <= rows
+        want = index.keyword.top_k(terms, 1000, allowed=mask)
+        assert best.rows.tolist() == want.rows.tolist()

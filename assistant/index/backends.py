@@ -12,9 +12,14 @@ is checked against brute force by ``tests/test_backends.py``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple, Protocol, Sequence
+from typing import Mapping, NamedTuple, Protocol, Sequence
 
 import numpy as np
+
+
+# The rows a filter allows, named by the passages' fields: each field's allowed values
+# ("doc_id" and "date"); a row is allowed when every named field's value is among them.
+Match = Mapping[str, Sequence[str]]
 
 
 class Ranked(NamedTuple):
@@ -34,10 +39,12 @@ class DenseBackend(Protocol):
 
     def count(self) -> int: ...
 
-    def nearest(self, question: np.ndarray, k: int, *, allowed: np.ndarray | None = None) -> Ranked:
+    def nearest(self, question: np.ndarray, k: int, *, allowed: np.ndarray | None = None,
+                match: Match | None = None) -> Ranked:
         """The ``k`` rows with the largest inner product with ``question`` (approximately,
         for approximate kinds), only rows where the boolean mask ``allowed`` is True;
-        fewer when fewer are allowed."""
+        fewer when fewer are allowed. ``match`` names the same rows by their fields
+        (an engine that filters on stored fields uses it instead of the mask)."""
         ...
 
     def search(self, questions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,8 +79,10 @@ class KeywordBackend(Protocol):
         """A question's terms as the index matches them (stemmed, without stop words)."""
         ...
 
-    def top_k(self, terms: Sequence[str], k: int, *, allowed: np.ndarray | None = None) -> Ranked:
-        """Up to ``k`` rows with a positive score, best first, only rows ``allowed``."""
+    def top_k(self, terms: Sequence[str], k: int, *, allowed: np.ndarray | None = None,
+              match: Match | None = None) -> Ranked:
+        """Up to ``k`` rows with a positive score, best first, only rows ``allowed``
+        (``match``: the same rows by their fields, as for ``DenseBackend.nearest``)."""
         ...
 
     def scores(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray:

@@ -94,6 +94,27 @@ class Columns:
             mask &= ok[self.date_code]
         return mask
 
+    def match(self, where: Filter) -> dict[str, tuple[str, ...]]:
+        """The passages ``mask(where)`` keeps, named by their fields: the documents
+        (``doc_id``) and dates (``date``) allowed, only for what the filter restricts.
+        An engine that filters on stored fields (Qdrant's payload indexes) takes these."""
+        found: dict[str, tuple[str, ...]] = {}
+        if where.doc_ids or where.organizations:
+            ok = np.ones(len(self.doc_ids), dtype=bool)
+            if where.doc_ids:
+                wanted = set(where.doc_ids)
+                ok &= np.array([d in wanted for d in self.doc_ids], dtype=bool)
+            if where.organizations:
+                wanted_orgs = {o.casefold() for o in where.organizations}
+                org_ok = np.array([any(w in o.casefold() for w in wanted_orgs) for o in self.orgs], dtype=bool)
+                of_doc = np.zeros(len(self.doc_ids), dtype=bool)  # a document without passages allows none
+                of_doc[self.doc_code] = org_ok[self.org_code]
+                ok &= of_doc
+            found["doc_id"] = tuple(d for d, keep in zip(self.doc_ids, ok) if keep)
+        if where.date_from or where.date_to:
+            found["date"] = tuple(d for d in self.dates if date_in(d, where.date_from, where.date_to))
+        return found
+
     def year_signal(self, asked: set[str], rows: np.ndarray) -> np.ndarray:
         """For each of ``rows`` (ascending): 1.0 if the passage is of a year the question names, else 0.0."""
         year = np.zeros(len(rows), dtype=np.float32)

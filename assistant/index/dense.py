@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from assistant.index.backends import Ranked
+from assistant.index.backends import Match, Ranked
 
 # Up to this many vectors exact search costs a few milliseconds (about 75 ns a
 # vector on one idle core here) and needs no training: flat. Past it IVF-SQ8 (recall@10
@@ -111,7 +111,8 @@ class DenseIndex:
     def search(self, questions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return self._index.search(_as_rows(questions), int(k))
 
-    def nearest(self, question: np.ndarray, k: int, *, allowed: np.ndarray | None = None) -> Ranked:
+    def nearest(self, question: np.ndarray, k: int, *, allowed: np.ndarray | None = None,
+                match: Match | None = None) -> Ranked:
         k = min(int(k), self.count() if allowed is None else int(np.count_nonzero(allowed)))
         if k <= 0:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))

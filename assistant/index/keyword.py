@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from assistant.index.backends import Ranked
+from assistant.index.backends import Match, Ranked
 
 _local = threading.local()
 _import_lock = threading.Lock()
@@ -117,7 +117,8 @@ class KeywordIndex:
     def terms(self, text: str) -> list[str]:
         return tokenize([text])[0]
 
-    def top_k(self, terms: Sequence[str], k: int, *, allowed: np.ndarray | None = None) -> Ranked:
+    def top_k(self, terms: Sequence[str], k: int, *, allowed: np.ndarray | None = None,
+              match: Match | None = None) -> Ranked:
         rows = self._matching(terms)
         if allowed is not None:
             rows = rows[np.asarray(allowed, dtype=bool)[rows]]

@@ -39,7 +39,7 @@ from typing import Any, ClassVar, Iterator, Sequence
 import numpy as np
 
 from assistant.errors import AssistantError, IndexLoadError, IndexUnavailableError
-from assistant.index.backends import Ranked
+from assistant.index.backends import Match, Ranked
 
 API_KEY_VARIABLE = "QDRANT_API_KEY"
 DENSE = "dense"
@@ -199,12 +199,13 @@ def _is_client_error(error: BaseException) -> bool:
 class Store:
     """One collection through the client: the schema, whole-point writes, queries."""
 
-    def __init__(self, place: Place, *, bm25: Bm25Params = Bm25Params()) -> None:
+    def __init__(self, place: Place, *, bm25: Bm25Params = Bm25Params(), has_fields: bool = False) -> None:
         from qdrant_client import models
 
         self.m = models
         self.place = place
         self.bm25 = bm25
+        self.has_fields = has_fields  # every point's payload holds its passage's fields (filters match on them)
         self.client = client(place)
         self._lock = threading.Lock() if place.path else None  # local mode is plain Python: one call at a time
 
@@ -288,17 +289,25 @@ class Store:
         """One past the largest row (rows are 0..count-1)."""
         return self.count()
 
-    def query(self, using: str, queries: Sequence[Any], limit: int, rows: np.ndarray | None) -> list[list[tuple[int, float]]]:
-        """Best ``limit`` points per query by the ``using`` vector, only ``rows`` when given (pushed down)."""
+    def query(self, using: str, queries: Sequence[Any], limit: int, rows: np.ndarray | None,
+              match: Match | None = None) -> list[list[tuple[int, float]]]:
+        """Best ``limit`` points per query by the ``using`` vector, only ``rows`` when given,
+        or (instead) only points whose payload ``match`` allows; both pushed down to the engine."""
         m = self.m
-        where = None if rows is None else m.Filter(must=[m.HasIdCondition(has_id=[int(r) for r in rows])])
+        if match:
+            where = m.Filter(must=[m.FieldCondition(key=field, match=m.MatchAny(any=list(values)))
+                                   for field, values in match.items()])
+        elif rows is not None:
+            where = m.Filter(must=[m.HasIdCondition(has_id=[int(r) for r in rows])])
+        else:
+            where = None
         requests = [m.QueryRequest(query=self.vector(q), using=using, limit=int(limit), filter=where,
                                    with_payload=False) for q in queries]
         found = self.call("query_batch_points", self.place.name, requests=requests)
         return [[(int(p.id), float(p.score)) for p in r.points] for r in found]
 
     def descriptor(self) -> dict:
-        return {"place": self.place.to_json(), "bm25": asdict(self.bm25)}
+        return {"place": self.place.to_json(), "bm25": asdict(self.bm25), "fields": self.has_fields}
 
 
 def _ranked(found: list[tuple[int, float]], k: int) -> Ranked:
@@ -315,7 +324,7 @@ def _store_of(path: Path) -> Store:
         place, bm25 = Place.of_json(raw["place"]), Bm25Params(**raw["bm25"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise IndexLoadError(f"{path} does not name a Qdrant collection ({type(e).__name__}: {e})") from e
-    store = Store(place, bm25=bm25)
+    store = Store(place, bm25=bm25, has_fields=raw.get("fields") is True)
     if not store.exists():
         raise IndexLoadError(f"the Qdrant collection {place.name} is not at {place.where()}; build the index again")
     return store
@@ -364,12 +373,16 @@ class QdrantDense:
     def count(self) -> int:
         return self.store.count()
 
-    def nearest(self, question: np.ndarray, k: int, *, allowed: np.ndarray | None = None) -> Ranked:
+    def nearest(self, question: np.ndarray, k: int, *, allowed: np.ndarray | None = None,
+                match: Match | None = None) -> Ranked:
         rows = None if allowed is None else np.flatnonzero(np.asarray(allowed, dtype=bool))
         if k <= 0 or (rows is not None and len(rows) == 0):
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         # a few more than k, so that equal scores at the boundary are ordered by row
-        return _ranked(self.store.query(DENSE, [question], int(k) + 8, rows)[0], int(k))
+        return _ranked(self.store.query(DENSE, [question], int(k) + 8, rows, self._fields(match))[0], int(k))
+
+    def _fields(self, match: Match | None) -> Match | None:
+        return match if self.store.has_fields else None
 
     def search(self, questions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         questions = np.asarray(questions, dtype=np.float32).reshape(-1, self.dimension)
@@ -438,11 +451,14 @@ class QdrantKeyword:
 
         return tokenize([text])[0]
 
-    def top_k(self, terms: Sequence[str], k: int, *, allowed: np.ndarray | None = None) -> Ranked:
+    def top_k(self, terms: Sequence[str], k: int, *, allowed: np.ndarray | None = None,
+              match: Match | None = None) -> Ranked:
         rows = None if allowed is None else np.flatnonzero(np.asarray(allowed, dtype=bool))
         if not terms or k <= 0 or (rows is not None and len(rows) == 0):
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        found = [(r, s) for r, s in self.store.query(SPARSE, [question_vector(terms)], int(k) + 8, rows)[0] if s > 0]
+        fields = match if self.store.has_fields else None
+        found = [(r, s) for r, s in self.store.query(SPARSE, [question_vector(terms)], int(k) + 8, rows, fields)[0]
+                 if s > 0]
         return _ranked(found, int(k))
 
     def scores(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray:
@@ -509,7 +525,7 @@ def build_collection(
     from assistant.index.keyword import tokenize
 
     vectors = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
-    store = Store(replace(place, collection=new_collection(place.alias)))
+    store = Store(replace(place, collection=new_collection(place.alias)), has_fields=True)
     store.create(vectors.shape[1])
     terms = tokenize(list(texts))
     store.bm25 = Bm25Params(avgdl=average_length(terms))

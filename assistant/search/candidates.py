@@ -14,13 +14,13 @@ from typing import Sequence
 
 import numpy as np
 
-from assistant.index.backends import DenseBackend, KeywordBackend
+from assistant.index.backends import DenseBackend, KeywordBackend, Match
 from assistant.search.fusion import RankingConfig
 
 
 def candidates(
     dense: DenseBackend, keyword: KeywordBackend, *, question: np.ndarray, terms: Sequence[str],
-    allowed: np.ndarray, k: int, config: RankingConfig,
+    allowed: np.ndarray, k: int, config: RankingConfig, match: Match | None = None,
 ) -> np.ndarray:
     """The passage rows worth scoring for a question (ascending), all within ``allowed``.
 
@@ -30,6 +30,8 @@ def candidates(
         question: the question's unit vector.
         terms: its keyword terms (``keyword.terms``).
         allowed: boolean mask of the passages the filter lets through.
+        match: the same passages named by their fields (``Columns.match``), for an engine
+            that filters on them.
         k: how many hits are asked for (at least that many candidates are taken).
         config: the index's ranking configuration (``exhaustive_up_to``, ``candidates``).
     """
@@ -38,6 +40,7 @@ def candidates(
         return np.flatnonzero(allowed)
     want = max(config.candidates, k)
     within = None if n_allowed == len(allowed) else allowed  # no filter: no mask to apply
-    near = dense.nearest(question, want, allowed=within).rows
-    best = keyword.top_k(terms, want, allowed=within).rows  # only passages with a question word
+    fields = None if within is None else match
+    near = dense.nearest(question, want, allowed=within, match=fields).rows
+    best = keyword.top_k(terms, want, allowed=within, match=fields).rows  # only passages with a question word
     return np.union1d(near, best).astype(np.int64)

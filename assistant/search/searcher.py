@@ -166,7 +166,7 @@ class Searcher:
         index = self.index
         terms = index.keyword.terms(query.text)
         rows = candidates(index.dense, index.keyword, question=encoded.vector, terms=terms, allowed=allowed, k=k,
-                          config=self.config)  # 1. candidates
+                          config=self.config, match=self.columns.match(where) if where.active else None)  # 1. candidates
         found = measure(index, self.columns, rows, encoded.vector, terms, query.text)  # 2. their signals
         scored = _MODES[mode].score(found, self._token_matcher(encoded.tokens, rows), self.config, k)  # 3. the mode's
         score = scored.score
