@@ -69,6 +69,16 @@ class FakeQdrant:
         if (verb, rest) == ("POST", "/points/query/batch"):
             asked = [m.QueryRequest.model_validate(r) for r in body["searches"]]
             return [r.model_dump(mode="json", exclude_none=True) for r in c.query_batch_points(name, requests=asked)]
+        if (verb, rest) == ("POST", "/points/query"):
+            asked = m.QueryRequest.model_validate(body)
+            got = c.query_points(name, query=asked.query, using=asked.using, limit=asked.limit,
+                                 query_filter=asked.filter, with_payload=asked.with_payload)
+            return got.model_dump(mode="json", exclude_none=True)
+        if (verb, rest) == ("POST", "/points/scroll"):
+            where = m.Filter.model_validate(body["filter"]) if body.get("filter") else None
+            got, offset = c.scroll(name, scroll_filter=where, limit=body.get("limit", 10), offset=body.get("offset"),
+                                   with_payload=body.get("with_payload", True), with_vectors=body.get("with_vector", False))
+            return {"points": [p.model_dump(mode="json", exclude_none=True) for p in got], "next_page_offset": offset}
         if (verb, rest) == ("POST", "/points"):
             got = c.retrieve(name, ids=body["ids"], with_payload=body.get("with_payload", True),
                              with_vectors=body.get("with_vector", False))

@@ -60,15 +60,22 @@ def aliases(place: qdrant.Place) -> dict[str, str]:
     return {a.alias_name: a.collection_name for a in qdrant.client(place).get_aliases().aliases}
 
 
+CONTENTS = ("sentences", "documents", "meta")  # the collections beside each build's passages
+
+
 def collections(place: qdrant.Place) -> set[str]:
-    return {c.name for c in qdrant.client(place).get_collections().collections}
+    """The builds' passage collections; each has its contents' collections beside it, and nothing else is there."""
+    names = {c.name for c in qdrant.client(place).get_collections().collections}
+    builds = {n for n in names if not n.endswith(tuple(f"-{c}" for c in CONTENTS))}
+    assert names == builds | {f"{b}-{c}" for b in builds for c in CONTENTS}
+    return builds
 
 
 def test_a_qdrant_index_answers_every_mode_as_the_embedded_one(tmp_path, folder, capsys):
     build(capsys, tmp_path / "embedded")
     build(capsys, tmp_path / "qdrant", "--backend", "qdrant", "--qdrant-path", folder, "--collection", "reports")
     names = {p.name for p in (tmp_path / "qdrant").iterdir()}
-    assert "dense.faiss" not in names and "keyword" not in names
+    assert names <= {"manifest.json", "cache"}  # everything else is in the collections
     manifest, _ = read_manifest(tmp_path / "qdrant")
     assert manifest.backend == "qdrant" and manifest.dense_index == "qdrant"
     assert manifest.qdrant["alias"] == "reports" and manifest.qdrant["path"] == str(Path(folder).resolve())
@@ -121,14 +128,10 @@ def test_a_second_writer_is_refused(tmp_path, folder, capsys):
 def served_by(index: Path, url: str) -> None:
     """Make the index at ``index`` read its collection through ``url`` (as if built on that server)."""
     from assistant.index import writer
-    from assistant.index.factory import dense_file, keyword_file
 
     manifest, _ = read_manifest(index)
     place = replace(qdrant.Place.of_json(manifest.qdrant), url=url, path="")
-    for name in (dense_file("qdrant"), keyword_file("qdrant-bm25")):
-        raw = json.loads((index / name).read_text())
-        (index / name).write_text(json.dumps(raw | {"place": place.to_json()}))
-    writer.finish(index, replace(manifest, qdrant=place.to_json()))
+    writer.finish(index, replace(manifest, qdrant=manifest.qdrant | place.to_json()))
 
 
 def test_nothing_listening_is_one_line(tmp_path, folder, capsys):

@@ -46,6 +46,7 @@ import numpy as np
 from assistant.index import sources
 from assistant.encoders.cache import CACHE_DIR
 from assistant.index.backends import DenseBackend, KeywordBackend
+from assistant.index.detail import ArrayDetail, PassageDetail
 from assistant.index.columns import FILES as COLUMN_FILES, Columns
 from assistant.ingest.corpus import Document, Passage
 from assistant.errors import IndexLoadError, IndexUnavailableError
@@ -140,12 +141,18 @@ class Index:
     vectors: Any  # (n, d) passage embeddings, unit length, indexable by rows (the dense backend's, when loaded)
     dense: DenseBackend  # chosen by the manifest's dense_index (assistant.index.factory)
     keyword: KeywordBackend
-    sentences: Sentences
-    tokens: TokenVectors
+    sentences: Sentences | None  # None when an engine holds them (``held``)
+    tokens: TokenVectors | None
     vocabulary: frozenset[str]  # every lower-cased word of every document, and its stem
     notes: tuple[str, ...] = ()  # e.g. a corpus file that could not be read to check it is current
     columns: Columns | None = None  # filter and year columns (stored; computed from the passages when None)
     identity: str = ""  # the SHA-256 of the manifest loaded (MANIFEST_HASH): which index this is, in provenance
+    held: PassageDetail | None = None  # where sentences and tokens live when not in ``sentences``/``tokens`` (an engine)
+
+    @property
+    def detail(self) -> PassageDetail:
+        """The sentences and tokens of passages, as search measures them on candidates."""
+        return self.held if self.held is not None else ArrayDetail(self.sentences, self.tokens)
 
 
 def load_index(
@@ -233,6 +240,8 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
         if verify and not manifest_intact(path):
             raise IndexLoadError(f"the index at {path} is damaged (its manifest.json was changed after the build); "
                                  f"{rebuild}")
+        if manifest.backend == "qdrant":
+            return _load_qdrant(path, manifest, check_corpus=check_corpus, verify=verify, rebuild=rebuild)
         listing = json.loads((path / "documents.index.json").read_text(encoding="utf-8"))
         docs = DocumentStore(path / "documents.jsonl", listing["ids"], np.asarray(listing["offsets"], dtype=np.int64))
         passages = PassageStore(path / "passages.jsonl", np.load(path / "passages.offsets.npy", allow_pickle=False))
@@ -295,6 +304,38 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
     vectors = StoredVectors(dense)  # read by row as asked
     return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary, notes, columns,
                  identity)
+
+
+QDRANT_VERIFY_PASSAGES = 20_000  # up to this many passages a load re-reads them all to check each quote
+
+
+def _load_qdrant(path: Path, manifest: Manifest, *, check_corpus: bool, verify: bool | None, rebuild: str) -> Index:
+    """An index whose contents are all in Qdrant collections (the folder holds the manifest)."""
+    from assistant.index.qdrant_contents import CONTENTS, Contents
+
+    if not manifest.qdrant or manifest.qdrant.get("contents") != CONTENTS:
+        raise IndexLoadError(f"the index at {path} keeps part of itself in files beside its Qdrant collection, as an "
+                             f"earlier version built it; {rebuild}")
+    c = Contents(manifest.qdrant)
+    if verify is None:
+        verify = manifest.passages <= QDRANT_VERIFY_PASSAGES
+    if (
+        c.n != manifest.passages or len(c.doc_ids) != manifest.documents or c.m != manifest.sentences
+        or c.dense.count() != c.n or c.dense.dimension != manifest.dimension
+        or len(c.sentence_first) != c.n + 1 or int(c.sentence_first[-1]) != c.m or c.columns.n != c.n
+        or (verify and c.sentences_count() != c.m)
+    ):
+        raise IndexLoadError(f"the Qdrant index {c.place.name} at {c.place.where()} disagrees with the manifest of "
+                             f"{path} on its sizes; {rebuild}")
+    for p in c.passages if verify else ():  # (a quote is always cut from its document's text)
+        doc = c.documents.get(p.doc_id)
+        if doc is None or doc.text[p.start : p.end] != p.text:
+            raise IndexLoadError(
+                f"the index at {path} is damaged (passage {p.passage_id} does not match its source); {rebuild}"
+            )
+    notes = sources.raise_if_stale(c.files, path) if check_corpus else ()
+    return Index(path, manifest, c.documents, c.passages, StoredVectors(c.dense), c.dense, c.keyword, None, None,
+                 c.vocabulary, notes, c.columns, _manifest_identity(path, manifest), held=c.detail)
 
 
 def _manifest_identity(path: Path, manifest: Manifest) -> str:

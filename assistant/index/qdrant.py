@@ -44,6 +44,7 @@ from assistant.index.backends import Match, Ranked
 API_KEY_VARIABLE = "QDRANT_API_KEY"
 DENSE = "dense"
 SPARSE = "bm25"
+TOKENS = "tokens"  # a passage's token vectors, a multivector (assistant.index.qdrant_contents)
 TERMS = "terms"  # payload: the passage's BM25 terms, to rewrite its sparse vector when avgdl moves
 FILTER_FIELDS = ("doc_id", "organization", "date")  # keyword payload indexes (a server uses them)
 BATCH = 256  # points per upsert request
@@ -217,13 +218,25 @@ class Store:
                 return getattr(self.client, method)(*args, **kwargs)
 
     def create(self, dimension: int) -> None:
+        """The passages' collection: passage vector, token multivector (scored within
+        candidates only: no HNSW graph, on disk), BM25 sparse vector, filter indexes."""
         m = self.m
-        self.call("create_collection", self.place.name,
-                  vectors_config={DENSE: m.VectorParams(size=dimension, distance=m.Distance.DOT)},
-                  sparse_vectors_config={SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF)})
+        self.create_raw({DENSE: m.VectorParams(size=dimension, distance=m.Distance.DOT),
+                         TOKENS: multivector_params(dimension)},
+                        sparse={SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF)},
+                        indexes={name: "keyword" for name in FILTER_FIELDS})
+
+    def create_raw(self, vectors: dict[str, Any], *, sparse: dict[str, Any] | None = None,
+                   indexes: dict[str, str] | None = None) -> None:
+        """A collection of ``vectors`` (name -> VectorParams) and ``sparse`` ones, with
+        payload indexes (field -> "keyword", "integer", "bool") on a server."""
+        m = self.m
+        self.call("create_collection", self.place.name, vectors_config=vectors, sparse_vectors_config=sparse)
         if self.place.url:  # local mode has no payload indexes (and warns)
-            for name in FILTER_FIELDS:
-                self.call("create_payload_index", self.place.name, name, m.PayloadSchemaType.KEYWORD, wait=True)
+            kinds = {"keyword": m.PayloadSchemaType.KEYWORD, "integer": m.PayloadSchemaType.INTEGER,
+                     "bool": m.PayloadSchemaType.BOOL}
+            for name, kind in (indexes or {}).items():
+                self.call("create_payload_index", self.place.name, name, kinds[kind], wait=True)
 
     def exists(self) -> bool:
         return bool(self.call("collection_exists", self.place.name))
@@ -306,8 +319,33 @@ class Store:
         found = self.call("query_batch_points", self.place.name, requests=requests)
         return [[(int(p.id), float(p.score)) for p in r.points] for r in found]
 
+    def query_points(self, using: str, query: Any, *, limit: int, match: Match | None = None,
+                     rows: np.ndarray | None = None, payload: Sequence[str] | None = None) -> list[Any]:
+        """The best ``limit`` points for one query by the ``using`` vector (a dense vector,
+        or a multivector for MAX_SIM), within ``match`` (payload values) and ``rows`` (ids)."""
+        m = self.m
+        must: list[Any] = [m.FieldCondition(key=field, match=m.MatchValue(value=values[0]) if len(values) == 1
+                                            else m.MatchAny(any=list(values)))
+                           for field, values in (match or {}).items()]
+        if rows is not None:
+            must.append(m.HasIdCondition(has_id=[int(r) for r in rows]))
+        found = self.call("query_points", self.place.name, query=query, using=using, limit=int(limit),
+                          query_filter=m.Filter(must=must) if must else None,
+                          with_payload=list(payload) if payload else False)
+        return list(found.points)
+
     def descriptor(self) -> dict:
         return {"place": self.place.to_json(), "bm25": asdict(self.bm25), "fields": self.has_fields}
+
+
+def multivector_params(dimension: int) -> Any:
+    """A multivector scored by MAX_SIM (late interaction), without an HNSW graph (it is
+    only scored within candidates), kept on disk."""
+    from qdrant_client import models as m
+
+    return m.VectorParams(size=dimension, distance=m.Distance.DOT, on_disk=True,
+                          multivector_config=m.MultiVectorConfig(comparator=m.MultiVectorComparator.MAX_SIM),
+                          hnsw_config=m.HnswConfigDiff(m=0))
 
 
 def _ranked(found: list[tuple[int, float]], k: int) -> Ranked:
@@ -552,8 +590,8 @@ def publish(place: Place) -> str | None:
         create_alias=m.CreateAlias(collection_name=place.collection, alias_name=place.alias)))
     store.call("update_collection_aliases", change_aliases_operations=operations)
     for c in store.call("get_collections").collections:
-        if re.fullmatch(rf"{re.escape(place.alias)}-\d{{8}}T\d{{6}}-\d{{6}}", c.name) and c.name not in (
-                place.collection, before):
+        built = re.fullmatch(rf"({re.escape(place.alias)}-\d{{8}}T\d{{6}}-\d{{6}})(-sentences|-documents|-meta)?", c.name)
+        if built and built.group(1) not in (place.collection, before):  # with the contents beside it
             store.call("delete_collection", c.name)
     return before
 

@@ -97,10 +97,25 @@ def new_version(out: Path, *, stale: list[Path]) -> Iterator[Path]:
         shutil.rmtree(s, ignore_errors=True)
 
 
-def write_parts(folder: Path, parts: IndexParts) -> None:
+def write_parts(folder: Path, parts: IndexParts) -> dict | None:
     """Write every file of an index except the manifest (and the cache). An array that
     is already a memory map of its file in ``folder`` (the token vectors a build
-    streams there, a benchmark's arrays) is left as it is."""
+    streams there, a benchmark's arrays) is left as it is.
+
+    An index on Qdrant (its dense backend a collection's) writes its contents into the
+    collections instead (:mod:`assistant.index.qdrant_contents`) and no file.
+
+    Returns:
+        What the manifest records of the Qdrant collections (``Manifest.qdrant``), or None.
+    """
+    store = getattr(parts.dense, "store", None)
+    if store is not None:
+        from assistant.index import qdrant_contents
+
+        record = qdrant_contents.write(store, parts)
+        for name in TOKEN_ARRAYS:  # the token vectors a build streamed into the folder
+            (folder / f"tokens.{name}.npy").unlink(missing_ok=True)
+        return record
     docs, passages = parts.documents, parts.passages
     ids = [d.doc_id for d in docs]
     offsets = write_jsonl_with_offsets(folder / "documents.jsonl", (asdict(d) for d in docs))
@@ -120,6 +135,7 @@ def write_parts(folder: Path, parts: IndexParts) -> None:
     parts.columns.save(folder)
     (folder / "vocabulary.json").write_text(json.dumps(sorted(parts.vocabulary), ensure_ascii=False))
     sources.save(parts.files, folder)
+    return None
 
 
 def finish(folder: Path, manifest: Manifest) -> None:

@@ -351,8 +351,8 @@ def write_index(
         index_type: the dense index kind asked for (``auto`` or one of dense.KINDS).
         t0: when the change began (``time.perf_counter()``), for ``build_seconds``.
     """
-    writer.write_parts(folder, parts)
-    unranked = _manifest(parts, encoder=encoder, index_type=index_type)
+    qdrant = writer.write_parts(folder, parts)
+    unranked = _manifest(parts, encoder=encoder, index_type=index_type, qdrant=qdrant)
     ranking = calibrate(parts.index(at, unranked), encoder=encoder, batch_size=batch_size)
     if cache is not None:
         cache.keep(folder / CACHE_DIR)
@@ -364,7 +364,7 @@ def write_index(
     return manifest
 
 
-def _manifest(parts: IndexParts, *, encoder: Encoder, index_type: str) -> Manifest:
+def _manifest(parts: IndexParts, *, encoder: Encoder, index_type: str, qdrant: dict | None = None) -> Manifest:
     """What the index of ``parts`` records about how it was built, but its ranking
     (calibrated on the parts) and when (filled in as it is written)."""
     return Manifest(
@@ -385,8 +385,8 @@ def _manifest(parts: IndexParts, *, encoder: Encoder, index_type: str) -> Manife
         ranking=None,
         index_type=index_type,
         dense_index=parts.dense.kind,
-        backend="qdrant" if _qdrant_of(parts) else "embedded",
-        qdrant=_qdrant_of(parts),
+        backend="qdrant" if qdrant else "embedded",
+        qdrant=qdrant,
         built_at="",
         build_seconds=0.0,
     )

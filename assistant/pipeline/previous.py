@@ -36,6 +36,8 @@ def read_previous(out: Path) -> Previous | None:
     is no usable one (then everything is built afresh; the cache still counts)."""
     try:
         manifest, sums = read_manifest(out)
+        if manifest.backend == "qdrant":
+            return _previous_in_qdrant(manifest)
         for name in ("documents.jsonl", sources.FILES):
             if sums.get(name) != checksums(out, only=name).get(name):
                 return None
@@ -43,6 +45,16 @@ def read_previous(out: Path) -> Previous | None:
         return Previous(manifest, docs, sources.load(out))
     except (IndexLoadError, OSError, ValueError, TypeError, KeyError):
         return None
+
+
+def _previous_in_qdrant(manifest: Manifest) -> Previous | None:
+    """The documents and file records of an index whose contents are in Qdrant."""
+    from assistant.index.qdrant_contents import CONTENTS, Contents
+
+    if not manifest.qdrant or manifest.qdrant.get("contents") != CONTENTS:
+        return None
+    contents = Contents(manifest.qdrant)
+    return Previous(manifest, dict(contents.documents.items()), contents.files)
 
 
 def require_previous(out: Path, encoder: Encoder) -> Previous:

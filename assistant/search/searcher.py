@@ -29,7 +29,7 @@ from assistant.search.candidates import candidates
 from assistant.search.modes import DEFAULT_MODE, MODES as _MODES
 from assistant.search.request import MAX_QUERY_CHARS, MODES, Filter, Query, check_k, check_mode, clean_query  # noqa: F401 (re-exported)
 from assistant.search.signals import Signals, measure
-from assistant.index.tokens import late_interaction, query_weights
+from assistant.index.tokens import query_weights
 
 MASK_CACHE = 64  # filters whose masks a Searcher keeps
 
@@ -127,7 +127,7 @@ class Searcher:
         self.columns = index.columns or Columns.of(index.documents, index.passages)  # filters and years
         self._masks: dict[Filter, np.ndarray] = {}  # allowed() per filter, computed once
         self._masks_lock = threading.Lock()
-        self._piece_counts = index.tokens.passage_counts()
+        self._piece_counts = index.detail.piece_counts()
         self.stopwords = stopwords()
         self.config = ranking_config(index)
 
@@ -190,7 +190,7 @@ class Searcher:
         best: dict[str, list[tuple[int, int, float]]] = {}
         for j in order:
             a, b = found.sentence_start[j], found.sentence_start[j + 1]
-            spans = index.sentences.spans[found.sentence_rows[a:b]]
+            spans = found.sentence_spans[a:b]
             best[shown[int(j)].passage_id] = [
                 (int(x), int(y), float(sim)) for (x, y), sim in zip(spans, found.sentence_sims[a:b])
             ]
@@ -203,9 +203,7 @@ class Searcher:
         def match(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             index = self.index
             weights = query_weights(qtokens.pieces, self._piece_counts, len(index.passages), self.stopwords)
-            return late_interaction(
-                qtokens, weights, index.tokens, rows[positions], index.sentences.row, index.sentences.scores
-            )
+            return index.detail.token_match(qtokens, weights, rows[positions])
 
         return match
 

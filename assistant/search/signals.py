@@ -46,6 +46,7 @@ class Found:
     sentence_rows: np.ndarray
     sentence_sims: np.ndarray
     sentence_start: np.ndarray
+    sentence_spans: np.ndarray  # (m, 2) each of ``sentence_rows``' offsets in its document
 
     def signals(self, j: int, tokens: float | None = None, sentence_tokens: float | None = None) -> Signals:
         """Every signal of candidate ``j``, with its token matches when they were measured."""
@@ -62,18 +63,11 @@ def measure(index: Index, columns: Columns, rows: np.ndarray, question: np.ndarr
     """Every signal of the candidate ``rows`` (ascending) for a question: its vector,
     its keyword terms (``index.keyword.terms``) and its text (for the years it names)."""
     dense = (index.vectors[rows] @ question).astype(np.float32)  # read for the candidates only
-    first = index.sentences.first  # passage i owns sentence rows first[i]:first[i + 1]
-    starts, ends = first[rows], first[rows + 1]
-    counts = ends - starts
-    sentence_start = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(counts, out=sentence_start[1:])
-    if len(rows) == len(index.passages):
-        sentence_rows = np.arange(len(index.sentences.row), dtype=np.int64)
-    else:
-        sentence_rows = np.repeat(starts - sentence_start[:-1], counts) + np.arange(sentence_start[-1])
-    sims = index.sentences.similarities(sentence_rows, question)
+    found = index.detail.sentences(rows, question)
+    sentence_start, sims = found.start, found.sims
+    counts = np.diff(sentence_start)
     sentence = np.full(len(rows), -1.0, dtype=np.float32)  # -1: no sentence scores
-    scoring = np.where(index.sentences.scores[sentence_rows], sims, np.float32(-1.0))
+    scoring = np.where(found.scoring, sims, np.float32(-1.0))
     some = counts > 0  # each candidate's sentences are one run: the best of each run
     if some.any():
         sentence[some] = np.maximum.reduceat(scoring, sentence_start[:-1][some])
@@ -81,4 +75,4 @@ def measure(index: Index, columns: Columns, rows: np.ndarray, question: np.ndarr
     top = float(keyword.max()) if len(keyword) else 0.0
     scaled = keyword / top if top > 0 else keyword
     year = columns.year_signal(set(YEAR.findall(text)), rows)
-    return Found(rows, dense, sentence, keyword, scaled, year, sentence_rows, sims, sentence_start)
+    return Found(rows, dense, sentence, keyword, scaled, year, found.ids, sims, sentence_start, found.spans)
