@@ -63,11 +63,16 @@ def aliases(place: qdrant.Place) -> dict[str, str]:
 CONTENTS = ("sentences", "documents", "meta")  # the collections beside each build's passages
 
 
-def collections(place: qdrant.Place) -> set[str]:
-    """The builds' passage collections; each has its contents' collections beside it, and nothing else is there."""
+def collections(place: qdrant.Place, *, metas: bool = False) -> set[str]:
+    """The builds' passage collections; each has its contents' collections beside it (and,
+    once changed in place, the meta collection of the change before), and nothing else."""
+    import re
+
     names = {c.name for c in qdrant.client(place).get_collections().collections}
-    builds = {n for n in names if not n.endswith(tuple(f"-{c}" for c in CONTENTS))}
-    assert names == builds | {f"{b}-{c}" for b in builds for c in CONTENTS}
+    builds = {n for n in names if not re.search(r"-(sentences|documents|meta(-\d+)?)$", n)}
+    rest = names - builds - {f"{b}-{c}" for b in builds for c in CONTENTS}
+    assert {re.sub(r"-(meta(-\d+)?)$", "", n) for n in rest} <= builds  # changes' meta collections only
+    assert len(rest) <= (2 * len(builds) if metas else 0)
     return builds
 
 
@@ -92,28 +97,95 @@ def test_a_qdrant_index_answers_every_mode_as_the_embedded_one(tmp_path, folder,
     assert main(["check", "--index", str(tmp_path / "qdrant")]) == 0
 
 
-def test_add_and_remove_write_a_new_collection_and_switch_the_alias(tmp_path, folder, capsys):
+def points(place: qdrant.Place, name: str) -> int:
+    return qdrant.client(place).count(name, exact=True).count
+
+
+def test_add_and_remove_change_the_collection_in_place_and_answer_as_the_embedded_index(tmp_path, folder, capsys):
+    """add and remove upsert and delete points in the collection the alias names: only the
+    changed passages' points are written, the gone ones deleted once the new manifest is in
+    place, and every answer is the embedded index's after the same change."""
     corpus = write_corpus(tmp_path / "corpus")
-    index = tmp_path / "index"
+    index, embedded = tmp_path / "index", tmp_path / "embedded"
     build(capsys, index, "--qdrant-path", folder, corpus=corpus)
-    first = read_manifest(index)[0].qdrant
-    place = qdrant.Place.of_json(first)
+    build(capsys, embedded, corpus=corpus)
+    first = read_manifest(index)[0]
+    place = qdrant.Place.of_json(first.qdrant)
+    name = first.qdrant["collection"]
     extra = tmp_path / "extra.txt"
     extra.write_text("The harbour of Wonsan froze in the winter of 1998.\n\nFishing boats stayed in port.\n")
-    assert main(["add", str(extra), "--index", str(index)], encoder=TinyEncoder()) == 0
+    for target in (index, embedded):
+        assert main(["add", str(extra), "--index", str(target)], encoder=TinyEncoder()) == 0
     capsys.readouterr()
+    second = read_manifest(index)[0]
+    assert second.qdrant["collection"] == name and aliases(place) == {"passages": name}
+    assert collections(place, metas=True) == {name}
+    assert 0 < second.qdrant["written"] == second.passages - first.passages  # the new passages only
+    assert points(place, name) == second.passages and points(place, f"{name}-sentences") == second.sentences
+    for question in ("harbour of Wonsan froze", *QUESTIONS):
+        for mode in ("hybrid", "keyword", "tokens"):
+            assert answer(capsys, index, question, "--mode", mode) == answer(capsys, embedded, question, "--mode", mode)
+    assert "Wonsan" in answer(capsys, index, "harbour of Wonsan froze", "--mode", "keyword")["hits"][0]["text"]
+    for target in (index, embedded):
+        assert main(["remove", str(extra), "--index", str(target)], encoder=TinyEncoder()) == 0
+    capsys.readouterr()
+    third = read_manifest(index)[0]
+    assert third.qdrant["collection"] == name and third.qdrant["written"] == 0
+    assert points(place, name) == third.passages == first.passages
+    assert points(place, f"{name}-sentences") == third.sentences
+    assert points(place, f"{name}-documents") == third.documents
+    for question in ("harbour of Wonsan froze", *QUESTIONS):
+        assert answer(capsys, index, question) == answer(capsys, embedded, question)
+    assert main(["check", "--index", str(index)]) == 0
+
+
+def test_a_fresh_build_writes_a_new_collection_and_switches_the_alias(tmp_path, folder, capsys):
+    index = tmp_path / "index"
+    build(capsys, index, "--qdrant-path", folder)
+    first = read_manifest(index)[0].qdrant
+    place = qdrant.Place.of_json(first)
+    want = answer(capsys, index, QUESTIONS[0])
+    build(capsys, index, "--fresh")
     second = read_manifest(index)[0].qdrant
     assert second["collection"] != first["collection"] and second["path"] == first["path"]
     assert aliases(place) == {"passages": second["collection"]}
     assert collections(place) == {first["collection"], second["collection"]}  # the one before stays for readers
-    hits = answer(capsys, index, "harbour of Wonsan froze", "--mode", "keyword")["hits"]
-    assert hits and "Wonsan" in hits[0]["text"]
-    assert main(["remove", str(extra), "--index", str(index)], encoder=TinyEncoder()) == 0
-    capsys.readouterr()
+    assert answer(capsys, index, QUESTIONS[0]) == want
+    build(capsys, index, "--fresh")
     third = read_manifest(index)[0].qdrant
-    assert aliases(place) == {"passages": third["collection"]}
     assert collections(place) == {second["collection"], third["collection"]}  # the oldest is dropped
-    assert all("Wonsan" not in h["text"] for h in answer(capsys, index, "harbour of Wonsan froze", "--mode", "keyword")["hits"])
+
+
+def test_a_change_killed_before_its_manifest_leaves_nothing_the_next_change_keeps(tmp_path, folder, capsys, monkeypatch):
+    """Points written by a change that never got its manifest in place (the writer died) are
+    invisible to readers and deleted by the next change."""
+    from assistant.index import writer
+
+    corpus = write_corpus(tmp_path / "corpus")
+    index = tmp_path / "index"
+    build(capsys, index, "--qdrant-path", folder, corpus=corpus)
+    before = read_manifest(index)[0]
+    place, name = qdrant.Place.of_json(before.qdrant), before.qdrant["collection"]
+    want = answer(capsys, index, QUESTIONS[0])
+    extra = tmp_path / "extra.txt"
+    extra.write_text("The harbour of Wonsan froze in the winter of 1998.\n\nFishing boats stayed in port.\n")
+
+    def killed(folder, manifest):
+        raise KeyboardInterrupt("killed before the manifest")
+
+    monkeypatch.setattr(writer, "finish", killed)
+    assert main(["add", str(extra), "--index", str(index)], encoder=TinyEncoder()) != 0
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert points(place, name) > before.passages  # written, not named by any manifest
+    assert read_manifest(index)[0].built_at == before.built_at
+    assert answer(capsys, index, QUESTIONS[0]) == want  # readers never see them (nor BM25 weights they moved)
+    assert main(["add", str(extra), "--index", str(index)], encoder=TinyEncoder()) == 0
+    capsys.readouterr()
+    after = read_manifest(index)[0]
+    assert points(place, name) == after.passages and points(place, f"{name}-sentences") == after.sentences
+    assert points(place, f"{name}-documents") == after.documents
+    assert main(["check", "--index", str(index)]) == 0
 
 
 def test_a_second_writer_is_refused(tmp_path, folder, capsys):

@@ -154,7 +154,7 @@ def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     report = build(
         args.corpus, index=args.index, model=args.model, encoder=encoder, threads=args.threads,
         batch_size=args.batch_size, follow_links=args.follow_links, max_file_bytes=args.max_file_mb * 1024 * 1024,
-        index_type=args.index_type, backend=backend, qdrant=qdrant, progress=True,
+        index_type=args.index_type, backend=backend, qdrant=qdrant, progress=True, fresh=args.fresh,
     )
     _print_skipped(report)
     if encoder is None:  # an encoder passed in (tests) is not the named model: nothing to export
@@ -413,15 +413,19 @@ def _parser() -> argparse.ArgumentParser:
 
     def qdrant_options(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--backend", choices=("embedded", "qdrant"), default=None,
-                        help="where the passage vectors and BM25 live: files in the index folder (embedded) or a "
-                             "Qdrant collection (docs/qdrant.md); default: what the last build used, else embedded")
+                        help="where the index lives: files in the index folder (embedded) or Qdrant collections, the "
+                             "folder keeping only the manifest (docs/qdrant.md); default: what the last build used, "
+                             "else embedded")
         sp.add_argument("--qdrant-url", metavar="URL", help="a Qdrant server or cluster (API key: $QDRANT_API_KEY)")
         sp.add_argument("--qdrant-path", metavar="FOLDER", help="Qdrant local mode in this folder (one process at a time)")
         sp.add_argument("--collection", metavar="NAME",
-                        help="the Qdrant alias readers use; each build writes NAME-<time> and switches it "
-                             "(default: passages)")
+                        help="the Qdrant alias readers use; a first build (or --fresh) writes NAME-<time> and "
+                             "switches it, later builds, add and remove change it in place (default: passages)")
 
     b = sub.add_parser("build", help="build the index from a corpus folder")
+    b.add_argument("--fresh", action="store_true",
+                   help="on Qdrant: write a new collection and switch the alias (readers switch in one step) instead "
+                        "of changing the collection in place")
     b.add_argument("--corpus", default=DEFAULT_CORPUS,
                    help=f"folder of {' '.join(SUFFIXES)} documents, read recursively (default: %(default)s)")
     b.add_argument("--follow-links", action="store_true", help="also read links that lead out of the corpus folder")

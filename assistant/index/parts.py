@@ -27,6 +27,7 @@ from assistant.index.dense import choose_kind
 from assistant.index.factory import build_dense
 from assistant.index.folder import AUTO, PASSAGE_TOKENS, Index, Manifest, Sentences
 from assistant.index.keyword import KeywordIndex
+from assistant.index import qdrant_contents
 from assistant.index.qdrant import Place, build_collection
 from assistant.index.sources import CORPUS, SourceFiles
 from assistant.index.texts import (
@@ -120,7 +121,7 @@ def layout_of(docs: list[Document], *, files: SourceFiles, encoder: Encoder) -> 
 def compute_parts(
     layout: Layout, *, files: SourceFiles, vectors: np.ndarray, sentence_vectors: np.ndarray, token_counts: np.ndarray,
     passage_tokens: Iterable[tuple[int, Tokens]], dimension: int, index_type: str = AUTO,
-    tokens_file: Path | None = None, qdrant: Place | None = None,
+    tokens_file: Path | None = None, qdrant: Place | None = None, update: dict | None = None,
 ) -> IndexParts:
     """The parts of the index of ``layout`` from the encodings of its texts.
 
@@ -133,6 +134,9 @@ def compute_parts(
         tokens_file: where to write the int8 token vectors as they come (memory-mapped).
         qdrant: where to write a new Qdrant collection holding the passage vectors, their
             BM25 vectors and fields (``build --backend qdrant``); None: FAISS and bm25s.
+        update: instead, the Qdrant collection a manifest names (its ``qdrant``), changed in
+            place: points of unchanged passages kept, the others upserted, the gone ones
+            deleted once the new manifest is in place (``qdrant_contents.settle``).
 
     Raises:
         CorpusError: the encoder saw no token in a passage.
@@ -162,11 +166,16 @@ def compute_parts(
     dense: DenseBackend
     keyword: KeywordBackend
     if qdrant is not None:
-        dense, keyword = build_collection(qdrant, vectors=vectors, texts=keyword_texts, payloads=[
-            asdict(p) | {"title": by_id[p.doc_id].title, "source": by_id[p.doc_id].source,
-                         "organization": by_id[p.doc_id].organization}
-            for p in passages
-        ])
+        payloads = [asdict(p) | {"title": by_id[p.doc_id].title, "source": by_id[p.doc_id].source,
+                                 "organization": by_id[p.doc_id].organization} for p in passages]
+        keys = qdrant_contents.passage_keys(payloads, texts, keyword_texts)
+        if update is not None:  # the collection in place: only what changed is written
+            dense, keyword = qdrant_contents.update_collection(
+                update, vectors=vectors, texts=keyword_texts, payloads=payloads, keys=keys, tokens=tokens,
+                sentences=sentences, documents=docs)
+        else:
+            dense, keyword = build_collection(qdrant, vectors=vectors, texts=keyword_texts, payloads=payloads)
+            dense.store.keys = keys  # type: ignore[attr-defined]
     else:
         dense = build_dense(vectors, kind=choose_kind(len(passages)) if index_type == AUTO else index_type)
         keyword = KeywordIndex.build(keyword_texts)

@@ -44,6 +44,10 @@ from assistant.index.backends import Match, Ranked
 API_KEY_VARIABLE = "QDRANT_API_KEY"
 DENSE = "dense"
 SPARSE = "bm25"
+# An in-place change writes every point's BM25 weights under the other name, so readers of
+# the manifest before it keep their weights and the engine's IDF (new points carry only
+# the new name) until the new manifest is in place.
+SPARSE_NAMES = (SPARSE, "bm25-next")
 TOKENS = "tokens"  # a passage's token vectors, a multivector (assistant.index.qdrant_contents)
 TERMS = "terms"  # payload: the passage's BM25 terms, to rewrite its sparse vector when avgdl moves
 FILTER_FIELDS = ("doc_id", "organization", "date")  # keyword payload indexes (a server uses them)
@@ -207,6 +211,8 @@ class Store:
         self.place = place
         self.bm25 = bm25
         self.has_fields = has_fields  # every point's payload holds its passage's fields (filters match on them)
+        self.rowmap: RowMap | None = None  # row -> point id, when they differ (a collection changed in place)
+        self.sparse = SPARSE  # the name of the BM25 weights of this version (SPARSE_NAMES)
         self.client = client(place)
         self._lock = threading.Lock() if place.path else None  # local mode is plain Python: one call at a time
 
@@ -223,7 +229,7 @@ class Store:
         m = self.m
         self.create_raw({DENSE: m.VectorParams(size=dimension, distance=m.Distance.DOT),
                          TOKENS: multivector_params(dimension)},
-                        sparse={SPARSE: m.SparseVectorParams(modifier=m.Modifier.IDF)},
+                        sparse={name: m.SparseVectorParams(modifier=m.Modifier.IDF) for name in SPARSE_NAMES},
                         indexes={name: "keyword" for name in FILTER_FIELDS})
 
     def create_raw(self, vectors: dict[str, Any], *, sparse: dict[str, Any] | None = None,
@@ -246,6 +252,12 @@ class Store:
         return int(info.config.params.vectors[DENSE].size)
 
     def count(self) -> int:
+        """The index's rows: those the row map names, else every point."""
+        if self.rowmap is not None:
+            return len(self.rowmap.ids)
+        return self.points()
+
+    def points(self) -> int:
         return int(self.call("count", self.place.name, exact=True).count)
 
     def vector(self, value: Any) -> Any:
@@ -259,7 +271,8 @@ class Store:
         m = self.m
         for i in range(0, len(points), BATCH):
             self.call("upsert", self.place.name, wait=True, points=[
-                m.PointStruct(id=int(row), vector={k: self.vector(v) for k, v in vectors.items()}, payload=payload)
+                m.PointStruct(id=row if isinstance(row, str) else int(row),
+                              vector={k: self.vector(v) for k, v in vectors.items()}, payload=payload)
                 for row, vectors, payload in points[i : i + BATCH]
             ])
 
@@ -280,11 +293,24 @@ class Store:
         """The points of ``rows`` (those that exist) by row."""
         found: dict[int, Any] = {}
         rows = sorted({int(r) for r in rows})
-        for i in range(0, len(rows), 1024):
-            got = self.call("retrieve", self.place.name, ids=rows[i : i + 1024], with_payload=payload,
+        ids = self.ids_of(rows)
+        row_of = dict(zip(ids, rows))
+        for i in range(0, len(ids), 1024):
+            got = self.call("retrieve", self.place.name, ids=ids[i : i + 1024], with_payload=payload,
                             with_vectors=list(vectors) or False)
-            found.update({int(p.id): p for p in got})
+            found.update({row_of[int(p.id)]: p for p in got})
         return found
+
+    def ids_of(self, rows: Sequence[int] | np.ndarray) -> list[int]:
+        """The point ids of ``rows``."""
+        if self.rowmap is None:
+            return [int(r) for r in rows]
+        return self.rowmap.ids[np.asarray(rows, dtype=np.int64)].tolist()
+
+    def rows_of(self, ids: Sequence[int]) -> np.ndarray:
+        """The rows of point ids; -1 for a point the index does not name (a writer's, mid-change)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        return ids if self.rowmap is None else self.rowmap.rows_of(ids)
 
     def scroll(self, *, start: int = 0, vectors: Sequence[str] = ()) -> Iterator[Any]:
         """Every point with an id from ``start`` on, in id order, with its payload."""
@@ -311,13 +337,17 @@ class Store:
             where = m.Filter(must=[m.FieldCondition(key=field, match=m.MatchAny(any=list(values)))
                                    for field, values in match.items()])
         elif rows is not None:
-            where = m.Filter(must=[m.HasIdCondition(has_id=[int(r) for r in rows])])
+            where = m.Filter(must=[m.HasIdCondition(has_id=self.ids_of(rows))])
         else:
             where = None
         requests = [m.QueryRequest(query=self.vector(q), using=using, limit=int(limit), filter=where,
                                    with_payload=False) for q in queries]
         found = self.call("query_batch_points", self.place.name, requests=requests)
-        return [[(int(p.id), float(p.score)) for p in r.points] for r in found]
+        out = []
+        for r in found:
+            rows = self.rows_of([int(p.id) for p in r.points])
+            out.append([(int(row), float(p.score)) for row, p in zip(rows, r.points) if row >= 0])
+        return out
 
     def query_points(self, using: str, query: Any, *, limit: int, match: Match | None = None,
                      rows: np.ndarray | None = None, payload: Sequence[str] | None = None) -> list[Any]:
@@ -328,7 +358,7 @@ class Store:
                                             else m.MatchAny(any=list(values)))
                            for field, values in (match or {}).items()]
         if rows is not None:
-            must.append(m.HasIdCondition(has_id=[int(r) for r in rows]))
+            must.append(m.HasIdCondition(has_id=self.ids_of(rows)))
         found = self.call("query_points", self.place.name, query=query, using=using, limit=int(limit),
                           query_filter=m.Filter(must=must) if must else None,
                           with_payload=list(payload) if payload else False)
@@ -336,6 +366,24 @@ class Store:
 
     def descriptor(self) -> dict:
         return {"place": self.place.to_json(), "bm25": asdict(self.bm25), "fields": self.has_fields}
+
+
+class RowMap:
+    """The point id of each row of an index changed in place (its points keep their ids
+    while rows move), and back."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self._order = np.argsort(self.ids, kind="stable")
+        self._sorted = self.ids[self._order]
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """Each id's row, -1 for an id no row has."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(self._sorted) == 0:
+            return np.full(len(ids), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._sorted, ids), len(self._sorted) - 1)
+        return np.where(self._sorted[pos] == ids, self._order[pos], -1).astype(np.int64)
 
 
 def multivector_params(dimension: int) -> Any:
@@ -495,7 +543,7 @@ class QdrantKeyword:
         if not terms or k <= 0 or (rows is not None and len(rows) == 0):
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         fields = match if self.store.has_fields else None
-        found = [(r, s) for r, s in self.store.query(SPARSE, [question_vector(terms)], int(k) + 8, rows, fields)[0]
+        found = [(r, s) for r, s in self.store.query(self.store.sparse, [question_vector(terms)], int(k) + 8, rows, fields)[0]
                  if s > 0]
         return _ranked(found, int(k))
 
@@ -505,7 +553,7 @@ class QdrantKeyword:
         if not terms or len(rows) == 0:
             return out
         unique = np.unique(rows)
-        found = dict(self.store.query(SPARSE, [question_vector(terms)], len(unique), unique)[0])
+        found = dict(self.store.query(self.store.sparse, [question_vector(terms)], len(unique), unique)[0])
         return np.array([found.get(int(r), 0.0) for r in rows], dtype=np.float32)
 
     def add(self, texts: Sequence[str]) -> None:

@@ -35,6 +35,7 @@ def build(
     backend: str | None = None,
     qdrant: Place | None = None,
     progress: bool = False,
+    fresh: bool = False,
 ) -> UpdateReport:
     """Index a corpus folder into ``index``, encoding only texts its cache does not hold.
 
@@ -50,6 +51,8 @@ def build(
         index_type: "auto", "flat", "hnsw" or "ivf-sq8" (None: what the last build used, else auto).
         backend: "embedded" (FAISS and bm25s files) or "qdrant" (None: what the last build used, else embedded).
         qdrant: for "qdrant", the server or local folder and the alias (None: where the last build wrote).
+        fresh: on Qdrant, write a new collection and switch the alias instead of changing the
+            collection in place (what a later build does by default).
         progress: show progress bars on standard error.
 
     Raises:
@@ -60,7 +63,7 @@ def build(
     return build_index(
         corpus, encoder=encoder or _encoder(model, threads), out_dir=index, batch_size=batch_size,
         progress=progress, follow_links=follow_links, max_file_bytes=max_file_bytes, index_type=index_type,
-        backend=backend, qdrant=qdrant,
+        backend=backend, qdrant=qdrant, fresh=fresh,
     )
 
 

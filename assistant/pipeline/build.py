@@ -28,9 +28,9 @@ from pathlib import Path
 
 from assistant.encoders.cache import CACHE_DIR, EncoderCache
 from assistant.encoders.embed import Encoder
-from assistant.errors import CorpusError, QueryError
-from assistant.index import sources, writer
-from assistant.index.folder import AUTO, FORMAT, PASSAGE_TOKENS, Manifest
+from assistant.errors import CorpusError, IndexLoadError, QueryError
+from assistant.index import qdrant_contents, sources, writer
+from assistant.index.folder import AUTO, FORMAT, PASSAGE_TOKENS, Manifest, read_manifest
 from assistant.index.lock import index_folder, writer_lock
 from assistant.index.parts import IndexParts, compute_parts, layout_of
 from assistant.index.qdrant import Place, publish
@@ -86,12 +86,14 @@ def build_index(
     index_type: str | None = None,
     backend: str | None = None,
     qdrant: Place | None = None,
+    fresh: bool = False,
 ) -> UpdateReport:
     """Read a corpus folder (and the files added to the index from elsewhere) and
     make ``out_dir`` its index, encoding only texts the cache does not hold.
 
     ``backend`` "embedded" or "qdrant" (None: as the last build, else embedded); for
-    "qdrant", ``qdrant`` says where (None: where the last build wrote).
+    "qdrant", ``qdrant`` says where (None: where the last build wrote); ``fresh``: on
+    Qdrant, write a new collection and switch the alias instead of changing it in place.
 
     Raises:
         CorpusError: no readable document, or ``out_dir`` is not ours to write.
@@ -127,7 +129,7 @@ def build_index(
         return _commit(
             out, docs=[d for d, _ in docs], files=files, skipped=tuple(skipped), notes=tuple(notes),
             encoder=encoder, previous=previous, stale=stale, batch_size=batch_size, progress=progress, t0=t0,
-            index_type=index_type, backend=backend, qdrant=qdrant,
+            index_type=index_type, backend=backend, qdrant=qdrant, fresh=fresh,
         )
 
 
@@ -269,12 +271,16 @@ def remove_documents(
 def _commit(
     out: Path, *, docs: list[Document], files: SourceFiles, skipped: tuple[Skipped, ...], notes: tuple[str, ...],
     encoder: Encoder, previous: Previous | None, stale: list[Path], batch_size: int, progress: bool, t0: float,
-    index_type: str | None = None, backend: str | None = None, qdrant: Place | None = None,
+    index_type: str | None = None, backend: str | None = None, qdrant: Place | None = None, fresh: bool = False,
 ) -> UpdateReport:
     """Compute the whole index of ``docs`` (encodings from the cache where it has
-    them), calibrate its ranking, write it beside ``out`` and swap it into place."""
+    them), calibrate its ranking, write it beside ``out`` and swap it into place.
+    On Qdrant, the collection in place is changed in place (only changed passages'
+    points written) unless ``fresh``, the place or the model changed: then a new
+    collection is written and the alias switched."""
     layout = layout_of(docs, files=files, encoder=encoder)
     place = _qdrant_place(backend, qdrant, previous)
+    update = _in_place(place, previous, encoder=encoder) if place is not None and not fresh else None
     with writer.new_version(out, stale=stale) as tmp:
         # the dense index's kind: as asked, else as the index's last build was asked ("auto" by default)
         asked = index_type or (previous.manifest.index_type if previous is not None else AUTO)
@@ -293,12 +299,14 @@ def _commit(
         parts = compute_parts(
             layout, files=files, vectors=vectors, sentence_vectors=sent_vectors, token_counts=cache.token_counts(texts),
             passage_tokens=cache.passage_tokens(texts), dimension=encoder.dimension, index_type=asked,
-            tokens_file=tmp / "tokens.vectors.npy", qdrant=place,
+            tokens_file=tmp / "tokens.vectors.npy", qdrant=place, update=update,
         )
         cache.report_to(lambda n: None)
         write_index(tmp, parts, at=out, encoder=cache.as_encoder(), index_type=asked, batch_size=batch_size, t0=t0,
                     cache=cache)
-    if place is not None:  # the folder names the new collection now; readers of the alias see it from here
+    if place is not None and update is not None:  # the points no row names any more go now
+        qdrant_contents.settle(read_manifest(out)[0].qdrant or {})
+    elif place is not None:  # the folder names the new collection now; readers of the alias see it from here
         publish(Place.of_json(_qdrant_of(parts)))
 
     ids = [d.doc_id for d in layout.docs]
@@ -329,6 +337,23 @@ def _qdrant_place(backend: str | None, qdrant: Place | None, previous: Previous 
     if qdrant is None:
         raise QueryError("--backend qdrant needs --qdrant-url URL or --qdrant-path FOLDER")
     return Place(alias=qdrant.alias, url=qdrant.url, path=str(Path(qdrant.path).resolve()) if qdrant.path else "")
+
+
+def _in_place(place: Place, previous: Previous | None, *, encoder: Encoder) -> dict | None:
+    """The Qdrant collection of the index in place, when a change can be made in it:
+    same server or folder and alias, same model, contents all in Qdrant, still there."""
+    was = previous.manifest if previous is not None else None
+    if was is None or was.backend != "qdrant" or not was.qdrant or was.model != encoder.name:
+        return None
+    record = was.qdrant
+    if record.get("contents") != qdrant_contents.CONTENTS or (record.get("alias"), record.get("url"), record.get("path")) != (
+            place.alias, place.url, place.path):
+        return None
+    try:
+        qdrant_contents.Contents(record)
+    except IndexLoadError:
+        return None
+    return record
 
 
 def _qdrant_of(parts: IndexParts) -> dict | None:
