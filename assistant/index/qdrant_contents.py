@@ -444,8 +444,8 @@ class QdrantPassages(Sequence[Passage]):
             got = self.store.retrieve(missing, payload=True)
             for r in missing:
                 if r not in got:
-                    raise IndexLoadError(f"passage row {r} is missing from the Qdrant collection {self.store.place.name}; "
-                                         "build the index again")
+                    raise IndexLoadError(f"passage row {r} is not in the Qdrant collection {self.store.place.name}: the "
+                                         "index changed while it was read (ask again), or it is damaged (build it again)")
                 self._kept[r] = _passage(got[r].payload)
                 if len(self._kept) > PASSAGES_KEPT:
                     self._kept.popitem(last=False)
