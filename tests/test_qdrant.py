@@ -144,16 +144,20 @@ def test_a_fresh_build_writes_a_new_collection_and_switches_the_alias(tmp_path, 
     build(capsys, index, "--qdrant-path", folder)
     first = read_manifest(index)[0].qdrant
     place = qdrant.Place.of_json(first)
+    extra = tmp_path / "extra.txt"
+    extra.write_text("The harbour of Wonsan froze in the winter of 1998.\n")
+    assert main(["add", str(extra), "--index", str(index)], encoder=TinyEncoder()) == 0  # (a change in place)
+    capsys.readouterr()
     want = answer(capsys, index, QUESTIONS[0])
     build(capsys, index, "--fresh")
     second = read_manifest(index)[0].qdrant
     assert second["collection"] != first["collection"] and second["path"] == first["path"]
     assert aliases(place) == {"passages": second["collection"]}
-    assert collections(place) == {first["collection"], second["collection"]}  # the one before stays for readers
+    assert collections(place, metas=True) == {first["collection"], second["collection"]}  # the one before stays
     assert answer(capsys, index, QUESTIONS[0]) == want
     build(capsys, index, "--fresh")
     third = read_manifest(index)[0].qdrant
-    assert collections(place) == {second["collection"], third["collection"]}  # the oldest is dropped
+    assert collections(place) == {second["collection"], third["collection"]}  # the oldest is dropped, all of it
 
 
 def test_a_change_killed_before_its_manifest_leaves_nothing_the_next_change_keeps(tmp_path, folder, capsys, monkeypatch):

@@ -312,14 +312,14 @@ class Store:
         ids = np.asarray(ids, dtype=np.int64)
         return ids if self.rowmap is None else self.rowmap.rows_of(ids)
 
-    def scroll(self, *, start: int = 0, vectors: Sequence[str] = ()) -> Iterator[Any]:
-        """Every point with an id from ``start`` on, in id order, with its payload."""
+    def scroll(self, *, start: int = 0, vectors: Sequence[str] = (), payload: bool = True) -> Iterator[Any]:
+        """Every point with an id from ``start`` on, in id order, with its payload (unless not ``payload``)."""
         m = self.m
         where = m.Filter(must=[m.HasIdCondition(has_id=list(range(start, self.end())))]) if start else None
         offset = None
         while True:
             got, offset = self.call("scroll", self.place.name, scroll_filter=where, limit=512, offset=offset,
-                                    with_payload=True, with_vectors=list(vectors) or False)
+                                    with_payload=payload, with_vectors=list(vectors) or False)
             yield from got
             if offset is None:
                 return
@@ -638,7 +638,7 @@ def publish(place: Place) -> str | None:
         create_alias=m.CreateAlias(collection_name=place.collection, alias_name=place.alias)))
     store.call("update_collection_aliases", change_aliases_operations=operations)
     for c in store.call("get_collections").collections:
-        built = re.fullmatch(rf"({re.escape(place.alias)}-\d{{8}}T\d{{6}}-\d{{6}})(-sentences|-documents|-meta)?", c.name)
+        built = re.fullmatch(rf"({re.escape(place.alias)}-\d{{8}}T\d{{6}}-\d{{6}})(-sentences|-documents|-meta(?:-\d+)?)?", c.name)
         if built and built.group(1) not in (place.collection, before):  # with the contents beside it
             store.call("delete_collection", c.name)
     return before

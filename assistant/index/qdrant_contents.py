@@ -314,7 +314,7 @@ def _clean_up(store: Store, sent_store: Store, doc_store: Store, old: Contents) 
         s.call("delete", s.place.name, wait=True, points_selector=m.FilterSelector(filter=m.Filter(must=[
             m.FieldCondition(key=PID, range=m.Range(gte=start))])))
     named = set(old.document_points)
-    strays = [p.id for p in doc_store.scroll() if str(p.id) not in named]
+    strays = [p.id for p in doc_store.scroll(payload=False) if str(p.id) not in named]
     if strays:
         doc_store.call("delete", doc_store.place.name, wait=True, points_selector=m.PointIdsList(points=strays))
 
