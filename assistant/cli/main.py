@@ -220,8 +220,11 @@ def cmd_check(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     t0 = time.perf_counter()
     index = load_index(args.index, verify=True)
     sizes = file_sizes(Path(args.index))
-    print(f"{args.index}: intact: {len(sizes)} files, {sum(sizes.values()) / 1e6:.1f} MB, "
-          f"{_count(len(index.passages), 'passage')} checked against their documents "
+    q = index.manifest.qdrant if index.manifest.backend == "qdrant" else None
+    held = (f"Qdrant collection {q['collection']} at {q.get('url') or 'local folder ' + q.get('path', '')}" if q
+            else f"{len(sizes)} files, {sum(sizes.values()) / 1e6:.1f} MB")
+    print(f"{args.index}: intact: {held}, {_count(len(index.passages), 'passage')} and "
+          f"{_count(index.manifest.sentences, 'sentence')} present, each passage checked against its document "
           f"in {time.perf_counter() - t0:.1f} s")
     for note in index.notes:
         print(f"note: {note}", file=sys.stderr)
