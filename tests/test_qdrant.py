@@ -1,6 +1,8 @@
-"""The Qdrant backend end to end, in local mode (a folder in /dev/shm when there is one):
-``build --backend qdrant`` answers every mode as the embedded index does, add and remove
-write a new collection and switch the alias, two writers are refused, and a reader that
+"""The Qdrant backend end to end, in qdrant-client's local mode and on Qdrant's own engine in
+process (qdrant-edge-py), each in a folder in /dev/shm when there is one:
+``build --backend qdrant`` answers every mode and filter as the embedded index does, add and
+remove change the collection in place and still answer as the embedded index does, a fresh
+build switches the alias, a killed change leaves nothing behind, two writers are refused, and a reader that
 cannot reach the server (nothing listening, or a server stopped mid-way) gets one line
 while the chat stays up. The backend's contract against brute force is in test_backends.py."""
 
@@ -38,6 +40,18 @@ def folder():
     shutil.rmtree(made, ignore_errors=True)
 
 
+@pytest.fixture(params=["local-mode", "engine"])
+def engine(request):
+    """Where a test's index lives: qdrant-client's local mode, or Qdrant's own engine in
+    process (qdrant-edge-py); ``engine.option`` is the build option naming it."""
+    made = tempfile.mkdtemp(prefix="qdrant-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None)
+    edge = request.param == "engine"
+    place = qdrant.Place(alias="x", edge=made) if edge else qdrant.Place(alias="x", path=made)
+    yield type("Engine", (), {"option": ("--qdrant-edge" if edge else "--qdrant-path", made), "place": place})
+    qdrant.close(place)
+    shutil.rmtree(made, ignore_errors=True)
+
+
 def build(capsys, index: Path, *extra: str, corpus: Path = DEFAULT_CORPUS) -> None:
     assert main(["build", "--corpus", str(corpus), "--index", str(index), *extra], encoder=TinyEncoder()) == 0
     capsys.readouterr()
@@ -54,6 +68,25 @@ def without_timings(x):
     if isinstance(x, list):
         return [without_timings(v) for v in x]
     return x
+
+
+ROUNDING = 2e-4  # the engine sums in float32 in its own order: a shown score may differ in its 4th decimal
+
+
+def same(got, want, path: str = "") -> None:
+    """``got`` is ``want``: the same passages, order, text and fields; numbers within ROUNDING."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), path
+        for k in want:
+            same(got[k], want[k], f"{path}/{k}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), path
+        for i, (g, w) in enumerate(zip(got, want)):
+            same(g, w, f"{path}[{i}]")
+    elif isinstance(want, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        assert abs(got - want) <= ROUNDING, (path, got, want)
+    else:
+        assert got == want, (path, got, want)
 
 
 def aliases(place: qdrant.Place) -> dict[str, str]:
@@ -76,24 +109,25 @@ def collections(place: qdrant.Place, *, metas: bool = False) -> set[str]:
     return builds
 
 
-def test_a_qdrant_index_answers_every_mode_as_the_embedded_one(tmp_path, folder, capsys):
+def test_a_qdrant_index_answers_every_mode_as_the_embedded_one(tmp_path, engine, capsys):
     build(capsys, tmp_path / "embedded")
-    build(capsys, tmp_path / "qdrant", "--backend", "qdrant", "--qdrant-path", folder, "--collection", "reports")
+    build(capsys, tmp_path / "qdrant", "--backend", "qdrant", *engine.option, "--collection", "reports")
     names = {p.name for p in (tmp_path / "qdrant").iterdir()}
     assert names <= {"manifest.json", "cache"}  # everything else is in the collections
     manifest, _ = read_manifest(tmp_path / "qdrant")
     assert manifest.backend == "qdrant" and manifest.dense_index == "qdrant"
-    assert manifest.qdrant["alias"] == "reports" and manifest.qdrant["path"] == str(Path(folder).resolve())
+    key = "edge" if engine.place.edge else "path"
+    assert manifest.qdrant["alias"] == "reports" and manifest.qdrant[key] == str(Path(engine.option[1]).resolve())
     assert manifest.qdrant["collection"].startswith("reports-") and not manifest.qdrant["url"]
     assert aliases(qdrant.Place.of_json(manifest.qdrant)) == {"reports": manifest.qdrant["collection"]}
     for question in QUESTIONS:
         for mode in ("hybrid", "tokens", "rrf", "dense", "keyword"):
             want = answer(capsys, tmp_path / "embedded", question, "--mode", mode)
-            assert answer(capsys, tmp_path / "qdrant", question, "--mode", mode) == want
+            same(answer(capsys, tmp_path / "qdrant", question, "--mode", mode), want)
         for filtered in (("--date-from", "2005", "-k", "3"), ("--org", "Amnesty", "--date-to", "2010"),
                          ("--doc", "hrw-2018-letter-to-kim-jong-un", "--mode", "dense")):
-            assert answer(capsys, tmp_path / "qdrant", question, *filtered) == answer(
-                capsys, tmp_path / "embedded", question, *filtered)
+            same(answer(capsys, tmp_path / "qdrant", question, *filtered),
+                 answer(capsys, tmp_path / "embedded", question, *filtered))
     assert main(["check", "--index", str(tmp_path / "qdrant")]) == 0
 
 
@@ -101,13 +135,13 @@ def points(place: qdrant.Place, name: str) -> int:
     return qdrant.client(place).count(name, exact=True).count
 
 
-def test_add_and_remove_change_the_collection_in_place_and_answer_as_the_embedded_index(tmp_path, folder, capsys):
+def test_add_and_remove_change_the_collection_in_place_and_answer_as_the_embedded_index(tmp_path, engine, capsys):
     """add and remove upsert and delete points in the collection the alias names: only the
     changed passages' points are written, the gone ones deleted once the new manifest is in
     place, and every answer is the embedded index's after the same change."""
     corpus = write_corpus(tmp_path / "corpus")
     index, embedded = tmp_path / "index", tmp_path / "embedded"
-    build(capsys, index, "--qdrant-path", folder, corpus=corpus)
+    build(capsys, index, *engine.option, corpus=corpus)
     build(capsys, embedded, corpus=corpus)
     first = read_manifest(index)[0]
     place = qdrant.Place.of_json(first.qdrant)
@@ -124,7 +158,7 @@ def test_add_and_remove_change_the_collection_in_place_and_answer_as_the_embedde
     assert points(place, name) == second.passages and points(place, f"{name}-sentences") == second.sentences
     for question in ("harbour of Wonsan froze", *QUESTIONS):
         for mode in ("hybrid", "keyword", "tokens"):
-            assert answer(capsys, index, question, "--mode", mode) == answer(capsys, embedded, question, "--mode", mode)
+            same(answer(capsys, index, question, "--mode", mode), answer(capsys, embedded, question, "--mode", mode))
     assert "Wonsan" in answer(capsys, index, "harbour of Wonsan froze", "--mode", "keyword")["hits"][0]["text"]
     for target in (index, embedded):
         assert main(["remove", str(extra), "--index", str(target)], encoder=TinyEncoder()) == 0
@@ -135,13 +169,13 @@ def test_add_and_remove_change_the_collection_in_place_and_answer_as_the_embedde
     assert points(place, f"{name}-sentences") == third.sentences
     assert points(place, f"{name}-documents") == third.documents
     for question in ("harbour of Wonsan froze", *QUESTIONS):
-        assert answer(capsys, index, question) == answer(capsys, embedded, question)
+        same(answer(capsys, index, question), answer(capsys, embedded, question))
     assert main(["check", "--index", str(index)]) == 0
 
 
-def test_a_fresh_build_writes_a_new_collection_and_switches_the_alias(tmp_path, folder, capsys):
+def test_a_fresh_build_writes_a_new_collection_and_switches_the_alias(tmp_path, engine, capsys):
     index = tmp_path / "index"
-    build(capsys, index, "--qdrant-path", folder)
+    build(capsys, index, *engine.option)
     first = read_manifest(index)[0].qdrant
     place = qdrant.Place.of_json(first)
     extra = tmp_path / "extra.txt"
@@ -154,20 +188,20 @@ def test_a_fresh_build_writes_a_new_collection_and_switches_the_alias(tmp_path, 
     assert second["collection"] != first["collection"] and second["path"] == first["path"]
     assert aliases(place) == {"passages": second["collection"]}
     assert collections(place, metas=True) == {first["collection"], second["collection"]}  # the one before stays
-    assert answer(capsys, index, QUESTIONS[0]) == want
+    same(answer(capsys, index, QUESTIONS[0]), want)
     build(capsys, index, "--fresh")
     third = read_manifest(index)[0].qdrant
     assert collections(place) == {second["collection"], third["collection"]}  # the oldest is dropped, all of it
 
 
-def test_a_change_killed_before_its_manifest_leaves_nothing_the_next_change_keeps(tmp_path, folder, capsys, monkeypatch):
+def test_a_change_killed_before_its_manifest_leaves_nothing_the_next_change_keeps(tmp_path, engine, capsys, monkeypatch):
     """Points written by a change that never got its manifest in place (the writer died) are
     invisible to readers and deleted by the next change."""
     from assistant.index import writer
 
     corpus = write_corpus(tmp_path / "corpus")
     index = tmp_path / "index"
-    build(capsys, index, "--qdrant-path", folder, corpus=corpus)
+    build(capsys, index, *engine.option, corpus=corpus)
     before = read_manifest(index)[0]
     place, name = qdrant.Place.of_json(before.qdrant), before.qdrant["collection"]
     want = answer(capsys, index, QUESTIONS[0])
@@ -183,7 +217,7 @@ def test_a_change_killed_before_its_manifest_leaves_nothing_the_next_change_keep
     capsys.readouterr()
     assert points(place, name) > before.passages  # written, not named by any manifest
     assert read_manifest(index)[0].built_at == before.built_at
-    assert answer(capsys, index, QUESTIONS[0]) == want  # readers never see them (nor BM25 weights they moved)
+    same(answer(capsys, index, QUESTIONS[0]), want)  # readers never see them (nor BM25 weights they moved)
     assert main(["add", str(extra), "--index", str(index)], encoder=TinyEncoder()) == 0
     capsys.readouterr()
     after = read_manifest(index)[0]
@@ -251,7 +285,7 @@ def test_a_server_lost_mid_way_is_one_line_and_the_chat_stays_up(tmp_path, folde
         server.stop()
 
 
-def test_a_filter_reaches_the_engine_as_payload_values_not_as_row_lists(tmp_path, folder, capsys):
+def test_a_filter_reaches_the_engine_as_payload_values_not_as_row_lists(tmp_path, engine, capsys):
     """The filter is matched on the points' payload (``doc_id``/``date`` match-any, the
     payload indexes of a server): the rows it names are the mask's, and the engine
     uses the fields (a mask that allows everything does not widen it)."""
@@ -261,7 +295,7 @@ def test_a_filter_reaches_the_engine_as_payload_values_not_as_row_lists(tmp_path
     from assistant.index.folder import load_index
     from assistant.search.searcher import Searcher
 
-    build(capsys, tmp_path / "qdrant", "--qdrant-path", folder)
+    build(capsys, tmp_path / "qdrant", *engine.option)
     index = load_index(tmp_path / "qdrant")
     columns = Searcher(index, encoder=TinyEncoder()).columns
     everything = np.ones(len(index.passages), dtype=bool)

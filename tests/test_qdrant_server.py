@@ -22,7 +22,7 @@ from assistant.cli.main import main
 from assistant.index import qdrant
 from assistant.index.folder import read_manifest
 from conftest import TinyEncoder, write_corpus
-from test_qdrant import QUESTIONS, answer, build
+from test_qdrant import QUESTIONS, answer, build, same
 
 URL = os.environ.get("QDRANT_URL", "")
 pytestmark = pytest.mark.skipif(
@@ -47,11 +47,11 @@ def test_a_server_index_answers_every_mode_and_filter_as_the_embedded_one(tmp_pa
     assert read_manifest(tmp_path / "server")[0].qdrant["url"] == URL
     for question in QUESTIONS:
         for mode in ("hybrid", "tokens", "rrf", "dense", "keyword"):
-            assert answer(capsys, tmp_path / "server", question, "--mode", mode) == answer(
-                capsys, tmp_path / "embedded", question, "--mode", mode)
+            same(answer(capsys, tmp_path / "server", question, "--mode", mode),
+                 answer(capsys, tmp_path / "embedded", question, "--mode", mode))
         for filtered in (("--date-from", "2005", "-k", "3"), ("--org", "Amnesty", "--date-to", "2010")):
-            assert answer(capsys, tmp_path / "server", question, *filtered) == answer(
-                capsys, tmp_path / "embedded", question, *filtered)
+            same(answer(capsys, tmp_path / "server", question, *filtered),
+                 answer(capsys, tmp_path / "embedded", question, *filtered))
     assert main(["check", "--index", str(tmp_path / "server")]) == 0
 
 
@@ -67,5 +67,5 @@ def test_add_and_remove_on_a_server_answer_as_the_embedded_index(tmp_path, alias
             assert main([command, str(extra), "--index", str(target)], encoder=TinyEncoder()) == 0
         capsys.readouterr()
         for question in ("harbour of Wonsan froze", *QUESTIONS):
-            assert answer(capsys, index, question) == answer(capsys, embedded, question)
+            same(answer(capsys, index, question), answer(capsys, embedded, question))
     assert main(["check", "--index", str(index)]) == 0

@@ -132,19 +132,22 @@ def _export_onnx(model: str) -> None:
 
 
 def _backend(args: argparse.Namespace):
-    """``--backend`` and where ``--qdrant-url`` or ``--qdrant-path`` points (a Place, or
-    None when neither is given); either option alone means ``--backend qdrant``."""
+    """``--backend`` and where ``--qdrant-url``, ``--qdrant-path`` or ``--qdrant-edge`` points
+    (a Place, or None when none is given); any of them alone means ``--backend qdrant``."""
     from assistant.index.qdrant import Place
 
-    if args.qdrant_url and args.qdrant_path:
-        raise AssistantError("give --qdrant-url or --qdrant-path, not both")
-    if not (args.qdrant_url or args.qdrant_path):
+    given = [o for o, v in (("--qdrant-url", args.qdrant_url), ("--qdrant-path", args.qdrant_path),
+                            ("--qdrant-edge", getattr(args, "qdrant_edge", None))) if v]
+    if len(given) > 1:
+        raise AssistantError(f"give one of --qdrant-url, --qdrant-path or --qdrant-edge, not {' and '.join(given)}")
+    if not given:
         if args.collection:
-            raise AssistantError("--collection needs --qdrant-url or --qdrant-path")
+            raise AssistantError("--collection needs --qdrant-url, --qdrant-path or --qdrant-edge")
         return args.backend, None
     if args.backend not in (None, "qdrant"):
-        raise AssistantError("--qdrant-url and --qdrant-path go with --backend qdrant")
-    return "qdrant", Place(alias=args.collection or "passages", url=args.qdrant_url or "", path=args.qdrant_path or "")
+        raise AssistantError(f"{given[0]} goes with --backend qdrant")
+    return "qdrant", Place(alias=args.collection or "passages", url=args.qdrant_url or "", path=args.qdrant_path or "",
+                           edge=getattr(args, "qdrant_edge", None) or "")
 
 
 def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
@@ -216,12 +219,13 @@ def cmd_check(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     import time
 
     from assistant.index.folder import file_sizes, load_index
+    from assistant.index.qdrant import Place
 
     t0 = time.perf_counter()
     index = load_index(args.index, verify=True)
     sizes = file_sizes(Path(args.index))
     q = index.manifest.qdrant if index.manifest.backend == "qdrant" else None
-    held = (f"Qdrant collection {q['collection']} at {q.get('url') or 'local folder ' + q.get('path', '')}" if q
+    held = (f"Qdrant collection {q['collection']} at {Place.of_json(q).where()}" if q
             else f"{len(sizes)} files, {sum(sizes.values()) / 1e6:.1f} MB")
     print(f"{args.index}: intact: {held}, {_count(len(index.passages), 'passage')} and "
           f"{_count(index.manifest.sentences, 'sentence')} present, each passage checked against its document "
@@ -323,7 +327,7 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
 
     backend, qdrant = _backend(args)
     if backend == "qdrant" and qdrant is None:
-        raise AssistantError("eval --backend qdrant needs --qdrant-url URL or --qdrant-path FOLDER")
+        raise AssistantError("eval --backend qdrant needs --qdrant-url URL, --qdrant-path FOLDER or --qdrant-edge FOLDER")
     if args.collections or len(models) > 1 or args.corpus:
         models = models or ("minilm",)
         collections = run.choose_collections(
@@ -421,6 +425,9 @@ def _parser() -> argparse.ArgumentParser:
                              "else embedded")
         sp.add_argument("--qdrant-url", metavar="URL", help="a Qdrant server or cluster (API key: $QDRANT_API_KEY)")
         sp.add_argument("--qdrant-path", metavar="FOLDER", help="Qdrant local mode in this folder (one process at a time)")
+        sp.add_argument("--qdrant-edge", metavar="FOLDER",
+                        help="Qdrant's own engine in process (qdrant-edge-py), its collections in this folder (one "
+                             "process at a time)")
         sp.add_argument("--collection", metavar="NAME",
                         help="the Qdrant alias readers use; a first build (or --fresh) writes NAME-<time> and "
                              "switches it, later builds, add and remove change it in place (default: passages)")
@@ -497,10 +504,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--index-cache", default="eval/collections",
                    help="where an index per collection and model is kept, as NAME/index/MODEL (default: %(default)s)")
     e.add_argument("--backend", choices=("embedded", "qdrant"), default=None,
-                   help="with --collections: build the indexes on Qdrant (with --qdrant-url or --qdrant-path; "
+                   help="with --collections: build the indexes on Qdrant (with --qdrant-url, --qdrant-path or --qdrant-edge; "
                         "a collection each, named as the collection); an index of the other backend is rebuilt")
     e.add_argument("--qdrant-url", metavar="URL", help="with --backend qdrant: a Qdrant server ($QDRANT_API_KEY)")
     e.add_argument("--qdrant-path", metavar="FOLDER", help="with --backend qdrant: Qdrant local mode in this folder")
+    e.add_argument("--qdrant-edge", metavar="FOLDER", help="with --backend qdrant: Qdrant's engine in process, in this folder")
     e.set_defaults(collection=None)
     reranker(e)
     common(e, model_default=None)

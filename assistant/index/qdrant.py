@@ -65,24 +65,26 @@ class Place:
     url: str = ""
     path: str = ""
     collection: str = ""
+    edge: str = ""  # a folder of Qdrant's own engine in process (qdrant-edge-py; assistant.index.edge_client)
 
     def __post_init__(self) -> None:
-        if bool(self.url) == bool(self.path):
-            raise ValueError("a Qdrant place needs exactly one of a URL (--qdrant-url) or a folder (--qdrant-path)")
+        if sum(map(bool, (self.url, self.path, self.edge))) != 1:
+            raise ValueError("a Qdrant place needs exactly one of a URL (--qdrant-url), a local-mode folder "
+                             "(--qdrant-path) or an engine folder (--qdrant-edge)")
 
     @property
     def name(self) -> str:
         return self.collection or self.alias
 
     def where(self) -> str:
-        return self.url or f"local folder {self.path}"
+        return self.url or (f"local folder {self.path}" if self.path else f"engine folder {self.edge}")
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v or k != "edge"}  # (manifests before edge stay the same)
 
     @classmethod
     def of_json(cls, raw: dict) -> Place:
-        return cls(**{k: str(raw.get(k, "")) for k in ("alias", "url", "path", "collection")})
+        return cls(**{k: str(raw.get(k, "") or "") for k in ("alias", "url", "path", "collection", "edge")})
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ _clients_lock = threading.Lock()
 
 def client(place: Place) -> Any:
     """The one client of this process for ``place`` (local mode allows one per folder)."""
-    key = ("url", place.url) if place.url else ("path", str(Path(place.path).resolve()))
+    key = _key(place)
     with _clients_lock:
         if key not in _clients:
             from qdrant_client import QdrantClient
@@ -139,7 +141,11 @@ def client(place: Place) -> Any:
             if not _clients:  # closed before the interpreter tears down what close needs
                 atexit.register(_close_all)
             with unavailable(place):
-                if place.url:
+                if place.edge:
+                    from assistant.index.edge_client import EdgeClient
+
+                    _clients[key] = EdgeClient(key[1])
+                elif place.url:
                     # (no version check: against a server that is down it warns before the first request fails)
                     _clients[key] = QdrantClient(url=place.url, api_key=os.environ.get(API_KEY_VARIABLE) or None,
                                                  timeout=TIMEOUT, check_compatibility=False)
@@ -147,6 +153,12 @@ def client(place: Place) -> Any:
                     Path(place.path).mkdir(parents=True, exist_ok=True)
                     _clients[key] = QdrantClient(path=key[1])
         return _clients[key]
+
+
+def _key(place: Place) -> tuple[str, str]:
+    if place.url:
+        return ("url", place.url)
+    return ("edge", str(Path(place.edge).resolve())) if place.edge else ("path", str(Path(place.path).resolve()))
 
 
 def _close_all() -> None:
@@ -162,7 +174,7 @@ def _close_all() -> None:
 
 def close(place: Place) -> None:
     """Close this process's client for ``place`` (a local-mode folder is then free for another process)."""
-    key = ("url", place.url) if place.url else ("path", str(Path(place.path).resolve()))
+    key = _key(place)
     with _clients_lock:
         found = _clients.pop(key, None)
     if found is not None:

@@ -8,8 +8,9 @@ passage vector, BM25 sparse vector, the passage's fields as payload), a build wr
                      no HNSW graph: only ever scored within a question's candidates)
     C-sentences      one point per sentence (id = its row): its vector ``sentence``, the
                      token vectors of the sentence and of its passage's title and metadata
-                     as a multivector ``tokens``, and payload ``row`` (its passage),
-                     ``span`` (offsets in the document) and ``scores`` (five words or more)
+                     as a multivector ``tokens``, and payload ``passage`` (its passage's point id),
+                     ``span`` (offsets in the document) and ``scores`` (1: five words or more;
+                     an integer, as Qdrant's engine does not match booleans without an index)
     C-documents      one point per document (id = its position): every field, the
                      extracted text included (quotes are cut from it, the Sources view shows it)
     C-meta           the small arrays of the whole index (where each passage's sentences
@@ -122,7 +123,7 @@ def _sentence_points(tokens: Any, sentences: Any, r: int, ids: Sequence[int], pa
         if len(own):
             vector[TOKENS] = np.concatenate([own, context])
         out.append((int(sid), vector, {PASSAGE: int(passage_id), PID: int(sid), "span": [int(x) for x in sentences.spans[s]],
-                                       "scores": bool(sentences.scores[s])}))
+                                       "scores": int(bool(sentences.scores[s]))}))
     return out
 
 
@@ -156,7 +157,7 @@ def write(store: Store, parts: Any) -> dict:
         dimension = store.dimension()
         sent_store = Store(part(store.place, "sentences"))
         sent_store.create_raw({SENTENCE: _flat_params(dimension), TOKENS: multivector_params(dimension)},
-                              indexes={PASSAGE: "integer", PID: "integer", "scores": "bool"})
+                              indexes={PASSAGE: "integer", PID: "integer", "scores": "integer"})
         s_first = parts.sentences.first
         _upsert_batched(sent_store, (pt for r in range(n) for pt in _sentence_points(
             parts.tokens, parts.sentences, r, range(int(s_first[r]), int(s_first[r + 1])), r)))
@@ -580,7 +581,7 @@ class QdrantDetail:
         limit = int((self.first[rows + 1] - self.first[rows]).sum())
         best = whole.copy()
         if limit:
-            match: dict[str, list] = {"scores": [True]} | self._within(np.sort(rows))
+            match: dict[str, list] = {"scores": [1]} | self._within(np.sort(rows))
             found = self.sentence_store.query_points(TOKENS, weighted, limit=limit, match=match, payload=[PASSAGE])
             per_row: dict[int, float] = {}
             for r, p in zip(self.store.rows_of([int(p.payload[PASSAGE]) for p in found]).tolist(), found):

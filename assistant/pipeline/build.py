@@ -335,8 +335,9 @@ def _qdrant_place(backend: str | None, qdrant: Place | None, previous: Previous 
     if qdrant is None and was is not None and was.qdrant:
         qdrant = Place.of_json(was.qdrant)
     if qdrant is None:
-        raise QueryError("--backend qdrant needs --qdrant-url URL or --qdrant-path FOLDER")
-    return Place(alias=qdrant.alias, url=qdrant.url, path=str(Path(qdrant.path).resolve()) if qdrant.path else "")
+        raise QueryError("--backend qdrant needs --qdrant-url URL, --qdrant-path FOLDER or --qdrant-edge FOLDER")
+    return Place(alias=qdrant.alias, url=qdrant.url, path=str(Path(qdrant.path).resolve()) if qdrant.path else "",
+                 edge=str(Path(qdrant.edge).resolve()) if qdrant.edge else "")
 
 
 def _in_place(place: Place, previous: Previous | None, *, encoder: Encoder) -> dict | None:
@@ -346,8 +347,9 @@ def _in_place(place: Place, previous: Previous | None, *, encoder: Encoder) -> d
     if was is None or was.backend != "qdrant" or not was.qdrant or was.model != encoder.name:
         return None
     record = was.qdrant
-    if record.get("contents") != qdrant_contents.CONTENTS or (record.get("alias"), record.get("url"), record.get("path")) != (
-            place.alias, place.url, place.path):
+    was_at = Place.of_json(record)
+    if record.get("contents") != qdrant_contents.CONTENTS or (was_at.alias, was_at.url, was_at.path, was_at.edge) != (
+            place.alias, place.url, place.path, place.edge):
         return None
     try:
         qdrant_contents.Contents(record)
