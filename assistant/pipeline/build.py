@@ -275,6 +275,9 @@ def _commit(
     them), calibrate its ranking, write it beside ``out`` and swap it into place."""
     layout = layout_of(docs, files=files, encoder=encoder)
     place = _qdrant_place(backend, qdrant, previous)
+    if writer.swapped_out(out, stale):
+        notes += ("an earlier build, add or remove was stopped just after it put its new index in place; its "
+                  "changes were in the index already, and this report counts from there",)
     with writer.new_version(out, stale=stale) as tmp:
         # the dense index's kind: as asked, else as the index's last build was asked ("auto" by default)
         asked = index_type or (previous.manifest.index_type if previous is not None else AUTO)

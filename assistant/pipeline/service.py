@@ -208,7 +208,7 @@ class Assistant:
     def open(
         cls, index_dir: str | Path, *, model: str | None = None, encoder: Encoder | None = None,
         threads: int | None = None, reranker: str | None = None, index: Index | None = None,
-        onnx_dir: Path | None = None,
+        onnx_dir: Path | None = None, recheck_seconds: float = RECHECK_SECONDS,
     ) -> Assistant:
         """Load an index and the model it was built with.
 
@@ -222,6 +222,8 @@ class Assistant:
             onnx_dir: where ONNX exports of models live (``assistant build`` makes them):
                 the index's model is answered with its export there when there is one,
                 without PyTorch; None answers with PyTorch.
+            recheck_seconds: how often, at most, to look for a new version of the index
+                and for changed source files (0: before every question).
 
         Raises:
             IndexLoadError: the index is missing, damaged or stale, or ``model``
@@ -255,7 +257,7 @@ class Assistant:
             from assistant.search.rerank import CrossEncoderReranker
 
             rr = CrossEncoderReranker(reranker)
-        return cls(index, encoder, Searcher(index, encoder, reranker=rr))
+        return cls(index, encoder, Searcher(index, encoder, reranker=rr), recheck_seconds=recheck_seconds)
 
     def reopen(self) -> Assistant:
         """The same assistant (encoder, reranker) over the current version of its index folder.
