@@ -230,3 +230,26 @@ def test_a_named_pipe_in_place_of_an_indexed_file_or_metadata_is_never_opened(bu
     os.mkfifo(meta)
     with pytest.raises(CorpusError, match="metadata.json: not a regular file"):
         in_time(lambda: build_index(small_corpus, encoder=TinyEncoder(), out_dir=built))
+
+
+def test_on_qdrant_a_running_assistant_follows_the_new_collection_and_withholds(small_corpus, tmp_path, new_file):
+    """Qdrant local mode (one process: the writer runs in this one): the manifest names
+    the collection, so a reload answers from the new one; withholding works the same."""
+    from assistant.index import qdrant
+
+    place = qdrant.Place(alias="passages", path=str(tmp_path / "qdrant"))
+    out = tmp_path / "qindex"
+    try:
+        build_index(small_corpus, encoder=TinyEncoder(), out_dir=out, backend="qdrant", qdrant=place)
+        bot = Assistant.open(out, encoder=TinyEncoder())
+        first = bot.index.manifest.qdrant["collection"]
+        add_documents(out, [new_file], encoder=TinyEncoder())
+        answer = until(lambda: (a := bot.ask(MINES, k=3)) and "forced-labour" in cited(a) and a)
+        assert bot.index.manifest.qdrant["collection"] != first
+        page = small_corpus / "news-listing.txt"
+        page.write_text(page.read_text(encoding="utf-8") + "\nMore news.\n", encoding="utf-8")
+        bot.refresh()
+        answer = bot.ask(FARMERS, k=3)
+        assert "news" not in cited(answer) and any("news-listing.txt changed" in n for n in answer.notes)
+    finally:
+        qdrant.close(place)
