@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from assistant.version import __version__
 from assistant.ingest.corpus import fingerprint, passages_of, read_corpus
 from assistant.errors import CorpusError, IndexLoadError
 from assistant.pipeline.build import build_index
+from assistant.index import sources
 from assistant.index.folder import load_index
 from assistant.index.texts import embedding_text
 from conftest import TinyEncoder, write_corpus
@@ -243,19 +245,26 @@ def test_a_folder_that_is_not_an_index_is_refused(tmp_path):
         load_index(tmp_path / "notes")
 
 
+def stale_message_of(index) -> str:
+    return sources.stale_message(index.freshness, corpus_dir=index.files.corpus_dir, index_dir=index.path)
+
+
 def test_a_changed_corpus_file_makes_the_index_stale(index_dir, small_corpus):
     page = small_corpus / "news-listing.txt"
     page.write_text(page.read_text(encoding="utf-8").replace("two farmers", "three farmers"), encoding="utf-8")
-    with pytest.raises(IndexLoadError, match=r"has changed since the index .* was built.*assistant build --corpus"):
-        load_index(index_dir)
+    index = load_index(index_dir)  # still loads: the answers withhold that document (test_stale.py)
+    assert index.freshness.changed == (str(page.resolve()),)
+    assert sources.withheld(index.files, index.freshness) == {"news": str(page.resolve())}
+    assert re.search(r"has changed since the index .* was built.*assistant build --corpus", stale_message_of(index))
     # asked not to look at the corpus, the index itself is intact
-    assert len(load_index(index_dir, check_corpus=False).passages) == 8
+    assert load_index(index_dir, check_corpus=False).freshness is None
 
 
 def test_a_new_corpus_file_makes_the_index_stale(index_dir, small_corpus):
     (small_corpus / "extra.txt").write_text("A new report on forced labour was published today.\n", encoding="utf-8")
-    with pytest.raises(IndexLoadError, match="has changed"):
-        load_index(index_dir)
+    index = load_index(index_dir)
+    assert index.freshness.new == (str((small_corpus / "extra.txt").resolve()),)
+    assert sources.withheld(index.files, index.freshness) == {}  # nothing indexed is withheld
 
 
 def test_an_index_whose_corpus_moved_away_still_loads(index_dir, small_corpus):
@@ -295,8 +304,7 @@ def test_rebuilding_over_an_existing_index_replaces_it(index_dir, small_corpus):
         "Forced labour\n\nPrisoners are made to work in mines and farms from dawn until late at night.\n",
         encoding="utf-8",
     )
-    with pytest.raises(IndexLoadError, match="has changed"):
-        load_index(index_dir)
+    assert load_index(index_dir).freshness.stale
     report = build(small_corpus, index_dir)
     assert (report.documents, report.passages) == (4, 9)
     index = load_index(index_dir)

@@ -6,7 +6,8 @@ kill it with SIGKILL at a chosen moment (tests/test_kill.py).
     python tests/update_runner.py ... remove INDEX NAME...
 
 Prints "encoded N" after each encoder call, "swapping" just before the new index
-is swapped into place (then waits --pause-swap seconds), "renamed" between the
+is swapped into place (then waits --pause-swap seconds), "swapped" once it is in place
+(then waits --pause-after-swap seconds), "renamed" between the
 two renames of a swap without renameat2 (--two-step; then waits again), and the
 report as JSON at the end. The waits are this script's, not the library's.
 """
@@ -57,6 +58,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--pause-swap", type=float, default=0.0)
+    p.add_argument("--pause-after-swap", type=float, default=0.0)
     p.add_argument("--two-step", action="store_true")
     p.add_argument("--real", action="store_true", help="the packaged model instead of the tiny encoder")
     p.add_argument("--batch-size", type=int, default=1)
@@ -75,6 +77,16 @@ def main() -> None:
         real_swap(tmp, out)
 
     writer.swap_into_place = swap
+    if a.pause_after_swap:
+        real_exchange = writer._exchange
+
+        def exchange(x, y):
+            done = real_exchange(x, y)
+            print("swapped", flush=True)  # the new index in place, the previous one not yet deleted
+            time.sleep(a.pause_after_swap)
+            return done
+
+        writer._exchange = exchange
     if a.two_step:
         import os
 

@@ -215,11 +215,13 @@ def _count(n: int, noun: str) -> str:
 
 def cmd_check(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     """Verify everything a load may skip on a large index: every file's SHA-256 and
-    every passage against its document's text (damage raises IndexLoadError: exit 1)."""
+    every passage against its document's text (damage raises IndexLoadError: exit 1),
+    and whether its corpus changed since (stale: named on stderr, exit 1)."""
     import time
 
     from assistant.index.folder import file_sizes, load_index
     from assistant.index.qdrant import Place
+    from assistant.index.sources import stale_message
 
     t0 = time.perf_counter()
     index = load_index(args.index, verify=True)
@@ -232,6 +234,11 @@ def cmd_check(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
           f"in {time.perf_counter() - t0:.1f} s")
     for note in index.notes:
         print(f"note: {note}", file=sys.stderr)
+    fresh = index.freshness
+    if fresh is not None and fresh.stale:
+        print(f"stale: {stale_message(fresh, corpus_dir=index.files.corpus_dir, index_dir=Path(args.index))}; "
+              "until then answers withhold the documents of changed and missing files", file=sys.stderr)
+        return 1
     return 0
 
 

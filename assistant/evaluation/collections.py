@@ -125,7 +125,8 @@ def ensure_index(collection: Collection, *, model: str, cache: Path, build_threa
     place = None if qdrant is None else replace(qdrant, alias=collection.name, collection="")
     try:
         index = load_index(folder)
-        if index.manifest.model == canonical_name(model) and index.manifest.backend == backend:
+        current = index.freshness is None or not index.freshness.stale  # an evaluation never withholds
+        if current and index.manifest.model == canonical_name(model) and index.manifest.backend == backend:
             return index, False
     except IndexLoadError:
         pass  # missing, stale or of another format: build it

@@ -153,15 +153,21 @@ class Index:
     def detail(self) -> PassageDetail:
         """The sentences and tokens of passages, as search measures them on candidates."""
         return self.held if self.held is not None else ArrayDetail(self.sentences, self.tokens)
+    files: sources.SourceFiles | None = None  # the source files it was made from (files.json)
+    # Their state when it was loaded (None: not checked): the documents of changed or missing
+    # files are withheld from answers (assistant.pipeline.service), not refused as a whole.
+    freshness: sources.Freshness | None = None
 
 
 def load_index(
     index_dir: str | Path, *, check_corpus: bool = True, mmap: bool | None = None, verify: bool | None = None
 ) -> Index:
-    """Load an index folder, refusing one that is damaged or older than its corpus.
+    """Load an index folder, refusing one that is damaged.
 
-    A corpus file that cannot be read to check it becomes a note in
-    ``Index.notes``, not an error. Readers take no lock: a load that met a
+    Its corpus is checked (``Index.freshness``): a file that changed, went missing or
+    is new does not stop the load; the service withholds the documents of changed and
+    missing files and says so in every answer. A corpus file that cannot be read to
+    check it becomes a note in ``Index.notes``. Readers take no lock: a load that met a
     writer's swap (the manifest changed while it read) is simply read again.
 
     Args:
@@ -175,8 +181,8 @@ def load_index(
             all of it for an index of up to LOAD_VERIFY_BYTES.
 
     Raises:
-        IndexLoadError: missing, damaged, of another format, or stale; the message
-            names the command that fixes it.
+        IndexLoadError: missing, damaged or of another format; the message names the
+            command that fixes it.
     """
     path = Path(index_dir)
     for attempt in range(3):
@@ -300,10 +306,10 @@ def _load_once(path: Path, *, check_corpus: bool, mmap: bool | None = None, veri
             raise IndexLoadError(
                 f"the index at {path} is damaged (passage {p.passage_id} does not match its source); {rebuild}"
             )
-    notes = sources.raise_if_stale(files, path) if check_corpus else ()
+    fresh = sources.check(files) if check_corpus else None
     vectors = StoredVectors(dense)  # read by row as asked
-    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary, notes, columns,
-                 identity)
+    return Index(path, manifest, docs, passages, vectors, dense, keyword, sentences, tokens, vocabulary,
+                 fresh.notes if fresh is not None else (), columns, identity, files=files, freshness=fresh)
 
 
 QDRANT_VERIFY_PASSAGES = 20_000  # up to this many passages a load re-reads them all to check each quote
@@ -333,9 +339,10 @@ def _load_qdrant(path: Path, manifest: Manifest, *, check_corpus: bool, verify: 
             raise IndexLoadError(
                 f"the index at {path} is damaged (passage {p.passage_id} does not match its source); {rebuild}"
             )
-    notes = sources.raise_if_stale(c.files, path) if check_corpus else ()
+    fresh = sources.check(c.files) if check_corpus else None
     return Index(path, manifest, c.documents, c.passages, StoredVectors(c.dense), c.dense, c.keyword, None, None,
-                 c.vocabulary, notes, c.columns, _manifest_identity(path, manifest), held=c.detail)
+                 c.vocabulary, fresh.notes if fresh is not None else (), c.columns, _manifest_identity(path, manifest),
+                 held=c.detail, files=c.files, freshness=fresh)
 
 
 def _manifest_identity(path: Path, manifest: Manifest) -> str:

@@ -9,6 +9,14 @@ them.
 The freshness check is per file: size and modification time first, the hash
 only when they differ, so a file that cannot be read but did not change costs
 nothing, and one that cannot be read to check becomes a note, never a traceback.
+A file that is no longer a regular file (a named pipe, a socket, a folder) has
+changed; it is never opened (opening a named pipe waits for a writer).
+
+A stale index is still used: the documents whose files changed or went missing
+are withheld from answers (:func:`withheld`), and every answer carries a note that
+names them and the command that refreshes them (:func:`stale_notes`).
+:class:`Checker` repeats the check cheaply (a file's hash is computed once per
+size and time seen), so a running server can re-check every few seconds.
 """
 
 from __future__ import annotations
@@ -17,13 +25,14 @@ import hashlib
 import json
 import os
 import shlex
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from assistant.ingest.corpus import (
     DEFAULT_MAX_FILE_BYTES, METADATA_FILE, SUFFIXES, Document, SkipFile, Skipped, discover_resolved, read_document, read_metadata,
 )
-from assistant.errors import CorpusError, IndexLoadError
+from assistant.errors import CorpusError
 
 FILES = "files.json"
 
@@ -81,7 +90,9 @@ def describe(path: str | Path, *, origin: str, doc_id: str = "") -> SourceFile:
 def metadata_hash(corpus_dir: Path) -> str:
     path = corpus_dir / METADATA_FILE
     try:
-        return _sha256(path) if path.is_file() else ""
+        return _sha256(path) if path.exists() else ""
+    except NotRegularFile:
+        return "(not a regular file)"
     except OSError:
         return "(unreadable)"
 
@@ -137,12 +148,16 @@ def load(folder: Path) -> SourceFiles:
     )
 
 
-def check(files: SourceFiles) -> Freshness:
+def check(files: SourceFiles, *, compare=None) -> Freshness:
     """Compare the recorded files with what is on disk now.
 
     A corpus folder that no longer exists is not a change: the index holds every
     quoted text. A file that cannot be read to compare is a note.
+
+    Args:
+        compare: how one file is compared (``Checker`` passes its own, which remembers hashes).
     """
+    compare = compare or _compare
     corpus_dir = Path(files.corpus_dir)
     changed: list[str] = []
     removed: list[str] = []
@@ -151,7 +166,7 @@ def check(files: SourceFiles) -> Freshness:
     for f in files.files:
         if f.origin == EXCLUDED or (f.origin != ADDED and not corpus_present):
             continue
-        state = _compare(f)
+        state = compare(f)
         if state == "same":
             continue
         if state == "missing":
@@ -193,12 +208,92 @@ def build_command(corpus_dir: str | Path | None, index_dir: str | Path) -> str:
     return f"assistant build {corpus}--index {shlex.quote(str(index_dir))}"
 
 
-def raise_if_stale(files: SourceFiles, index_dir: Path) -> tuple[str, ...]:
-    """Raise IndexLoadError when the corpus changed; returns notes otherwise."""
-    fresh = check(files)
-    if fresh.stale:
-        raise IndexLoadError(stale_message(fresh, corpus_dir=files.corpus_dir, index_dir=index_dir))
-    return fresh.notes
+def withheld(files: SourceFiles, fresh: Freshness) -> dict[str, str]:
+    """doc id -> file of each document whose file changed or went missing since it was
+    indexed: its indexed text is no longer what the file says, so it is not quoted."""
+    by_path = files.by_path()
+    out = {}
+    for path in (*fresh.changed, *fresh.removed):
+        f = by_path.get(path)
+        if f is not None and f.doc_id and f.origin in (CORPUS, ADDED):
+            out[f.doc_id] = path
+    return out
+
+
+SHOWN_FILES = 3  # files a note names before it says "and N more"
+
+
+def stale_notes(files: SourceFiles, fresh: Freshness, *, index_dir: str | Path) -> tuple[str, ...]:
+    """Notes for every answer from a stale index: which files' quotes are withheld,
+    which files are not indexed yet, and the command that brings each up to date."""
+    corpus, index = files.corpus_dir, str(index_dir)
+    by_path = files.by_path()
+    rebuild = build_command(corpus, index)
+    notes = []
+
+    def names(paths: tuple[str, ...]) -> str:
+        shown = ", ".join(_short(p, corpus) for p in paths[:SHOWN_FILES])
+        return shown + (f" and {len(paths) - SHOWN_FILES} more" if len(paths) > SHOWN_FILES else "")
+
+    changed = tuple(p for p in fresh.changed if p in by_path)
+    if len(changed) == 1:
+        notes.append(f"{names(changed)} changed since it was indexed; its quotes are withheld until it is "
+                     f"refreshed: {add_command(changed, index)}")
+    elif changed:
+        notes.append(f"{names(changed)} changed since they were indexed; their quotes are withheld until they are "
+                     f"refreshed: {add_command(changed, index) if len(changed) <= SHOWN_FILES else rebuild}")
+    if fresh.removed:
+        ids = [by_path[p].doc_id for p in fresh.removed if p in by_path and by_path[p].doc_id]
+        one = len(fresh.removed) == 1
+        fix = remove_command(ids, index) if len(ids) <= SHOWN_FILES else rebuild
+        notes.append(f"{names(fresh.removed)} {'is' if one else 'are'} missing since "
+                     f"{'it was' if one else 'they were'} indexed; {'its' if one else 'their'} quotes are withheld; "
+                     f"remove {'it' if one else 'them'} from the index: {fix}")
+    if fresh.new:
+        one = len(fresh.new) == 1
+        fix = add_command(fresh.new, index) if len(fresh.new) <= SHOWN_FILES else rebuild
+        notes.append(f"{names(fresh.new)} {'is' if one else 'are'} in the corpus but not indexed yet: {fix}")
+    meta = str(Path(corpus) / METADATA_FILE)
+    if meta in fresh.changed:
+        notes.append(f"the corpus's {METADATA_FILE} changed since the index was built; titles, organisations and "
+                     f"dates are as indexed: {rebuild}")
+    return tuple(notes)
+
+
+def add_command(paths, index_dir: str | Path) -> str:
+    """The command that adds (or refreshes) ``paths`` in ``index_dir``, quoted for a POSIX shell."""
+    return shlex.join(["assistant", "add", *map(str, paths), "--index", str(index_dir)])
+
+
+def remove_command(doc_ids, index_dir: str | Path) -> str:
+    """The command that removes the documents ``doc_ids`` from ``index_dir``, quoted for a POSIX shell."""
+    return shlex.join(["assistant", "remove", *doc_ids, "--index", str(index_dir)])
+
+
+class Checker:
+    """Checks one index's files again and again (a server re-checks every few seconds):
+    as :func:`check`, but a file whose size and time differ from the record is hashed
+    once for each size and time it is seen with, not on every check."""
+
+    def __init__(self, files: SourceFiles) -> None:
+        self.files = files
+        self._hashed: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, verdict)
+
+    def check(self) -> Freshness:
+        return check(self.files, compare=self._compare)
+
+    def _compare(self, f: SourceFile) -> str:
+        seen = self._hashed.get(f.path)
+        try:
+            st = os.stat(f.path)
+        except OSError:
+            return _compare(f)
+        if seen is not None and seen[:2] == (st.st_size, st.st_mtime_ns):
+            return seen[2]
+        verdict = _compare(f)
+        if verdict in ("same", "changed"):
+            self._hashed[f.path] = (st.st_size, st.st_mtime_ns, verdict)
+        return verdict
 
 
 def _compare(f: SourceFile) -> str:
@@ -208,19 +303,30 @@ def _compare(f: SourceFile) -> str:
         return "missing"
     except OSError as e:
         return e.strerror or type(e).__name__
+    if not stat.S_ISREG(st.st_mode):
+        return "changed"  # a named pipe, a socket or a folder where the file was: never opened
     if st.st_size == f.size and st.st_mtime_ns == f.mtime_ns:
         return "same"
     try:
         return "same" if _sha256(Path(f.path)) == f.sha256 else "changed"
-    except IsADirectoryError:
+    except NotRegularFile:
         return "changed"
     except OSError as e:
         return e.strerror or type(e).__name__
 
 
+class NotRegularFile(OSError):
+    """What was opened is not a regular file (it became one between a stat and the open)."""
+
+
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
+    """The SHA-256 of a regular file; anything else is refused without waiting
+    (a named pipe is opened without blocking and never read)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(f"{path} is not a regular file")
+        h = hashlib.sha256()
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()

@@ -78,6 +78,23 @@ def leftovers(out: Path) -> list[Path]:
     return sorted(p for p in out.parent.glob(f".{out.name}.tmp-*") if p.is_dir() and p.name != mine)
 
 
+def swapped_out(out: Path, stale: list[Path]) -> bool:
+    """Whether one of the killed writers' folders ``stale`` holds an index older than the
+    one at ``out``: that writer was killed after its swap (the folder is the version it
+    replaced), so its change is in place, though it never said so."""
+    try:
+        current = (out / "manifest.json").stat().st_mtime_ns
+    except OSError:
+        return False
+    for folder in stale:
+        try:
+            if (folder / "manifest.json").stat().st_mtime_ns < current:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 @contextmanager
 def new_version(out: Path, *, stale: list[Path]) -> Iterator[Path]:
     """An empty temporary folder beside ``out`` for the new version, swapped into place

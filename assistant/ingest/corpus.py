@@ -178,7 +178,7 @@ def discover_resolved(
                 walk(path, real, False)
                 continue
             if not entry.is_file():
-                skipped.append(Skipped(path, f"not a regular file ({_special_kind(path)}): nothing to read"))
+                skipped.append(Skipped(path, f"not a regular file ({special_kind(path)}): nothing to read"))
                 continue
             dot = name.rfind(".")
             suffix = name[dot:] if 0 < dot < len(name) - 1 else ""  # as Path.suffix
@@ -276,7 +276,7 @@ def read_bounded(path: Path, *, max_bytes: int) -> bytes:
         try:
             mode = os.fstat(fd).st_mode
             if not stat.S_ISREG(mode):
-                raise SkipFile(f"not a regular file ({_special_kind(path, mode)}): nothing to read")
+                raise SkipFile(f"not a regular file ({special_kind(path, mode)}): nothing to read")
             raw = f.read(max_bytes + 1)
         except OSError as e:
             raise SkipFile(f"cannot be read ({_os_reason(e)})") from None
@@ -286,7 +286,8 @@ def read_bounded(path: Path, *, max_bytes: int) -> bytes:
     return raw
 
 
-def _special_kind(path: str | Path, mode: int | None = None) -> str:
+def special_kind(path: str | Path, mode: int | None = None) -> str:
+    """What a path that is not a regular file is: a named pipe, a socket, a device, a folder."""
     if mode is None:
         try:
             mode = os.stat(path).st_mode
@@ -416,13 +417,20 @@ def read_metadata(root: str | Path) -> dict[str, dict[str, str]]:
     if not path.exists():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_bounded(path, max_bytes=METADATA_MAX_BYTES)  # never waits on a named pipe
+    except SkipFile as e:
+        raise CorpusError(f"{path}: {e}; metadata.json must be a file") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
         entries = data["documents"] if isinstance(data, dict) else data
         return {str(e["file"]): {k: "" if v is None else str(v) for k, v in e.items()} for e in entries}
     except (ValueError, KeyError, TypeError) as e:
         raise CorpusError(f"{path}: not a valid metadata file ({e})") from e
     except OSError as e:
         raise CorpusError(f"{path}: cannot be read ({_os_reason(e)})") from e
+
+
+METADATA_MAX_BYTES = 256 * 1024 * 1024
 
 
 def _os_reason(e: OSError) -> str:

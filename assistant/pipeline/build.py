@@ -281,6 +281,9 @@ def _commit(
     layout = layout_of(docs, files=files, encoder=encoder)
     place = _qdrant_place(backend, qdrant, previous)
     update = _in_place(place, previous, encoder=encoder) if place is not None and not fresh else None
+    if writer.swapped_out(out, stale):
+        notes += ("an earlier build, add or remove was stopped just after it put its new index in place; its "
+                  "changes were in the index already, and this report counts from there",)
     with writer.new_version(out, stale=stale) as tmp:
         # the dense index's kind: as asked, else as the index's last build was asked ("auto" by default)
         asked = index_type or (previous.manifest.index_type if previous is not None else AUTO)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from assistant.errors import IndexLoadError
 from assistant.index import sources
 from assistant.index.folder import Manifest, checksums, load_index, read_manifest
 from assistant.index.sources import EXCLUDED, SKIPPED, SourceFile, SourceFiles
-from assistant.ingest.corpus import Document, Skipped
+from assistant.ingest.corpus import Document, Skipped, special_kind
 
 
 @dataclass(frozen=True)
@@ -121,14 +122,16 @@ def read_added(f: SourceFile, root: Path, *, max_file_bytes: int) -> Document | 
 def not_a_file(path: Path) -> str:
     """Why ``path`` (which ``is_file`` refused) cannot be added."""
     try:
-        os.stat(path)
+        mode = os.stat(path).st_mode
     except OSError as e:
         if e.errno == errno.ELOOP:
             return "a link loop (a link that leads back to itself)"
         if e.errno == errno.ENOENT:
             return "a broken link (what it points to does not exist)" if path.is_symlink() else "no such file"
         return f"cannot read it ({e.strerror or type(e).__name__})"
-    return "not a file"
+    if stat.S_ISDIR(mode):
+        return "a folder, not a file (name the files in it)"
+    return f"not a regular file ({special_kind(path, mode)}): nothing to read"
 
 
 def with_id(doc: Document, doc_id: str) -> Document:

@@ -4,16 +4,29 @@ Owns wiring the stages together for the CLI, the web chat and the evaluation,
 so that each loads the model and the index once and answers many questions;
 and what they read of an open index (its documents, a passage by id and its
 neighbours), so that none of them reaches into the search columns.
+
+Also owns keeping a long-running assistant current (``serve``, a Python program):
+before answering, at most every ``RECHECK_SECONDS``, it looks whether a writer
+swapped a new version of the index into place (one ``stat`` of its manifest) and
+whether its source files changed (sizes and times; a hash only when they differ).
+A new version is loaded whole and then answers, in one assignment: a question
+already being answered finishes on the version it began with. A version that
+cannot be loaded is logged once and the loaded one goes on answering. The
+documents whose files changed or went missing are withheld from answers, which
+say so (:func:`assistant.index.sources.stale_notes`). The encoder is never reloaded.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
+import os
 import shlex
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -24,14 +37,18 @@ from assistant.answer.model import Answer, make_answer
 from assistant.answer.provenance import stamp
 from assistant.encoders.embed import Encoder
 from assistant.encoders.models import canonical_name
-from assistant.errors import IndexLoadError, QueryError
-from assistant.index.folder import Index, load_index
+from assistant.errors import AssistantError, IndexLoadError, QueryError
+from assistant.index import sources
+from assistant.index.folder import MANIFEST_HASH, Index, load_index
 from assistant.ingest.corpus import Document, Passage
 from assistant.search.evidence import is_evidence
 from assistant.search.request import Filter, Query, check_k, check_mode, clean_query
 from assistant.search.searcher import EncodedQuestion, Retrieval, Searcher
 
 BATCH_ENCODE = 32  # ask_many: questions per encoder call
+RECHECK_SECONDS = 2.0  # how often, at most, an assistant looks for a new index version and changed files
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,23 +59,156 @@ class Question:
     qid: str | int | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
+class Version:
+    """One loaded version of the index and what answers from it: a searcher that
+    withholds the documents whose files changed or went missing, and the notes
+    every answer carries about them."""
+
+    index: Index
+    searcher: Searcher
+    notes: tuple[str, ...] = ()  # about withheld documents and files not indexed yet
+    manifest: tuple[int, int, int] | None = None  # (inode, mtime, size) of the manifest it was loaded from
+    checker: sources.Checker | None = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, index: Index, searcher: Searcher, *, manifest: tuple[int, int, int] | None) -> Version:
+        checker = sources.Checker(index.files) if index.files is not None and index.freshness is not None else None
+        return cls(index, searcher, manifest=manifest, checker=checker).judged(index.freshness)
+
+    def judged(self, fresh: sources.Freshness | None) -> Version:
+        """This version withholding what ``fresh`` (the corpus as checked now) says changed."""
+        if fresh is None or self.index.files is None:
+            return self
+        withheld = frozenset(sources.withheld(self.index.files, fresh))
+        notes = sources.stale_notes(self.index.files, fresh, index_dir=self.index.path)
+        if withheld == self.searcher.withheld and notes == self.notes:
+            return self
+        return Version(self.index, self.searcher.withholding(withheld), notes, self.manifest, self.checker)
+
+    def passages_of(self, doc_id: str) -> tuple[Passage, ...]:
+        """A document's passages in document order (none for an unknown id)."""
+        code = self._doc_codes.get(doc_id)
+        if code is None:
+            return ()
+        rows = np.flatnonzero(self.searcher.columns.doc_code == code)
+        return tuple(self.index.passages[int(r)] for r in rows)  # stored in document order
+
+    @cached_property
+    def _doc_codes(self) -> dict[str, int]:
+        return {d: i for i, d in enumerate(self.searcher.columns.doc_ids)}
+
+
 class Assistant:
     """An open index and the encoder that answers questions over it.
 
     Make one with :meth:`open`; it answers any number of questions, from any
-    number of threads at once.
+    number of threads at once, and keeps to the current version of its index
+    folder (see the module's docstring).
     """
 
-    index: Index
-    encoder: Encoder
-    searcher: Searcher
+    def __init__(self, index: Index, encoder: Encoder, searcher: Searcher, *,
+                 recheck_seconds: float = RECHECK_SECONDS) -> None:
+        """Args:
+            index, encoder, searcher: the loaded index, the question encoder, a searcher of both.
+            recheck_seconds: how often, at most, to look for a new version and changed files
+                (0: before every question).
+        """
+        self.encoder = encoder
+        self.recheck_seconds = recheck_seconds
+        self._version = Version.of(index, searcher, manifest=_manifest_stat(index.path))
+        self._checked = time.monotonic()
+        self._checking = threading.Lock()  # one thread checks; the others answer from the version they have
+        self._failed: tuple[int, int, int] | None = None  # a manifest that would not load (logged once)
+
+    @property
+    def index(self) -> Index:
+        return self._version.index
+
+    @property
+    def searcher(self) -> Searcher:
+        return self._version.searcher
+
+    @property
+    def version(self) -> Version:
+        """The version that answers now, after a due check: a new version swapped into
+        place is loaded here (one question waits for it); the source files are checked
+        in a thread (a folder of 10,000 files takes a tenth of a second), whose finding
+        answers the questions after it."""
+        if time.monotonic() - self._checked < self.recheck_seconds or not self._checking.acquire(blocking=False):
+            return self._version
+        self._checked = time.monotonic()
+        try:
+            if self._reload() or self._version.checker is None:
+                self._checking.release()
+                return self._version
+        except BaseException:
+            self._checking.release()
+            raise
+        threading.Thread(target=self._recheck_files, daemon=True, name="index-files-check").start()
+        return self._version
+
+    def refresh(self) -> bool:
+        """Look now for a new version of the index and for changed source files, and
+        answer from what is found. Returns whether anything changed."""
+        with self._checking:
+            self._checked = time.monotonic()
+            was = self._version
+            if not self._reload() and was.checker is not None:
+                self._version = was.judged(was.checker.check())
+            return self._version is not was
+
+    def _recheck_files(self) -> None:
+        """Withhold what the source files say now (run holding ``_checking``; releases it)."""
+        try:
+            was = self._version
+            fresh = was.checker.check()
+            self._version = was.judged(fresh)
+        except Exception:  # never let a check stop the answers
+            log.exception("checking the source files of the index at %s failed", self._version.index.path)
+        finally:
+            self._checking.release()
+
+    def _reload(self) -> bool:
+        """Load the index folder's new version, if a writer swapped one into place (holding ``_checking``)."""
+        was = self._version
+        seen = _manifest_stat(was.index.path)
+        if seen == was.manifest or seen == self._failed:
+            return False
+        loaded = self._load(seen)
+        if loaded is None:
+            return False
+        self._version = loaded
+        return True
+
+    def _load(self, seen: tuple[int, int, int] | None) -> Version | None:
+        """The version now in the index folder; None when it is the one loaded (its
+        manifest was rewritten with the same fields) or cannot be loaded (logged once)."""
+        was = self._version
+        path = was.index.path
+        if seen is not None and _manifest_hash(path) == was.index.identity:
+            self._version = Version(was.index, was.searcher, was.notes, seen, was.checker)
+            return None
+        try:
+            index = load_index(path)
+            if index.manifest.model != was.index.manifest.model:
+                raise IndexLoadError(f"it was built with {index.manifest.model}, not {was.index.manifest.model}; "
+                                     "restart to answer with that model")
+            searcher = Searcher(index, self.encoder, reranker=was.searcher.reranker)
+        except (AssistantError, OSError) as e:
+            self._failed = seen
+            log.warning("the index at %s changed but its new version cannot be loaded (%s); "
+                        "answering from the version loaded before", path, e)
+            return None
+        self._failed = None
+        log.info("the index at %s changed: answering from its new version (%d documents)", path, len(index.documents))
+        return Version.of(index, searcher, manifest=seen)
 
     @classmethod
     def open(
         cls, index_dir: str | Path, *, model: str | None = None, encoder: Encoder | None = None,
         threads: int | None = None, reranker: str | None = None, index: Index | None = None,
-        onnx_dir: Path | None = None,
+        onnx_dir: Path | None = None, recheck_seconds: float = RECHECK_SECONDS,
     ) -> Assistant:
         """Load an index and the model it was built with.
 
@@ -72,6 +222,8 @@ class Assistant:
             onnx_dir: where ONNX exports of models live (``assistant build`` makes them):
                 the index's model is answered with its export there when there is one,
                 without PyTorch; None answers with PyTorch.
+            recheck_seconds: how often, at most, to look for a new version of the index
+                and for changed source files (0: before every question).
 
         Raises:
             IndexLoadError: the index is missing, damaged or stale, or ``model``
@@ -105,7 +257,7 @@ class Assistant:
             from assistant.search.rerank import CrossEncoderReranker
 
             rr = CrossEncoderReranker(reranker)
-        return cls(index, encoder, Searcher(index, encoder, reranker=rr))
+        return cls(index, encoder, Searcher(index, encoder, reranker=rr), recheck_seconds=recheck_seconds)
 
     def reopen(self) -> Assistant:
         """The same assistant (encoder, reranker) over the current version of its index folder.
@@ -114,7 +266,8 @@ class Assistant:
             IndexLoadError: the folder no longer holds a usable index.
         """
         index = load_index(self.index.path)
-        return type(self)(index, self.encoder, Searcher(index, self.encoder, reranker=self.searcher.reranker))
+        return type(self)(index, self.encoder, Searcher(index, self.encoder, reranker=self.searcher.reranker),
+                          recheck_seconds=self.recheck_seconds)
 
     # ------------------------------------------------------------ questions
 
@@ -122,7 +275,7 @@ class Assistant:
         self, question: str | Query, *, k: int = 5, mode: str = "hybrid", where: Filter = Filter(),
         encoded: EncodedQuestion | None = None,
     ) -> Retrieval:
-        return self.searcher.search(question, k=k, mode=mode, where=where, encoded=encoded)
+        return self.version.searcher.search(question, k=k, mode=mode, where=where, encoded=encoded)
 
     def ask(
         self,
@@ -154,14 +307,16 @@ class Assistant:
         """
         asked = clean_query(question)
         query = clean_query(searched) if searched else asked
-        retrieval = self.retrieve(query, k=k, mode=mode, where=where, encoded=encoded)
-        reason = abstain_reason(retrieval, self.index.vocabulary)
-        notes = (f"Not answered: {reason}.",) if reason and retrieval.hits else ()
+        version = self.version  # the whole answer from one version, whatever a reload does meanwhile
+        index = version.index
+        retrieval = version.searcher.search(query, k=k, mode=mode, where=where, encoded=encoded)
+        reason = abstain_reason(retrieval, index.vocabulary)
+        notes = ((f"Not answered: {reason}.",) if reason and retrieval.hits else ()) + version.notes
         answer = make_answer(
-            retrieval, self.index.documents, abstained=bool(reason), asked=asked.text, qid=qid, extra_notes=notes,
+            retrieval, index.documents, abstained=bool(reason), asked=asked.text, qid=qid, extra_notes=notes,
             where=where, evidence=None if reason else is_evidence(retrieval),
         )
-        return stamp(answer, self.index)  # provenance: the index that answered, and when
+        return stamp(answer, index)  # provenance: the index that answered, and when
 
     def ask_many(
         self,
@@ -226,7 +381,7 @@ class Assistant:
         Raises:
             QueryError: naming what is known instead.
         """
-        self.searcher.check(where)
+        self.version.searcher.check(where)
 
     # ------------------------------------------------------------ the collection
 
@@ -237,21 +392,31 @@ class Assistant:
 
     def passages_of(self, doc_id: str) -> tuple[Passage, ...]:
         """A document's passages in document order (none for an unknown id)."""
-        code = self._doc_codes.get(doc_id)
-        if code is None:
-            return ()
-        passages = self.index.passages
-        rows = np.flatnonzero(self.searcher.columns.doc_code == code)
-        return tuple(passages[int(r)] for r in rows)  # stored in document order
-
-    @cached_property
-    def _doc_codes(self) -> dict[str, int]:
-        return {d: i for i, d in enumerate(self.searcher.columns.doc_ids)}
+        return self._version.passages_of(doc_id)
 
     @staticmethod
     def document_of(passage_id: str) -> str:
         """The id of the document a passage id belongs to (ids are ``DOC#pN`` or ``DOC#pN.PART``)."""
         return passage_id.rpartition("#")[0]
+
+
+def _manifest_stat(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a writer swaps a new version into place: the manifest's
+    inode, time and size (one ``stat``); None when there is none."""
+    try:
+        st = os.stat(Path(path) / "manifest.json")
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _manifest_hash(path: Path) -> str | None:
+    """The identity a build recorded in the index's manifest (None when it cannot be read)."""
+    try:
+        raw = json.loads((Path(path) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return raw.get(MANIFEST_HASH) if isinstance(raw, dict) else None
 
 
 class _EncoderAhead:

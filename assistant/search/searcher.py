@@ -13,6 +13,7 @@ with :mod:`assistant.search.fusion`'s formula and token matching for hybrid and
 
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass, field, fields
 
@@ -130,6 +131,17 @@ class Searcher:
         self._piece_counts = index.detail.piece_counts()
         self.stopwords = stopwords()
         self.config = ranking_config(index)
+        self.withheld: frozenset[str] = frozenset()  # documents no filter lets through (withholding)
+
+    def withholding(self, doc_ids: frozenset[str]) -> Searcher:
+        """This searcher (sharing everything it computed from the index) with the passages
+        of ``doc_ids`` left out of every search, before any ranking: the answer is made
+        from the other documents (those whose source file changed or went missing)."""
+        other = copy.copy(self)
+        other.withheld = frozenset(doc_ids)
+        other._masks = {}
+        other._masks_lock = threading.Lock()
+        return other
 
     def encode(self, questions: list[str], *, batch_size: int = 32) -> list[EncodedQuestion]:
         """Encode cleaned questions in batches, for ``search(..., encoded=...)``."""
@@ -231,6 +243,8 @@ class Searcher:
         mask = self._masks.get(where)
         if mask is None:
             mask = self.columns.mask(where)
+            if self.withheld:
+                mask &= ~self.columns.mask(Filter(doc_ids=tuple(sorted(self.withheld))))
             mask.setflags(write=False)
             with self._masks_lock:  # the web chat answers two questions at once
                 if len(self._masks) >= MASK_CACHE:

@@ -293,7 +293,7 @@ def serve(
     if uploads is not None:
         clear_staging(uploads)  # what a stopped server was reading when it stopped
         live = LiveCollection(assistant.index.path, uploads, document_encoder or (lambda: assistant.encoder),
-                              lambda: chat.use(chat.assistant.reopen()))
+                              chat.assistant.refresh)
     static = Static.load()
     demo = build_app(chat, info=info, live=live, static=static)
     demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)

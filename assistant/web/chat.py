@@ -25,7 +25,7 @@ from assistant.answer.terminal import source_lines
 from assistant.answer.json_format import to_json
 from assistant.ingest.corpus import Document, Passage
 from assistant.errors import AssistantError
-from assistant.pipeline.service import Assistant
+from assistant.pipeline.service import Assistant, Version
 from assistant.search.followup import follow_up_query, user_messages
 from assistant.search.request import make_request
 from assistant.web.pdf_view import page_figures
@@ -186,10 +186,11 @@ class _Served:
     passages are read when one of them is opened (and the last few kept), never all at
     start: a collection of a million passages serves as quickly as a small one."""
 
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: Assistant, version: Version) -> None:
         self.assistant = assistant
-        self.documents = assistant.documents
-        self.siblings = lru_cache(maxsize=64)(assistant.passages_of)  # doc id -> its passages in document order
+        self.version = version
+        self.documents = version.index.documents
+        self.siblings = lru_cache(maxsize=64)(version.passages_of)  # doc id -> its passages in document order
 
     def passage(self, passage_id: str) -> tuple[Passage, tuple[Passage, ...], int] | None:
         """The passage with this id, its document's passages and its place among them."""
@@ -211,8 +212,18 @@ class Chat:
 
         Everything derived from the index is swapped in one assignment, so a
         question answered meanwhile sees the old index or the new one, never a mix.
+        The assistant also changes versions by itself (a writer changed its index
+        folder); what the chat derives follows it (:meth:`_served`).
         """
-        self._state = _Served(assistant)
+        self._state = _Served(assistant, assistant.version)
+
+    def _served(self) -> _Served:
+        """What the chat derives from the assistant's current version (made again when it changed)."""
+        state = self._state
+        version = state.assistant.version
+        if version is not state.version:
+            state = self._state = _Served(state.assistant, version)
+        return state
 
     @property
     def assistant(self) -> Assistant:
@@ -220,7 +231,7 @@ class Chat:
 
     @property
     def documents(self) -> dict[str, Document]:
-        return self._state.documents
+        return self._served().documents
 
     @property
     def document_choices(self) -> list[tuple[str, str]]:
@@ -288,7 +299,11 @@ class Chat:
 
     def context(self, passage_id: str, around: int = CONTEXT_PARAGRAPHS) -> list[Passage]:
         """The cited passage with up to ``around`` passages of its document before and after it."""
-        found = self._state.passage(passage_id)
+        return self._context(self._served(), passage_id, around)
+
+    @staticmethod
+    def _context(state: _Served, passage_id: str, around: int) -> list[Passage]:
+        found = state.passage(passage_id)
         if found is None:
             raise KeyError(passage_id)
         _, siblings, i = found
@@ -307,7 +322,7 @@ class Chat:
             marker: what the opened passage is called ("cited", or "possibly related"
                 for a declined answer's passages).
         """
-        state = self._state
+        state = self._served()
         found = state.passage(passage_id) if passage_id else None
         if found is None:
             return EMPTY_SOURCE
@@ -320,7 +335,7 @@ class Chat:
             f'<div class="src-file">{escape_html(doc.source)}</div></div>'
         )
         paras = []
-        for p in self.context(passage_id, around):
+        for p in self._context(state, passage_id, around):
             is_cited = p.passage_id == passage_id
             spans = [(a - p.start, b - p.start) for a, b in highlights] if is_cited else []
             body = passage_html(p.text, spans, keep_lines=p.kind == "list")
