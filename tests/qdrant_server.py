@@ -15,6 +15,7 @@ class FakeQdrant:
     def __init__(self, client: Any, port: int = 0) -> None:
         self.client = client
         self.requests: list[tuple[str, str]] = []
+        self.bodies: list[tuple[str, str, Any]] = []  # what each request carried (a collection's creation, say)
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -27,10 +28,14 @@ class FakeQdrant:
             def do_POST(self) -> None:
                 self._answer("POST")
 
+            def do_PUT(self) -> None:
+                self._answer("PUT")
+
             def _answer(self, verb: str) -> None:
                 size = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(size) or b"null")
                 owner.requests.append((verb, self.path))
+                owner.bodies.append((verb, self.path, body))
                 try:
                     code, out = 200, {"result": owner.route(verb, self.path.split("?")[0], body), "status": "ok",
                                       "time": 0.0}
@@ -60,6 +65,9 @@ class FakeQdrant:
         if not found:
             raise KeyError(path)
         name, rest = found.group(1), found.group(2) or ""
+        if (verb, rest) == ("PUT", ""):  # a new collection: made in the local-mode client as asked
+            asked = m.CreateCollection.model_validate(body)
+            return c.create_collection(name, vectors_config=asked.vectors, sparse_vectors_config=asked.sparse_vectors)
         if (verb, rest) == ("GET", "/exists"):
             return {"exists": c.collection_exists(name)}
         if (verb, rest) == ("GET", ""):

@@ -312,3 +312,22 @@ def test_a_filter_reaches_the_engine_as_payload_values_not_as_row_lists(tmp_path
         assert set(best.rows.tolist()) <= rows
         want = index.keyword.top_k(terms, 1000, allowed=mask)
         assert best.rows.tolist() == want.rows.tolist()
+
+
+def test_a_collection_on_a_cluster_is_made_with_the_shards_and_copies_asked(tmp_path, folder, capsys):
+    """``--qdrant-shards`` / ``--qdrant-replicas`` reach the server's create request (a
+    replication factor of 2 is what survives a node's loss); they are refused without a URL."""
+    from assistant.index.qdrant import Store
+
+    server = FakeQdrant(qdrant.client(qdrant.Place(alias="x", path=folder)))
+    try:
+        place = qdrant.Place(alias="reports", url=server.url, collection="reports-1", shards=6, replicas=2)
+        Store(place).create_raw({"dense": qdrant.multivector_params(4)})
+        made = [b for verb, path, b in server.bodies if verb == "PUT" and path.startswith("/collections/reports-1")]
+        assert made and made[0]["shard_number"] == 6 and made[0]["replication_factor"] == 2
+        assert qdrant.Place.of_json(place.to_json()) == place  # recorded in the manifest as asked
+    finally:
+        server.stop()
+    assert main(["build", "--index", str(tmp_path / "i"), "--qdrant-path", folder, "--qdrant-replicas", "2"],
+                encoder=TinyEncoder()) != 0
+    assert "--qdrant-replicas go with --qdrant-url" in capsys.readouterr().err

@@ -146,8 +146,11 @@ def _backend(args: argparse.Namespace):
         return args.backend, None
     if args.backend not in (None, "qdrant"):
         raise AssistantError(f"{given[0]} goes with --backend qdrant")
+    layout = {"shards": getattr(args, "qdrant_shards", None) or 0, "replicas": getattr(args, "qdrant_replicas", None) or 0}
+    if any(layout.values()) and not args.qdrant_url:
+        raise AssistantError("--qdrant-shards and --qdrant-replicas go with --qdrant-url (a server or cluster)")
     return "qdrant", Place(alias=args.collection or "passages", url=args.qdrant_url or "", path=args.qdrant_path or "",
-                           edge=getattr(args, "qdrant_edge", None) or "")
+                           edge=getattr(args, "qdrant_edge", None) or "", **layout)
 
 
 def cmd_build(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
@@ -440,6 +443,10 @@ def _parser() -> argparse.ArgumentParser:
                              "switches it, later builds, add and remove change it in place (default: passages)")
 
     b = sub.add_parser("build", help="build the index from a corpus folder")
+    b.add_argument("--qdrant-shards", type=_positive, metavar="N",
+                   help="on a Qdrant cluster: shards of a new collection (default: the server's, one per node)")
+    b.add_argument("--qdrant-replicas", type=_positive, metavar="N",
+                   help="on a Qdrant cluster: copies of each shard (default: the server's, 1); 2 survives a node's loss")
     b.add_argument("--fresh", action="store_true",
                    help="on Qdrant: write a new collection and switch the alias (readers switch in one step) instead "
                         "of changing the collection in place")

@@ -66,6 +66,10 @@ class Place:
     path: str = ""
     collection: str = ""
     edge: str = ""  # a folder of Qdrant's own engine in process (qdrant-edge-py; assistant.index.edge_client)
+    # On a server or cluster, how a new collection is laid out (0: the server's default,
+    # one shard per node and one copy of each): shards, and copies of each shard.
+    shards: int = 0
+    replicas: int = 0
 
     def __post_init__(self) -> None:
         if sum(map(bool, (self.url, self.path, self.edge))) != 1:
@@ -80,11 +84,12 @@ class Place:
         return self.url or (f"local folder {self.path}" if self.path else f"engine folder {self.edge}")
 
     def to_json(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v or k != "edge"}  # (manifests before edge stay the same)
+        return {k: v for k, v in asdict(self).items() if v or k in ("alias", "url", "path", "collection")}
 
     @classmethod
     def of_json(cls, raw: dict) -> Place:
-        return cls(**{k: str(raw.get(k, "") or "") for k in ("alias", "url", "path", "collection", "edge")})
+        return cls(**{k: str(raw.get(k, "") or "") for k in ("alias", "url", "path", "collection", "edge")},
+                   shards=int(raw.get("shards") or 0), replicas=int(raw.get("replicas") or 0))
 
 
 @dataclass(frozen=True)
@@ -249,7 +254,12 @@ class Store:
         """A collection of ``vectors`` (name -> VectorParams) and ``sparse`` ones, with
         payload indexes (field -> "keyword", "integer", "bool") on a server."""
         m = self.m
-        self.call("create_collection", self.place.name, vectors_config=vectors, sparse_vectors_config=sparse)
+        layout: dict[str, int] = {}
+        if self.place.url and self.place.shards:
+            layout["shard_number"] = self.place.shards
+        if self.place.url and self.place.replicas:
+            layout["replication_factor"] = self.place.replicas
+        self.call("create_collection", self.place.name, vectors_config=vectors, sparse_vectors_config=sparse, **layout)
         if self.place.url:  # local mode has no payload indexes (and warns)
             kinds = {"keyword": m.PayloadSchemaType.KEYWORD, "integer": m.PayloadSchemaType.INTEGER,
                      "bool": m.PayloadSchemaType.BOOL}

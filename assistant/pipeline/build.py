@@ -339,8 +339,8 @@ def _qdrant_place(backend: str | None, qdrant: Place | None, previous: Previous 
         qdrant = Place.of_json(was.qdrant)
     if qdrant is None:
         raise QueryError("--backend qdrant needs --qdrant-url URL, --qdrant-path FOLDER or --qdrant-edge FOLDER")
-    return Place(alias=qdrant.alias, url=qdrant.url, path=str(Path(qdrant.path).resolve()) if qdrant.path else "",
-                 edge=str(Path(qdrant.edge).resolve()) if qdrant.edge else "")
+    return replace(qdrant, collection="", path=str(Path(qdrant.path).resolve()) if qdrant.path else "",
+                   edge=str(Path(qdrant.edge).resolve()) if qdrant.edge else "")
 
 
 def _in_place(place: Place, previous: Previous | None, *, encoder: Encoder) -> dict | None:
