@@ -45,6 +45,9 @@ class EdgeStore:
         self.folder = Path(folder).resolve()
         self.bm25 = bm25
         self.exact = exact  # dense search exact even where the engine built a graph
+        self.has_fields = False  # filters come as rows (has-id), as for a view built alone
+        self.rowmap = None  # point ids are rows
+        self.sparse = SPARSE
 
     @property
     def shard(self) -> Any:
@@ -133,8 +136,16 @@ class EdgeStore:
                     offset=offset, limit=512, with_payload=True, with_vector=list(vectors) or False))
             yield from got
 
-    def query(self, using: str, queries: Sequence[Any], limit: int, rows: np.ndarray | None) -> list[list[tuple[int, float]]]:
-        """Best ``limit`` points per query by the ``using`` vector, only ``rows`` when given (pushed down)."""
+    def ids_of(self, rows: Sequence[int] | np.ndarray) -> list[int]:
+        return [int(r) for r in rows]
+
+    def rows_of(self, ids: Sequence[int]) -> np.ndarray:
+        return np.asarray(ids, dtype=np.int64)
+
+    def query(self, using: str, queries: Sequence[Any], limit: int, rows: np.ndarray | None,
+              match: Any = None) -> list[list[tuple[int, float]]]:
+        """Best ``limit`` points per query by the ``using`` vector, only ``rows`` when given (pushed down);
+        ``match`` is never given (``has_fields`` is False)."""
         q = self.q
         where = None if rows is None else q.Filter(must=[q.HasIdCondition({int(r) for r in rows})])
         params = q.SearchParams(exact=True) if self.exact and using == DENSE else None
