@@ -1,14 +1,15 @@
-"""Query latency of the same collection on the embedded index and on Qdrant (local mode).
+"""Query latency of the same collection on the embedded index, on Qdrant's local mode and on
+Qdrant's engine in process (qdrant-edge-py).
 
     .venv/bin/python bench/qdrant_latency.py [--corpus corpus] [--queries eval/queries.jsonl]
         [--work /tmp/qdrant-latency] [--qdrant-path /dev/shm/qdrant-latency] [--runs 3]
 
-Builds the corpus twice with the packaged model (``--backend embedded`` and ``--backend
-qdrant --qdrant-path``; the second build reuses the first one's encoder cache), opens each
+Builds the corpus three times with the packaged model (``--backend embedded``, ``--qdrant-path``
+and ``--qdrant-edge``; the later builds reuse the first one's encoder cache), opens each
 with ``Assistant.open`` and times ``Assistant.ask`` on every question of the query set in
 every mode, after one warm-up pass: p50 / p95 in ms over ``--runs`` passes, and the
 stages' share for hybrid (encoding the question is the same on both). Also checks that
-both answer every question alike (same passages in the same order).
+all answer every question alike (same passages in the same order).
 
 Not a test: it prints figures. The machine may be shared: say so beside them. Local mode
 is qdrant-client's own Python re-implementation of the engine (exact search, no HNSW);
@@ -56,9 +57,11 @@ def main() -> None:
     shutil.rmtree(qdrant_path, ignore_errors=True)
     encoder = SentenceTransformerEncoder("all-MiniLM-L6-v2")
     built = {}
-    for name, extra in (("embedded", {}), ("qdrant", {"backend": "qdrant", "qdrant": Place(alias="latency",
-                                                                                             path=str(qdrant_path))})):
-        if name == "qdrant":  # the same encodings: the first build's cache
+    places = {"embedded": {},
+              "qdrant local": {"backend": "qdrant", "qdrant": Place(alias="latency", path=str(qdrant_path / "local"))},
+              "qdrant engine": {"backend": "qdrant", "qdrant": Place(alias="latency", edge=str(qdrant_path / "edge"))}}
+    for name, extra in places.items():
+        if name != "embedded":  # the same encodings: the first build's cache
             shutil.copytree(work / "embedded" / CACHE_DIR, work / name / CACHE_DIR)
         t0 = time.perf_counter()
         report = build_index(args.corpus, encoder=encoder, out_dir=work / name, **extra)
@@ -80,14 +83,15 @@ def main() -> None:
                     answer = assistant.ask(q, mode=mode)
                     timings.setdefault((name, mode), []).append(time.perf_counter() - t0)
                     answers.setdefault(name, {}).setdefault(mode, []).append(
-                        [h.passage.passage_id for h in answer.hits])
-    same = all(answers["embedded"][m] == answers["qdrant"][m] for m in MODES)
-    print(f"\n{len(questions)} questions x {args.runs} runs, k = 5; same passages in the same order: {same}\n")
-    print("| mode | embedded p50 / p95 ms | qdrant local p50 / p95 ms | ratio p50 |")
-    print("| --- | --- | --- | --- |")
+                        [q.citation.passage_id for q in answer.quotes])
+    for name in places:
+        same = all(answers["embedded"][m] == answers[name][m] for m in MODES)
+        print(f"{name}: {len(questions)} questions x {args.runs} runs, k = 5; the embedded index's quotes in the same order: {same}")
+    print("\n| mode | " + " | ".join(f"{n} p50 / p95 ms" for n in places) + " |")
+    print("| --- " * (len(places) + 1) + "|")
     for mode in MODES:
-        e, q = percentiles(timings[("embedded", mode)]), percentiles(timings[("qdrant", mode)])
-        print(f"| {mode} | {e[0]:.1f} / {e[1]:.1f} | {q[0]:.1f} / {q[1]:.1f} | {q[0] / e[0]:.2f} |")
+        cells = [percentiles(timings[(n, mode)]) for n in places]
+        print(f"| {mode} | " + " | ".join(f"{a:.1f} / {b:.1f}" for a, b in cells) + " |")
 
 
 if __name__ == "__main__":
