@@ -12,6 +12,11 @@ one passage's vector with words from its text, encoded ahead (the question's enc
 is excluded, as the issue's target says; ``bench/run.py`` reports it beside).
 
     .venv/bin/python bench/whole_index.py [--passages 1000000] [--tokens 48] [--work /tmp/whole-index]
+        [--qdrant-edge FOLDER]
+
+With ``--qdrant-edge`` the same index is written into Qdrant's engine in process (every
+part in its collections, the folder keeping the manifest: ``build --qdrant-edge``) and
+measured there.
 
 Not a test: it prints figures. The machine may be shared: say so beside them.
 """
@@ -62,7 +67,7 @@ def _words(n: int, rng: np.random.Generator) -> list[str]:
     return sorted(out)
 
 
-def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
+def write(folder: Path, n: int, tokens_per: int, seed: int = 0, edge: Path | None = None) -> dict:
     from assistant.index import sources
     from assistant.index.columns import Columns
     from assistant.ingest.corpus import Document, Passage
@@ -115,11 +120,13 @@ def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
+    arrays = folder if edge is None else folder.parent / "arrays"  # on Qdrant the folder holds the manifest alone
+    arrays.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     from bench.run import synthetic
 
     vectors = synthetic(n, D, seed=seed)
-    sent_vectors = np.lib.format.open_memmap(folder / "sentences.vectors.npy", mode="w+", dtype=np.int8,
+    sent_vectors = np.lib.format.open_memmap(arrays / "sentences.vectors.npy", mode="w+", dtype=np.int8,
                                              shape=(len(sent_rows), D))
     for a in range(0, n, 50_000):  # each sentence near its passage
         b = min(n, a + 50_000)
@@ -132,7 +139,7 @@ def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
         np.full(len(sent_rows), 1 / 127 / 19.6, dtype=np.float32),  # unit rows: |x|max ~ 1/19.6 for random 384-d
     )
     total = n * tokens_per
-    tv = np.lib.format.open_memmap(folder / "tokens.vectors.npy", mode="w+", dtype=np.int8, shape=(total, D))
+    tv = np.lib.format.open_memmap(arrays / "tokens.vectors.npy", mode="w+", dtype=np.int8, shape=(total, D))
     for a in range(0, total, 1_000_000):
         b = min(total, a + 1_000_000)
         tv[a:b] = rng.integers(-127, 128, size=(b - a, D), dtype=np.int8)
@@ -152,12 +159,27 @@ def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
     times["vectors"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    kind = choose_kind(n)
-    dense = build_dense(vectors, kind=kind)
-    times["dense"] = time.perf_counter() - t
-    t = time.perf_counter()
-    keyword = KeywordIndex.build([p.text for p in passages])
-    times["bm25"] = time.perf_counter() - t
+    if edge is not None:
+        from dataclasses import asdict
+
+        from assistant.index import qdrant_contents
+        from assistant.index.qdrant import Place, build_collection
+
+        by_id = {d.doc_id: d for d in docs}
+        payloads = [asdict(p) | {"title": by_id[p.doc_id].title, "source": by_id[p.doc_id].source,
+                                 "organization": by_id[p.doc_id].organization} for p in passages]
+        texts = [p.text for p in passages]
+        dense, keyword = build_collection(Place(alias="whole", edge=str(edge)), vectors=vectors, texts=texts,
+                                          payloads=payloads)
+        dense.store.keys = qdrant_contents.passage_keys(payloads, texts, texts)
+        times["vectors and BM25 into the engine"] = time.perf_counter() - t
+    else:
+        kind = choose_kind(n)
+        dense = build_dense(vectors, kind=kind)
+        times["dense"] = time.perf_counter() - t
+        t = time.perf_counter()
+        keyword = KeywordIndex.build([p.text for p in passages])
+        times["bm25"] = time.perf_counter() - t
     t = time.perf_counter()
     columns = Columns.of({d.doc_id: d for d in docs}, passages)
     times["columns"] = time.perf_counter() - t
@@ -170,6 +192,11 @@ def write(folder: Path, n: int, tokens_per: int, seed: int = 0) -> dict:
     # calibration asks the encoder nothing (so this one has no model).
     write_index(folder, parts, at=folder, encoder=SyntheticEncoder(), index_type=AUTO, batch_size=32, t0=t0)
     times["write"] = time.perf_counter() - t
+    if edge is not None:
+        from assistant.index import qdrant
+
+        qdrant.close(qdrant.Place(alias="whole", edge=str(edge)))  # the engine's folder: one process at a time
+        shutil.rmtree(arrays, ignore_errors=True)
     qs = rng.choice(n, 100, replace=False)
     questions = [{"text": " ".join(vocab[widx[i, 0, :6]]) + "?", "row": int(i),
                   "vector": (vectors[i] + 0.7 * rng.standard_normal(D) / np.sqrt(D)).tolist()} for i in qs]
@@ -239,14 +266,19 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/whole-index"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--reuse", action="store_true", help="measure the index already written in WORK")
+    ap.add_argument("--qdrant-edge", type=Path, help="write the index into Qdrant's engine in process, in this folder")
     args = ap.parse_args()
     folder = args.work / "index"
     times = None
     if not (args.reuse and (folder / "manifest.json").exists()):
+        if args.qdrant_edge is not None:
+            shutil.rmtree(args.qdrant_edge, ignore_errors=True)
         t = time.perf_counter()
-        times = write(folder, args.passages, args.tokens)
+        times = write(folder, args.passages, args.tokens, edge=args.qdrant_edge)
         times["total"] = time.perf_counter() - t
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    if args.qdrant_edge is not None:
+        size += sum(f.stat().st_size for f in args.qdrant_edge.rglob("*") if f.is_file())
     big = {f.name: f.stat().st_size for f in folder.iterdir() if f.is_file() and f.stat().st_size > 50e6}
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS="1")
     subprocess.run(["sync"], check=False)

@@ -1,7 +1,7 @@
 """The sentences and tokens of passages: what the second stage of search measures on its candidates.
 
-Owns the protocol ``PassageDetail``: for candidate passage rows, their sentences'
-cosines with the question (and spans), and their token match with the question's
+Owns the protocol ``PassageDetail``: for candidate passage rows, their passage vectors'
+and their sentences' cosines with the question (and the sentences' spans), and their token match with the question's
 word pieces, whole and by best sentence; and in how many passages each piece
 occurs (the question's piece weights). Two implementations: ``ArrayDetail`` on the
 index folder's arrays (:class:`assistant.index.tokens.TokenVectors` and the
@@ -35,6 +35,10 @@ class PassageDetail(Protocol):
     @property
     def passages(self) -> int: ...
 
+    def cosines(self, rows: np.ndarray, question: np.ndarray) -> np.ndarray:
+        """Each of ``rows``' passage vector's cosine with ``question`` (float32, aligned)."""
+        ...
+
     def sentences(self, rows: np.ndarray, question: np.ndarray) -> SentenceScores:
         """The sentences of ``rows`` (ascending passage rows) and their cosine with ``question``."""
         ...
@@ -52,9 +56,13 @@ class PassageDetail(Protocol):
 class ArrayDetail:
     """``PassageDetail`` on the arrays of an index folder (or of a build in memory)."""
 
-    def __init__(self, sentences: Any, tokens: TokenVectors) -> None:
+    def __init__(self, sentences: Any, tokens: TokenVectors, vectors: Any) -> None:
         self.s = sentences  # assistant.index.folder.Sentences
         self.t = tokens
+        self.v = vectors  # passage vectors by row (an array, or the dense backend's rows)
+
+    def cosines(self, rows: np.ndarray, question: np.ndarray) -> np.ndarray:
+        return (self.v[rows] @ question).astype(np.float32)  # read for the candidates only
 
     @property
     def passages(self) -> int:

@@ -9,7 +9,7 @@ in ``FOLDER/aliases.json`` (replaced in one step). ``build --qdrant-edge FOLDER`
 an index there; the answers are the engine's, not local mode's Python re-implementation.
 
 One process opens a shard at a time (the engine locks its write-ahead log), as with local
-mode. Payload indexes are a server's business: the engine filters without them here.
+mode. Payload indexes are built as on a server.
 """
 
 from __future__ import annotations
@@ -111,8 +111,13 @@ class EdgeClient:
             shutil.rmtree(self._path(name), ignore_errors=True)
         return True
 
-    def create_payload_index(self, *args: Any, **kwargs: Any) -> None:
-        return None  # the engine filters without one; a server builds them
+    def create_payload_index(self, name: str, field_name: str, field_schema: Any, wait: bool = True) -> None:
+        """An index on a payload field (as a server builds one): filters on it need not read every point."""
+        q = self.q
+        kind = {"keyword": q.PayloadSchemaType.Keyword, "integer": q.PayloadSchemaType.Integer,
+                "bool": q.PayloadSchemaType.Bool}[str(getattr(field_schema, "value", field_schema))]
+        with self._lock:
+            self._shard(name).update(q.UpdateOperation.create_field_index(field_name, kind))
 
     # -- aliases ---------------------------------------------------------------------------
 

@@ -152,7 +152,7 @@ class Index:
     @property
     def detail(self) -> PassageDetail:
         """The sentences and tokens of passages, as search measures them on candidates."""
-        return self.held if self.held is not None else ArrayDetail(self.sentences, self.tokens)
+        return self.held if self.held is not None else ArrayDetail(self.sentences, self.tokens, self.vectors)
     files: sources.SourceFiles | None = None  # the source files it was made from (files.json)
     # Their state when it was loaded (None: not checked): the documents of changed or missing
     # files are withheld from answers (assistant.pipeline.service), not refused as a whole.

@@ -260,7 +260,7 @@ class Store:
         if self.place.url and self.place.replicas:
             layout["replication_factor"] = self.place.replicas
         self.call("create_collection", self.place.name, vectors_config=vectors, sparse_vectors_config=sparse, **layout)
-        if self.place.url:  # local mode has no payload indexes (and warns)
+        if self.place.url or self.place.edge:  # local mode has no payload indexes (and warns)
             kinds = {"keyword": m.PayloadSchemaType.KEYWORD, "integer": m.PayloadSchemaType.INTEGER,
                      "bool": m.PayloadSchemaType.BOOL}
             for name, kind in (indexes or {}).items():

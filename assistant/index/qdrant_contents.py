@@ -545,6 +545,19 @@ class QdrantDetail:
         """The payload match of the sentences of ``rows``."""
         return {PASSAGE: self.store.ids_of(rows)}  # (always: a change in place may have added points)
 
+    def cosines(self, rows: np.ndarray, question: np.ndarray) -> np.ndarray:
+        """By the engine: a query of the passage vectors within ``rows`` (no vector leaves it)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == 0:
+            return np.zeros(0, dtype=np.float32)
+        got = self.store.query_points(DENSE, np.asarray(question, dtype=np.float32).tolist(), limit=len(rows), rows=rows)
+        by_row = dict(zip(self.store.rows_of([int(p.id) for p in got]).tolist(), (p.score for p in got)))
+        missing = [int(r) for r in rows if int(r) not in by_row]
+        if missing:
+            raise IndexLoadError(f"passage row {missing[0]} is not in the Qdrant collection {self.store.place.name}: "
+                                 "the index changed while it was read (ask again), or it is damaged (build it again)")
+        return np.array([by_row[int(r)] for r in rows], dtype=np.float32)
+
     def sentences(self, rows: np.ndarray, question: np.ndarray) -> SentenceScores:
         rows = np.asarray(rows, dtype=np.int64)
         limit = int((self.first[rows + 1] - self.first[rows]).sum())

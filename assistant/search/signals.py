@@ -3,9 +3,10 @@
 Owns the arrow ``candidate rows -> Found``: each candidate's paragraph cosine, its
 best sentence's cosine (sentences of fewer than five words do not score), its BM25
 score from the keyword backend and that score scaled by the best candidate's, and
-whether it is of a year the question names. Passage vectors are read for the
-candidates only (``Index.vectors``: the build's own array, or the dense backend's
-rows once loaded), sentence vectors likewise from their row file.
+whether it is of a year the question names. Cosines come from the index's
+``PassageDetail`` (``Index.detail``): on the candidates only, from the folder's arrays
+(passage vectors through the dense backend, sentence vectors from their row file) or,
+on Qdrant, computed by the engine.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ def measure(index: Index, columns: Columns, rows: np.ndarray, question: np.ndarr
             text: str) -> Found:
     """Every signal of the candidate ``rows`` (ascending) for a question: its vector,
     its keyword terms (``index.keyword.terms``) and its text (for the years it names)."""
-    dense = (index.vectors[rows] @ question).astype(np.float32)  # read for the candidates only
-    found = index.detail.sentences(rows, question)
+    detail = index.detail
+    dense = detail.cosines(rows, question)
+    found = detail.sentences(rows, question)
     sentence_start, sims = found.start, found.sims
     counts = np.diff(sentence_start)
     sentence = np.full(len(rows), -1.0, dtype=np.float32)  # -1: no sentence scores
