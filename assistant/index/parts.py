@@ -175,7 +175,7 @@ def compute_parts(
                 sentences=sentences, documents=docs)
         else:
             dense, keyword = build_collection(qdrant, vectors=vectors, texts=keyword_texts, payloads=payloads)
-            dense.store.keys = keys  # type: ignore[attr-defined]
+            dense.store.keys = keys
     else:
         dense = build_dense(vectors, kind=choose_kind(len(passages)) if index_type == AUTO else index_type)
         keyword = KeywordIndex.build(keyword_texts)

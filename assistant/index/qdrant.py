@@ -230,6 +230,9 @@ class Store:
         self.has_fields = has_fields  # every point's payload holds its passage's fields (filters match on them)
         self.rowmap: RowMap | None = None  # row -> point id, when they differ (a collection changed in place)
         self.sparse = SPARSE  # the name of the BM25 weights of this version (SPARSE_NAMES)
+        # What a build's writer leaves for the rest of the write (assistant.index.qdrant_contents):
+        self.keys: np.ndarray | None = None  # each row's passage key
+        self.change: Any = None  # qdrant_contents.Change of a change in place, else None
         self.client = client(place)
         self._lock = threading.Lock() if place.path else None  # local mode is plain Python: one call at a time
 

@@ -36,7 +36,7 @@ import tempfile
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,17 +92,19 @@ def passage_keys(payloads: Sequence[Mapping[str, Any]], texts: Sequence[str], ke
     return out
 
 
+@dataclass(frozen=True)
 class Change:
-    """What an in-place change of a collection wrote and leaves to delete once the new
-    manifest is in place (``settle``): the rows' point ids, and the points no row names."""
+    """What a change of a collection wrote and leaves to delete once the new manifest is
+    in place (``settle``): the rows' point ids, and the points no row names any more."""
 
-    def __init__(self, *, ids: np.ndarray, sentence_ids: np.ndarray, next_id: int, next_sentence: int,
-                 pending: dict[str, list], meta_version: int, previous_meta: str, written: int) -> None:
-        self.ids, self.sentence_ids = ids, sentence_ids
-        self.next_id, self.next_sentence = next_id, next_sentence
-        self.pending = pending  # "passages", "sentences": point ids; "documents": point UUIDs
-        self.meta_version, self.previous_meta = meta_version, previous_meta
-        self.written = written  # passages whose points were written (new or changed)
+    ids: np.ndarray  # each row's passage point id
+    sentence_ids: np.ndarray  # each sentence row's point id
+    next_id: int  # the next passage point id to hand out
+    next_sentence: int
+    pending: dict[str, list]  # "passages", "sentences": point ids; "documents": point UUIDs
+    meta_version: int  # 0: C-meta (a new collection), N: C-meta-N (the N-th change in place)
+    previous_meta: str  # the meta collection of the version before (kept for its readers)
+    written: int  # passages whose points were written (new or changed)
 
 
 def _token_rows(tokens: Any, a: int, b: int) -> np.ndarray:
@@ -146,7 +148,7 @@ def write(store: Store, parts: Any) -> dict:
     Returns:
         What the manifest records of them (``manifest.qdrant``).
     """
-    change: Change | None = getattr(store, "change", None)
+    change: Change | None = store.change
     docs = list(parts.documents)
     if change is None:
         n, m = len(parts.passages), len(parts.sentences.row)
@@ -168,7 +170,7 @@ def write(store: Store, parts: Any) -> dict:
                         next_sentence=m, pending={"passages": [], "sentences": [], "documents": []}, meta_version=0,
                         previous_meta="", written=n)
     meta_place = part(store.place, "meta" if change.meta_version == 0 else f"meta-{change.meta_version}")
-    meta = _pack_meta(parts, bm25=store.bm25, sparse=store.sparse, change=change, keys=getattr(store, "keys", None))
+    meta = _pack_meta(parts, bm25=store.bm25, sparse=store.sparse, change=change, keys=store.keys)
     meta_store = Store(meta_place)
     if meta_store.exists():  # a killed writer's
         meta_store.call("delete_collection", meta_place.name)
