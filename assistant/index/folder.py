@@ -148,15 +148,15 @@ class Index:
     columns: Columns | None = None  # filter and year columns (stored; computed from the passages when None)
     identity: str = ""  # the SHA-256 of the manifest loaded (MANIFEST_HASH): which index this is, in provenance
     held: PassageDetail | None = None  # where sentences and tokens live when not in ``sentences``/``tokens`` (an engine)
+    files: sources.SourceFiles | None = None  # the source files it was made from (files.json)
+    # Their state when it was loaded (None: not checked): the documents of changed or missing
+    # files are withheld from answers (assistant.pipeline.service), not refused as a whole.
+    freshness: sources.Freshness | None = None
 
     @property
     def detail(self) -> PassageDetail:
         """The sentences and tokens of passages, as search measures them on candidates."""
         return self.held if self.held is not None else ArrayDetail(self.sentences, self.tokens, self.vectors)
-    files: sources.SourceFiles | None = None  # the source files it was made from (files.json)
-    # Their state when it was loaded (None: not checked): the documents of changed or missing
-    # files are withheld from answers (assistant.pipeline.service), not refused as a whole.
-    freshness: sources.Freshness | None = None
 
 
 def load_index(
@@ -327,7 +327,7 @@ def _load_qdrant(path: Path, manifest: Manifest, *, check_corpus: bool, verify: 
         verify = manifest.passages <= QDRANT_VERIFY_PASSAGES
     if (
         c.n != manifest.passages or len(c.doc_ids) != manifest.documents or c.m != manifest.sentences
-        or c.dense.count() != c.n or c.dense.dimension != manifest.dimension
+        or c.dense.dimension != manifest.dimension
         or len(c.sentence_first) != c.n + 1 or int(c.sentence_first[-1]) != c.m or c.columns.n != c.n
         or (verify and c.sentences_count() != c.m)
     ):

@@ -356,15 +356,11 @@ class Store:
     def query(self, using: str, queries: Sequence[Any], limit: int, rows: np.ndarray | None,
               match: Match | None = None) -> list[list[tuple[int, float]]]:
         """Best ``limit`` points per query by the ``using`` vector, only ``rows`` when given,
-        or (instead) only points whose payload ``match`` allows; both pushed down to the engine."""
+        or (instead) only points whose payload ``match`` allows (when the points hold the
+        passages' fields); both pushed down to the engine."""
         m = self.m
-        if match:
-            where = m.Filter(must=[m.FieldCondition(key=field, match=m.MatchAny(any=list(values)))
-                                   for field, values in match.items()])
-        elif rows is not None:
-            where = m.Filter(must=[m.HasIdCondition(has_id=self.ids_of(rows))])
-        else:
-            where = None
+        fields = match if self.has_fields else None  # (a view built alone holds no passage fields)
+        where = self._where(fields, None if fields else rows)
         requests = [m.QueryRequest(query=self.vector(q), using=using, limit=int(limit), filter=where,
                                    with_payload=False) for q in queries]
         found = self.call("query_batch_points", self.place.name, requests=requests)
@@ -378,16 +374,19 @@ class Store:
                      rows: np.ndarray | None = None, payload: Sequence[str] | None = None) -> list[Any]:
         """The best ``limit`` points for one query by the ``using`` vector (a dense vector,
         or a multivector for MAX_SIM), within ``match`` (payload values) and ``rows`` (ids)."""
+        found = self.call("query_points", self.place.name, query=query, using=using, limit=int(limit),
+                          query_filter=self._where(match, rows), with_payload=list(payload) if payload else False)
+        return list(found.points)
+
+    def _where(self, match: Match | None, rows: np.ndarray | None) -> Any:
+        """The filter of points whose payload ``match`` allows and whose rows are ``rows`` (None: no condition)."""
         m = self.m
         must: list[Any] = [m.FieldCondition(key=field, match=m.MatchValue(value=values[0]) if len(values) == 1
                                             else m.MatchAny(any=list(values)))
                            for field, values in (match or {}).items()]
         if rows is not None:
             must.append(m.HasIdCondition(has_id=self.ids_of(rows)))
-        found = self.call("query_points", self.place.name, query=query, using=using, limit=int(limit),
-                          query_filter=m.Filter(must=must) if must else None,
-                          with_payload=list(payload) if payload else False)
-        return list(found.points)
+        return m.Filter(must=must) if must else None
 
     def descriptor(self) -> dict:
         return {"place": self.place.to_json(), "bm25": asdict(self.bm25), "fields": self.has_fields}
@@ -490,10 +489,7 @@ class QdrantDense:
         if k <= 0 or (rows is not None and len(rows) == 0):
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         # a few more than k, so that equal scores at the boundary are ordered by row
-        return _ranked(self.store.query(DENSE, [question], int(k) + 8, rows, self._fields(match))[0], int(k))
-
-    def _fields(self, match: Match | None) -> Match | None:
-        return match if self.store.has_fields else None
+        return _ranked(self.store.query(DENSE, [question], int(k) + 8, rows, match)[0], int(k))
 
     def search(self, questions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         questions = np.asarray(questions, dtype=np.float32).reshape(-1, self.dimension)
@@ -567,8 +563,7 @@ class QdrantKeyword:
         rows = None if allowed is None else np.flatnonzero(np.asarray(allowed, dtype=bool))
         if not terms or k <= 0 or (rows is not None and len(rows) == 0):
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        fields = match if self.store.has_fields else None
-        found = [(r, s) for r, s in self.store.query(self.store.sparse, [question_vector(terms)], int(k) + 8, rows, fields)[0]
+        found = [(r, s) for r, s in self.store.query(self.store.sparse, [question_vector(terms)], int(k) + 8, rows, match)[0]
                  if s > 0]
         return _ranked(found, int(k))
 

@@ -244,8 +244,7 @@ def update_collection(
     from assistant.index.qdrant import SPARSE_NAMES, TERMS, average_length, passage_vector
 
     old = Contents(record)
-    store = Store(old.place, bm25=old.store.bm25, has_fields=True)
-    store.sparse = old.store.sparse
+    store = old.store  # (its row map and BM25 are the old version's until the end)
     sent_store = Store(part(old.place, "sentences"))
     doc_store = Store(part(old.place, "documents"))
     _clean_up(store, sent_store, doc_store, old)
@@ -322,28 +321,19 @@ def _clean_up(store: Store, sent_store: Store, doc_store: Store, old: Contents) 
         doc_store.call("delete", doc_store.place.name, wait=True, points_selector=m.PointIdsList(points=strays))
 
 
-def settle(record: Mapping[str, Any]) -> None:
-    """Once the manifest of an in-place change is in place: delete the points no row
-    names any more, and the meta collections but this one and the one before it."""
-    place = Place.of_json(dict(record))
-    store = Store(place)
-    m = store.m
-    contents = Contents(record)
-    for suffix, pending in (("", contents.pending.get("passages", [])), ("sentences", contents.pending.get("sentences", [])),
-                            ("documents", contents.pending.get("documents", []))):
-        target = part(place, suffix) if suffix else place
+def settle(store: Store, record: Mapping[str, Any]) -> None:
+    """Once the manifest ``record`` of an in-place change of ``store``'s collection is in
+    place: delete the points no row names any more (``store.change.pending``), and the
+    meta collections but this version's and the one before it."""
+    place, m = store.place, store.m
+    for target, pending in ((place, store.change.pending["passages"]),
+                            (part(place, "sentences"), store.change.pending["sentences"]),
+                            (part(place, "documents"), store.change.pending["documents"])):
         if pending:
             store.call("delete", target.name, wait=True, points_selector=m.PointIdsList(points=list(pending)))
     keep = {record.get("meta"), record.get("previous_meta")}
     for c in store.call("get_collections").collections:
         if re.fullmatch(rf"{re.escape(place.name)}-meta(-\d+)?", c.name) and c.name not in keep:
-            store.call("delete_collection", c.name)
-
-
-def drop(store: Store) -> None:
-    """Delete the collections beside ``store``'s (a dropped build's)."""
-    for c in store.call("get_collections").collections:
-        if re.fullmatch(rf"{re.escape(store.place.name)}-(sentences|documents|meta(-\d+)?)", c.name):
             store.call("delete_collection", c.name)
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from assistant.encoders.cache import CACHE_DIR, EncoderCache
 from assistant.encoders.embed import Encoder
-from assistant.errors import CorpusError, IndexLoadError, QueryError
+from assistant.errors import CorpusError, QueryError
 from assistant.index import qdrant_contents, sources, writer
 from assistant.index.folder import AUTO, FORMAT, PASSAGE_TOKENS, Manifest, read_manifest
 from assistant.index.lock import index_folder, writer_lock
@@ -308,7 +308,7 @@ def _commit(
         write_index(tmp, parts, at=out, encoder=cache.as_encoder(), index_type=asked, batch_size=batch_size, t0=t0,
                     cache=cache)
     if place is not None and update is not None:  # the points no row names any more go now
-        qdrant_contents.settle(read_manifest(out)[0].qdrant or {})
+        qdrant_contents.settle(parts.dense.store, read_manifest(out)[0].qdrant or {})
     elif place is not None:  # the folder names the new collection now; readers of the alias see it from here
         publish(Place.of_json(_qdrant_of(parts)))
 
@@ -345,7 +345,8 @@ def _qdrant_place(backend: str | None, qdrant: Place | None, previous: Previous 
 
 def _in_place(place: Place, previous: Previous | None, *, encoder: Encoder) -> dict | None:
     """The Qdrant collection of the index in place, when a change can be made in it:
-    same server or folder and alias, same model, contents all in Qdrant, still there."""
+    same server or folder and alias, same model, contents all in Qdrant (``previous``
+    was read from them, so they are there)."""
     was = previous.manifest if previous is not None else None
     if was is None or was.backend != "qdrant" or not was.qdrant or was.model != encoder.name:
         return None
@@ -353,10 +354,6 @@ def _in_place(place: Place, previous: Previous | None, *, encoder: Encoder) -> d
     was_at = Place.of_json(record)
     if record.get("contents") != qdrant_contents.CONTENTS or (was_at.alias, was_at.url, was_at.path, was_at.edge) != (
             place.alias, place.url, place.path, place.edge):
-        return None
-    try:
-        qdrant_contents.Contents(record)
-    except IndexLoadError:
         return None
     return record
 
