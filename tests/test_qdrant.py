@@ -331,3 +331,6 @@ def test_a_collection_on_a_cluster_is_made_with_the_shards_and_copies_asked(tmp_
     assert main(["build", "--index", str(tmp_path / "i"), "--qdrant-path", folder, "--qdrant-replicas", "2"],
                 encoder=TinyEncoder()) != 0
     assert "--qdrant-replicas go with --qdrant-url" in capsys.readouterr().err
+    assert main(["build", "--index", str(tmp_path / "j"), "--qdrant-shards", "3"], encoder=TinyEncoder()) != 0
+    assert "--qdrant-shards and --qdrant-replicas go with --qdrant-url" in capsys.readouterr().err
+    assert not (tmp_path / "j").exists()  # nothing built

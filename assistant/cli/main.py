@@ -140,15 +140,15 @@ def _backend(args: argparse.Namespace):
                             ("--qdrant-edge", getattr(args, "qdrant_edge", None))) if v]
     if len(given) > 1:
         raise AssistantError(f"give one of --qdrant-url, --qdrant-path or --qdrant-edge, not {' and '.join(given)}")
+    layout = {"shards": getattr(args, "qdrant_shards", None) or 0, "replicas": getattr(args, "qdrant_replicas", None) or 0}
+    if any(layout.values()) and not args.qdrant_url:
+        raise AssistantError("--qdrant-shards and --qdrant-replicas go with --qdrant-url (a server or cluster)")
     if not given:
         if args.collection:
             raise AssistantError("--collection needs --qdrant-url, --qdrant-path or --qdrant-edge")
         return args.backend, None
     if args.backend not in (None, "qdrant"):
         raise AssistantError(f"{given[0]} goes with --backend qdrant")
-    layout = {"shards": getattr(args, "qdrant_shards", None) or 0, "replicas": getattr(args, "qdrant_replicas", None) or 0}
-    if any(layout.values()) and not args.qdrant_url:
-        raise AssistantError("--qdrant-shards and --qdrant-replicas go with --qdrant-url (a server or cluster)")
     return "qdrant", Place(alias=args.collection or "passages", url=args.qdrant_url or "", path=args.qdrant_path or "",
                            edge=getattr(args, "qdrant_edge", None) or "", **layout)
 
