@@ -365,6 +365,17 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
+    from assistant.pipeline.tune import tune
+
+    tuned = tune(
+        args.index, args.queries, qrels=args.qrels, k=args.k, max_refused=args.max_refused, keep=args.keep_answers,
+        write=not args.dry_run, reset=args.reset, model=args.model, encoder=encoder,
+    )
+    print(json.dumps(tuned.to_json(), indent=1) if args.json else tuned.summary())
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
     from assistant.web.app import serve
 
@@ -527,6 +538,26 @@ def _parser() -> argparse.ArgumentParser:
     reranker(e)
     common(e, model_default=None)
     e.set_defaults(handler=cmd_eval)
+
+    cal = sub.add_parser(
+        "calibrate", help="fit the index's refusal threshold and evidence ratio to questions you judged",
+        description="Ask judged questions (eval's format: answerable ones with gold quotes, unanswerable ones with "
+                    "none) and record in the index the refusal threshold that refuses at most --max-refused of the "
+                    "answerable ones (with a margin) and the strictest evidence ratio that keeps --keep-answers of "
+                    "their answers. Later changes to the index keep the fitted values; --reset puts back the "
+                    "build's own calibration.")
+    cal.add_argument("--queries", required=True, help="JSON-lines judged questions (the format of eval/queries.jsonl)")
+    cal.add_argument("--qrels", help="graded judgments of the passages shown (TREC qrels: QID 0 PASSAGE_ID GRADE); "
+                     "without them a passage holding a gold quote states the answer and any other is unrelated")
+    cal.add_argument("-k", type=int, default=5, help="the most quotes an answer shows (default: %(default)s)")
+    cal.add_argument("--max-refused", type=float, default=0.03,
+                     help="share of answerable questions that may be refused (default: %(default)s)")
+    cal.add_argument("--keep-answers", type=float, default=0.95,
+                     help="share of answers that must still show a quote stating the answer (default: %(default)s)")
+    cal.add_argument("--dry-run", action="store_true", help="show what would be fitted without recording it")
+    cal.add_argument("--reset", action="store_true", help="put back the build's own calibration")
+    common(cal, model_default=None)
+    cal.set_defaults(handler=cmd_calibrate)
 
     s = sub.add_parser("serve", help="start the web chat")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")

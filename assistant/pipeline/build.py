@@ -28,7 +28,7 @@ from pathlib import Path
 
 from assistant.encoders.cache import CACHE_DIR, EncoderCache
 from assistant.encoders.embed import Encoder
-from assistant.errors import CorpusError, QueryError
+from assistant.errors import CorpusError, IndexLoadError, QueryError
 from assistant.index import qdrant_contents, sources, writer
 from assistant.index.folder import AUTO, FORMAT, PASSAGE_TOKENS, Manifest, read_manifest
 from assistant.index.lock import index_folder, writer_lock
@@ -41,6 +41,7 @@ from assistant.pipeline.previous import (
     with_id,
 )
 from assistant.pipeline.progress import Progress
+from assistant.search import fusion
 from assistant.search.calibrate import calibrate
 from assistant.version import __version__
 
@@ -380,7 +381,7 @@ def write_index(
     """
     qdrant = writer.write_parts(folder, parts)
     unranked = _manifest(parts, encoder=encoder, index_type=index_type, qdrant=qdrant)
-    ranking = calibrate(parts.index(at, unranked), encoder=encoder, batch_size=batch_size)
+    ranking = kept_fit(calibrate(parts.index(at, unranked), encoder=encoder, batch_size=batch_size), at)
     if cache is not None:
         cache.keep(folder / CACHE_DIR)
     manifest = replace(
@@ -389,6 +390,21 @@ def write_index(
     )
     writer.finish(folder, manifest)
     return manifest
+
+
+def kept_fit(ranking: fusion.RankingConfig, at: Path) -> fusion.RankingConfig:
+    """``ranking`` with the threshold and ratio fitted to judged questions (``assistant
+    calibrate``) of the index now at ``at``, when it has some: a change to the collection
+    keeps them (calibrate again after a large one)."""
+    try:
+        before = read_manifest(at)[0].ranking if (at / "manifest.json").is_file() else None
+    except IndexLoadError:
+        return ranking  # an unreadable index is replaced whole
+    old = fusion.RankingConfig.from_json(before) if before else None
+    if old is None or not old.fitted:
+        return ranking
+    return replace(ranking, min_score=old.min_score, evidence_ratio=old.evidence_ratio, fitted=old.fitted,
+                   calibration=old.calibration)
 
 
 def _manifest(parts: IndexParts, *, encoder: Encoder, index_type: str, qdrant: dict | None = None) -> Manifest:

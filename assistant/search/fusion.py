@@ -111,6 +111,9 @@ class RankingConfig:
     min_cosine: float = MIN_COSINE  # refusal floor of the modes judged by cosine
     highlight_margin: float = HIGHLIGHT_MARGIN
     calibration_quantile: float = CALIBRATION_QUANTILE  # of the pseudo-questions' best scores (short documents)
+    # When min_score and evidence_ratio were fitted to judged questions (``assistant calibrate``,
+    # assistant.search.fit): what they were fitted on; later changes to the index keep them.
+    fitted: str = ""
 
     @property
     def name_rule(self) -> bool:

@@ -1,0 +1,115 @@
+"""Fitting a collection's refusal threshold and evidence ratio to questions a person judged.
+
+Owns the arrow ``judged questions' retrievals -> Fitted``. The thresholds a build sets
+(``assistant.search.calibrate``) come from pseudo-questions and from collections measured
+before; they cannot know what this collection's real questions look like. Questions a
+person wrote and judged can:
+
+1. The refusal threshold is the ``max_refused * MARGIN`` quantile of the best hybrid
+   scores of the answerable questions: at most that share of them would be refused. A
+   threshold fitted on a sample refuses more of new questions than of its own (fitted at
+   1% on half of each evaluation collection's questions, the other half had 2.0-3.8%
+   refused), hence the margin. Unanswerable questions are not needed for the fit (the
+   highest threshold within the budget refuses the most of them) but are reported.
+2. The evidence ratio is the largest of ``RATIOS`` that keeps a quote stating the
+   answer (grade 2) for at least ``keep`` of the answerable questions whose uncut
+   answer shows one, with the fitted threshold as the floor of evidence.
+
+Pure: numbers in, numbers out; :mod:`assistant.pipeline.tune` asks the questions and
+records the result in the index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+RATIOS = (0.8, 0.85, 0.9, 0.95)  # evidence ratios tried, the smallest first
+MARGIN = 0.5  # share of the refusal budget the fit may use on its own questions
+MIN_ANSWERABLE = 30  # fewer answerable questions say too little about a 1-3% tail
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One judged question's hybrid retrieval, as fitting needs it."""
+
+    answerable: bool
+    scores: tuple[float, ...]  # the hits' hybrid scores, best first (the k an answer quotes from)
+    grades: tuple[int, ...]  # each hit's grade: 2 states the answer, 1 related, 0 unrelated or unjudged
+    refused_anyway: bool = False  # refused whatever the threshold (a name the collection never mentions)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What answers show under one threshold and ratio."""
+
+    refused_unanswerable: float
+    refused_answerable: float
+    shown_unrelated: float
+    answer_kept: float
+    shown_mean: float
+
+
+@dataclass(frozen=True)
+class Fitted:
+    min_score: float
+    evidence_ratio: float
+    answerable: int
+    unanswerable: int
+    quantile: float  # of the answerable questions' best scores
+
+
+def fit(judged: Sequence[Judged], *, max_refused: float = 0.03, keep: float = 0.95) -> Fitted:
+    """The threshold and ratio these judged questions call for.
+
+    Raises:
+        ValueError: fewer than ``MIN_ANSWERABLE`` answerable questions (the message says so).
+    """
+    if not 0 < max_refused < 0.5 or not 0 < keep <= 1:
+        raise ValueError("the refusal budget must be between 0 and 0.5, and the share of answers kept between 0 and 1")
+    best = np.array([j.scores[0] for j in judged if j.answerable and j.scores and not j.refused_anyway])
+    if len(best) < MIN_ANSWERABLE:
+        raise ValueError(
+            f"{len(best)} answerable questions with an answer to fit on; at least {MIN_ANSWERABLE} are needed "
+            "to place a threshold that refuses only a few percent of them"
+        )
+    quantile = max_refused * MARGIN
+    min_score = round(float(np.quantile(best, quantile)), 4)
+    ratio = RATIOS[0]
+    for r in RATIOS:
+        if figures(judged, min_score=min_score, evidence_ratio=r).answer_kept >= keep:
+            ratio = r
+    return Fitted(min_score, ratio, sum(j.answerable for j in judged), sum(not j.answerable for j in judged), quantile)
+
+
+def shown(j: Judged, *, min_score: float, evidence_ratio: float) -> list[int]:
+    """Positions of the hits an answer quotes as evidence (none when it is refused);
+    the rule of ``assistant.search.evidence`` and ``assistant.answer.abstain``."""
+    if not j.scores or j.refused_anyway or j.scores[0] < min_score:
+        return []
+    top = j.scores[0]
+    cut = evidence_ratio * top if top > 0 else float("-inf")
+    return [0] + [i for i in range(1, len(j.scores)) if j.scores[i] >= cut and j.scores[i] >= min_score]
+
+
+def figures(judged: Sequence[Judged], *, min_score: float, evidence_ratio: float) -> Figures:
+    """Refusals, unrelated quotes and answers kept under a threshold and ratio."""
+    answerable = [j for j in judged if j.answerable]
+    unanswerable = [j for j in judged if not j.answerable]
+    picks = [shown(j, min_score=min_score, evidence_ratio=evidence_ratio) for j in judged]
+    quotes = [j.grades[i] for j, p in zip(judged, picks) for i in p]
+    # as ``assistant eval``'s answer_kept: of the answers given whose k hits hold a grade 2
+    with_answer = [(j, p) for j, p in zip(judged, picks) if j.answerable and p and 2 in j.grades]
+    return Figures(
+        refused_unanswerable=_share([not p for j, p in zip(judged, picks) if not j.answerable]) if unanswerable else float("nan"),
+        refused_answerable=_share([not p for j, p in zip(judged, picks) if j.answerable]) if answerable else float("nan"),
+        shown_unrelated=_share([g == 0 for g in quotes]) if quotes else 0.0,
+        answer_kept=_share([any(j.grades[i] == 2 for i in p) for j, p in with_answer]) if with_answer else float("nan"),
+        shown_mean=round(len(quotes) / len(judged), 3) if judged else 0.0,
+    )
+
+
+def _share(flags: list[bool]) -> float:
+    return round(sum(flags) / len(flags), 4)
