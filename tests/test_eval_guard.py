@@ -45,11 +45,13 @@ def _check(reports: dict, baseline: dict, where: str) -> None:
 
 
 def _collection_baselines() -> list[tuple[str, Path]]:
+    """Each collection's recorded figures: eval/collections/NAME/baseline.json, or for a
+    second question set over a collection's corpus (``shares``), QUERIES.baseline.json."""
     from assistant.evaluation.collections import load_registry
 
     out = []
     for c in load_registry(ROOT / "eval" / "collections.json"):
-        path = c.queries.parent / "baseline.json"
+        path = c.queries.with_name(c.queries.stem + ".baseline.json") if c.shares else c.queries.parent / "baseline.json"
         if c.name != "default" and path.is_file():
             out.append((c.name, path))
     return out
@@ -64,14 +66,14 @@ def collection_index(tmp_path_factory: pytest.TempPathFactory, real_encoder):
     built: dict[str, Path] = {}
 
     def get(name: str) -> Path:
-        if name not in built:
-            c = next(x for x in load_registry(ROOT / "eval" / "collections.json") if x.name == name)
+        c = next(x for x in load_registry(ROOT / "eval" / "collections.json") if x.name == name)
+        if c.index_name not in built:  # a second question set uses its collection's index
             if not c.corpus.is_dir():
                 pytest.skip(f"collection {name} not fetched: run {c.fetch or 'make eval-data'}")
-            out = tmp_path_factory.mktemp(f"{name}-index") / "index"
+            out = tmp_path_factory.mktemp(f"{c.index_name}-index") / "index"
             build_index(c.corpus, encoder=real_encoder, out_dir=out)
-            built[name] = out
-        return built[name]
+            built[c.index_name] = out
+        return built[c.index_name]
 
     return get
 

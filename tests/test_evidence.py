@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer.model import RELATED, STATES, make_answer
+from assistant.answer.model import RELATED, STRONG, make_answer
 from assistant.answer.terminal import to_text
 from assistant.answer.json_format import to_json
 from assistant.web.chat import render_answer
@@ -62,11 +62,11 @@ def test_related_passages_are_apart_unnumbered_and_labelled() -> None:
     r = _retrieval([1.5, 1.25, 1.1, 0.9])
     answer = make_answer(r, {"d": _doc()}, evidence=is_evidence(r))
     assert [q.rank for q in answer.quotes] == [1, 2]
-    assert [q.strength for q in answer.quotes] == [STATES, STATES]
+    assert [q.strength for q in answer.quotes] == [STRONG, STRONG]
     assert [q.citation.passage_id for q in answer.related] == ["d#p3", "d#p4"]
     assert all(q.rank == 0 and q.strength == RELATED for q in answer.related)
     out = to_json(answer)
-    assert [h["rank"] for h in out["hits"]] == [1, 2] and [h["strength"] for h in out["hits"]] == [STATES] * 2
+    assert [h["rank"] for h in out["hits"]] == [1, 2] and [h["strength"] for h in out["hits"]] == [STRONG] * 2
     assert [h["rank"] for h in out["related"]] == [None, None]
     assert [h["text"] for h in out["related"]] == ["Gamma statement three.", "Delta statement four."]
     assert all(TEXT[h["start"]:h["end"]] == h["text"] for h in out["hits"] + out["related"])

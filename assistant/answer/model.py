@@ -17,7 +17,7 @@ from assistant.answer.tables import cell_highlights, table_context
 from assistant.search.searcher import Filter, Hit, Retrieval, Signals
 
 NOTHING_ANSWERS = "No passage in the collection answers this."
-STATES = "states the answer"  # a numbered quote: evidence (assistant.search.evidence)
+STRONG = "strong match"  # a numbered quote: evidence (assistant.search.evidence); a match, not a judgment that it answers
 RELATED = "related"  # offered apart, never numbered as a citation
 POSSIBLY_RELATED = "possibly related"  # the closest passages of a refused answer
 DUPLICATE_JACCARD = 0.8
@@ -95,7 +95,7 @@ class Quote:
     also_in: tuple[Citation, ...]  # the same statement published elsewhere
     signals: Signals = field(default_factory=Signals)  # what the score is made of, for engineers
     kind: str = "paragraph"  # the passage's kind: a "list" keeps its line breaks when shown
-    strength: str = STATES  # STATES, RELATED or POSSIBLY_RELATED, in words for the reader
+    strength: str = STRONG  # STRONG, RELATED or POSSIBLY_RELATED, in words for the reader
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ def make_answer(
             kept[twin] = (replace(prev, also_in=prev.also_in + (cite(hit.passage, doc),)), s, ev)
             continue
         is_ev = abstained or evidence is None or evidence[i]
-        strength = POSSIBLY_RELATED if abstained else (STATES if is_ev else RELATED)
+        strength = POSSIBLY_RELATED if abstained else (STRONG if is_ev else RELATED)
         quote = Quote(
             rank=0,
             score=round(hit.score, 4),

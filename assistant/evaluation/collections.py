@@ -32,6 +32,14 @@ class Collection:
     queries: Path
     fetch: str = ""  # the command that makes the corpus, when it is generated
     qrels: Path | None = None  # graded judgments (eval/README.md), when the collection has them
+    # Another question set over another collection's corpus: that collection's name, whose
+    # cached index it uses (e.g. held-out questions, written apart from the first set).
+    shares: str = ""
+
+    @property
+    def index_name(self) -> str:
+        """The name its index is cached (and its Qdrant alias made) under."""
+        return self.shares or self.name
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ def load_registry(path: str | Path) -> list[Collection]:
         data = json.loads(p.read_text(encoding="utf-8"))
         root = p.resolve().parent.parent
         out = [Collection(c["name"], root / c["corpus"], root / c["queries"], c.get("fetch", ""),
-                          root / c["qrels"] if c.get("qrels") else None)
+                          root / c["qrels"] if c.get("qrels") else None, c.get("shares", ""))
                for c in data["collections"]]
     except FileNotFoundError:
         raise QueryError(f"collections registry not found: {p}") from None
@@ -94,7 +102,7 @@ def index_folder(cache: Path, collection: Collection, model: str) -> Path:
 
     m = named(model)
     slug = m.key if m else "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in model).strip("_")[-60:]
-    return cache / collection.name / "index" / slug
+    return cache / collection.index_name / "index" / slug
 
 
 def ensure_index(collection: Collection, *, model: str, cache: Path, build_threads: int | None = None,
@@ -122,7 +130,7 @@ def ensure_index(collection: Collection, *, model: str, cache: Path, build_threa
         raise QueryError(f"collection {collection.name}: no corpus at {collection.corpus}{how}")
     folder = index_folder(cache, collection, model)
     backend = "embedded" if qdrant is None else "qdrant"
-    place = None if qdrant is None else replace(qdrant, alias=collection.name, collection="")
+    place = None if qdrant is None else replace(qdrant, alias=collection.index_name, collection="")
     try:
         index = load_index(folder)
         current = index.freshness is None or not index.freshness.stale  # an evaluation never withholds
