@@ -1,9 +1,11 @@
 """Agreement of two assessors on the pairs both judged (eval/README.md, "Agreement").
 
-Usage: python scripts/judge_agreement.py [SECOND.qrels] > eval/qrels/AGREEMENT.md
+Usage: python scripts/judge_agreement.py > eval/qrels/AGREEMENT.md
 
 Compares eval/qrels/second-assessor.qrels with the first assessors' labels in
-eval/qrels/{default,debian-faq,debian-reference}.qrels: exact agreement, Cohen's kappa
+eval/qrels/{default,debian-faq,debian-reference}.qrels, and
+eval/qrels/second-assessor-holdout.qrels with eval/qrels/NAME-holdout.qrels (the held-out
+question sets): exact agreement, Cohen's kappa
 (unweighted and linearly weighted, scikit-learn), the confusion matrix, and the
 agreement on "unrelated (0) or not", which the shown-quote measure rests on.
 """
@@ -40,29 +42,38 @@ def table(name: str, a: list[int], b: list[int]) -> list[str]:
     return lines
 
 
+SETS = (
+    ("first question sets", "second-assessor.qrels", "", "about 12% of each collection"),
+    ("held-out question sets", "second-assessor-holdout.qrels", "-holdout",
+     "the questions whose id's SHA-256 begins with 0-3, about a quarter of each set"),
+)
+
+
 def main() -> None:
-    second = read(Path(sys.argv[1]) if len(sys.argv) > 1 else QRELS / "second-assessor.qrels")
     print("# Agreement of the graded judgments\n")
-    print("The second assessor judged every pooled passage of a sample of questions (about 12% of each "
-          "collection, chosen by a hash of the question id) without seeing the first labels.\n")
-    print("| collection | pairs | exact agreement | Cohen's kappa | linear weighted kappa | agreement on unrelated (0) vs not | kappa on unrelated vs not |")
-    print("|---|---|---|---|---|---|---|")
-    all_a: list[int] = []
-    all_b: list[int] = []
-    for name in COLLECTIONS:
-        first = read(QRELS / f"{name}.qrels")
-        pairs = sorted(k for k in second if k in first)
-        a = [first[k] for k in pairs]
-        b = [second[k] for k in pairs]
-        all_a += a
-        all_b += b
-        print("\n".join(table(name, a, b)))
-    print("\n".join(table("all", all_a, all_b)))
-    print("\nConfusion matrix over all pairs (rows: first assessor 0/1/2; columns: second assessor 0/1/2):\n")
-    m = confusion_matrix(all_a, all_b, labels=[0, 1, 2])
-    print("| first \\ second | 0 | 1 | 2 |\n|---|---|---|---|")
-    for g, row in zip((0, 1, 2), m):
-        print(f"| {g} | " + " | ".join(str(x) for x in row) + " |")
+    print("For each question set a second assessor judged every pooled passage of a sample of questions "
+          "(chosen by a hash of the question id) without seeing the first labels.")
+    for title, second_file, suffix, sample in SETS:
+        second = read(QRELS / second_file)
+        print(f"\n## {title.capitalize()} (sample: {sample})\n")
+        print("| collection | pairs | exact agreement | Cohen's kappa | linear weighted kappa | agreement on unrelated (0) vs not | kappa on unrelated vs not |")
+        print("|---|---|---|---|---|---|---|")
+        all_a: list[int] = []
+        all_b: list[int] = []
+        for name in COLLECTIONS:
+            first = read(QRELS / f"{name}{suffix}.qrels")
+            pairs = sorted(k for k in second if k in first)
+            a = [first[k] for k in pairs]
+            b = [second[k] for k in pairs]
+            all_a += a
+            all_b += b
+            print("\n".join(table(name + suffix, a, b)))
+        print("\n".join(table("all", all_a, all_b)))
+        print("\nConfusion matrix over all pairs (rows: first assessor 0/1/2; columns: second assessor 0/1/2):\n")
+        m = confusion_matrix(all_a, all_b, labels=[0, 1, 2])
+        print("| first \\ second | 0 | 1 | 2 |\n|---|---|---|---|")
+        for g, row in zip((0, 1, 2), m):
+            print(f"| {g} | " + " | ".join(str(x) for x in row) + " |")
 
 
 if __name__ == "__main__":

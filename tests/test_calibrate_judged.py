@@ -21,28 +21,31 @@ def _answerable(best: float, grades=(2, 0, 0, 0, 0), rest=(0.5, 0.4, 0.3, 0.2)) 
     return Judged(True, (best,) + tuple(rest), tuple(grades))
 
 
-def test_the_threshold_refuses_at_most_half_the_budget_of_the_answerable_questions():
+def test_the_threshold_is_the_order_statistic_that_keeps_half_the_budget():
     best = np.linspace(1.0, 2.0, 101)  # 101 answerable questions
     judged = [_answerable(float(b)) for b in best] + [Judged(False, (0.9, 0.5), (0, 0))] * 10
     f = fitting.fit(judged, max_refused=0.04)
-    assert f.min_score == pytest.approx(np.quantile(best, 0.02), abs=1e-4)
+    # k = floor(0.04 * 0.5 * 102) = 2: the second lowest best score; a new question like
+    # these falls under it with probability 2/102
+    assert f.min_score == pytest.approx(best[1], abs=1e-4) and f.min_score <= best[1]
+    assert f.quantile == pytest.approx(2 / 102)
     after = fitting.figures(judged, min_score=f.min_score, evidence_ratio=f.evidence_ratio)
-    assert after.refused_answerable <= 0.02 + 1e-9
+    assert after.refused_answerable == pytest.approx(round(1 / 101, 4))
     assert after.refused_unanswerable == 1.0  # every unanswerable one scores below the answerable ones
 
 
 def test_the_strictest_ratio_that_keeps_the_answers_is_chosen():
-    # the answer is second in 10 of 39 answered questions, at 0.87 of the best score: a
-    # ratio of 0.9 would lose them, 0.85 keeps them all (one weak question keeps the
-    # fitted threshold under their scores, and is refused)
-    judged = [_answerable(2.0, grades=(2, 0, 0, 0, 0), rest=(1.2, 1.0, 0.9, 0.8)) for _ in range(29)]
-    judged += [_answerable(2.0, grades=(0, 2, 0, 0, 0), rest=(1.74, 1.0, 0.9, 0.8)) for _ in range(10)]
+    # the answer is second in 19 of 70 questions, at 0.87 of the best score: a ratio of
+    # 0.9 would lose them, 0.85 keeps them all (the one weak question is the lowest best
+    # score, k = 1, and keeps the fitted threshold under the others' scores)
+    judged = [_answerable(2.0, grades=(2, 0, 0, 0, 0), rest=(1.2, 1.0, 0.9, 0.8)) for _ in range(50)]
+    judged += [_answerable(2.0, grades=(0, 2, 0, 0, 0), rest=(1.74, 1.0, 0.9, 0.8)) for _ in range(19)]
     judged += [_answerable(0.5)]
     f = fitting.fit(judged, max_refused=0.03, keep=0.95)
-    assert f.min_score < 1.74
+    assert f.min_score == 0.5
     assert f.evidence_ratio == 0.85
     kept = fitting.figures(judged, min_score=f.min_score, evidence_ratio=0.9).answer_kept
-    assert kept == pytest.approx(29 / 39, abs=1e-4)
+    assert kept == pytest.approx(51 / 70, abs=1e-4)
     assert fitting.figures(judged, min_score=f.min_score, evidence_ratio=0.85).answer_kept == 1.0
 
 
@@ -60,9 +63,10 @@ def test_figures_count_unrelated_quotes_refusals_and_answers_kept_by_hand():
     assert f.shown_mean == pytest.approx(5 / 4)
 
 
-def test_too_few_answerable_questions_are_refused_with_the_reason():
-    with pytest.raises(ValueError, match="at least 30"):
-        fitting.fit([_answerable(1.0)] * 29)
+def test_too_few_answerable_questions_for_the_budget_are_refused_with_the_number_needed():
+    with pytest.raises(ValueError, match="at least 66"):  # a 3% budget with the margin: k >= 1 needs n >= 66
+        fitting.fit([_answerable(1.0)] * 65)
+    assert fitting.fit([_answerable(1.0)] * 66).quantile == pytest.approx(1 / 67)
 
 
 @pytest.mark.model
@@ -105,7 +109,7 @@ def test_calibrate_on_the_command_line_refuses_a_set_too_small_to_fit(default_in
     r = subprocess.run([sys.executable, "-m", "assistant", "calibrate", "--index", str(index), "--queries", str(few)],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode != 0
-    assert "at least 30" in r.stderr and "Traceback" not in r.stderr
+    assert "at least 66" in r.stderr and "Traceback" not in r.stderr
     assert json.loads((index / "manifest.json").read_text())["ranking"].get("fitted", "") == ""
 
 

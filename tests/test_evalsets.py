@@ -103,6 +103,31 @@ def test_runs_every_collection_caches_indexes_and_averages(two_collections, tiny
     assert to_json(runs)["mean"] == mean_over_collections(runs)
 
 
+def test_a_second_question_set_uses_its_collections_index(two_collections, tiny_encoder, tmp_path: Path) -> None:
+    boats = two_collections[0]
+    second = tmp_path / "boats-second.jsonl"
+    second.write_text(json.dumps({"id": "s1", "query": "ketch masts", "relevant": [{"doc": "sail", "quote": "A ketch has two masts"}]}) + "\n")
+    held = Collection("boats-holdout", boats.corpus, second, shares="boats")
+    cache = tmp_path / "cache"
+    kwargs = dict(models=(tiny_encoder.name,), modes=("hybrid",), cache=cache, encoder_for=lambda name: tiny_encoder)
+    runs = run_collections([boats, held], **kwargs)
+    assert [(r.collection, r.built_now) for r in runs] == [("boats", True), ("boats-holdout", False)]
+    assert runs[0].index_dir == runs[1].index_dir
+    assert not (cache / "boats-holdout").exists()
+    assert next(x for x in runs[1].reports).metrics["queries"] == 1
+
+
+def test_the_shipped_held_out_sets_share_their_collections_corpus() -> None:
+    collections = {c.name: c for c in load_registry(ROOT / "eval" / "collections.json")}
+    for name in ("default", "debian-faq", "debian-reference"):
+        held = collections[f"{name}-holdout"]
+        assert held.shares == name and held.corpus == collections[name].corpus
+        assert held.qrels is not None and held.qrels.is_file()
+        asked = {json.loads(line)["query"].lower() for line in collections[name].queries.read_text().splitlines()}
+        new = [json.loads(line)["query"].lower() for line in held.queries.read_text().splitlines()]
+        assert not asked & set(new), "a held-out question repeats one of the first set"
+
+
 def test_missing_corpus_says_how_to_fetch_it(tmp_path: Path, tiny_encoder) -> None:
     q = tmp_path / "q.jsonl"
     q.write_text(json.dumps({"id": "x", "query": "y", "relevant": []}) + "\n")

@@ -103,8 +103,8 @@ def tune(
             old, min_score=f.min_score, evidence_ratio=f.evidence_ratio,
             fitted=(f"{f.answerable} answerable and {f.unanswerable} unanswerable judged questions "
                     f"({Path(queries).name}{', ' + Path(qrels).name if qrels else ''}; {time.strftime('%Y-%m-%d')})"),
-            calibration=(f"fitted: {f.quantile:.1%} quantile of the best scores of {f.answerable} judged answerable "
-                         f"questions; evidence ratio kept {keep:.0%} of their answers"),
+            calibration=(f"fitted to {f.answerable} judged answerable questions: a new one like them is refused with "
+                         f"probability {f.quantile:.1%}; the evidence ratio kept {keep:.0%} of their answers"),
         )
     after = fitting.figures(judged, min_score=new.min_score, evidence_ratio=new.evidence_ratio)
     if write:

@@ -5,12 +5,16 @@ Owns the arrow ``judged questions' retrievals -> Fitted``. The thresholds a buil
 before; they cannot know what this collection's real questions look like. Questions a
 person wrote and judged can:
 
-1. The refusal threshold is the ``max_refused * MARGIN`` quantile of the best hybrid
-   scores of the answerable questions: at most that share of them would be refused. A
-   threshold fitted on a sample refuses more of new questions than of its own (fitted at
-   1% on half of each evaluation collection's questions, the other half had 2.0-3.8%
-   refused), hence the margin. Unanswerable questions are not needed for the fit (the
-   highest threshold within the budget refuses the most of them) but are reported.
+1. The refusal threshold is the k-th lowest best hybrid score of the n answerable
+   questions, k = floor(max_refused * MARGIN * (n + 1)): a new question written like
+   these (exchangeable with them) scores below it with probability k / (n + 1), whatever
+   the distribution of scores. The margin keeps that expectation at half the budget, for
+   the spread around it; k must be at least 1, so a budget of 3% needs 66 answerable
+   questions. Questions written by someone else need not be exchangeable with these:
+   measured on the evaluation collections' second question sets (docs/evidence.md), a
+   threshold fitted on one set refused up to 8.6% of the other's answerable questions.
+   Unanswerable questions are not needed for the fit (the highest threshold within the
+   budget refuses the most of them) but are reported.
 2. The evidence ratio is the largest of ``RATIOS`` that keeps a quote stating the
    answer (grade 2) for at least ``keep`` of the answerable questions whose uncut
    answer shows one, with the fitted threshold as the floor of evidence.
@@ -21,6 +25,7 @@ records the result in the index.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -28,7 +33,6 @@ import numpy as np
 
 RATIOS = (0.8, 0.85, 0.9, 0.95)  # evidence ratios tried, the smallest first
 MARGIN = 0.5  # share of the refusal budget the fit may use on its own questions
-MIN_ANSWERABLE = 30  # fewer answerable questions say too little about a 1-3% tail
 
 
 @dataclass(frozen=True)
@@ -58,30 +62,32 @@ class Fitted:
     evidence_ratio: float
     answerable: int
     unanswerable: int
-    quantile: float  # of the answerable questions' best scores
+    quantile: float  # k / (n + 1): the expected share of new answerable questions refused
 
 
 def fit(judged: Sequence[Judged], *, max_refused: float = 0.03, keep: float = 0.95) -> Fitted:
     """The threshold and ratio these judged questions call for.
 
     Raises:
-        ValueError: fewer than ``MIN_ANSWERABLE`` answerable questions (the message says so).
+        ValueError: too few answerable questions for the budget (the message says how many).
     """
     if not 0 < max_refused < 0.5 or not 0 < keep <= 1:
         raise ValueError("the refusal budget must be between 0 and 0.5, and the share of answers kept between 0 and 1")
-    best = np.array([j.scores[0] for j in judged if j.answerable and j.scores and not j.refused_anyway])
-    if len(best) < MIN_ANSWERABLE:
+    best = np.sort([j.scores[0] for j in judged if j.answerable and j.scores and not j.refused_anyway])
+    n = len(best)
+    k = math.floor(max_refused * MARGIN * (n + 1) + 1e-9)
+    if k < 1:
+        need = math.ceil(1 / (max_refused * MARGIN)) - 1
         raise ValueError(
-            f"{len(best)} answerable questions with an answer to fit on; at least {MIN_ANSWERABLE} are needed "
-            "to place a threshold that refuses only a few percent of them"
+            f"{n} answerable questions with hits to fit on; at least {need} are needed to place a threshold "
+            f"that refuses at most {max_refused:.0%} of them (with a margin)"
         )
-    quantile = max_refused * MARGIN
-    min_score = round(float(np.quantile(best, quantile)), 4)
+    min_score = math.floor(float(best[k - 1]) * 10_000) / 10_000  # the k-th lowest is kept, those under it refused
     ratio = RATIOS[0]
     for r in RATIOS:
         if figures(judged, min_score=min_score, evidence_ratio=r).answer_kept >= keep:
             ratio = r
-    return Fitted(min_score, ratio, sum(j.answerable for j in judged), sum(not j.answerable for j in judged), quantile)
+    return Fitted(min_score, ratio, sum(j.answerable for j in judged), sum(not j.answerable for j in judged), k / (n + 1))
 
 
 def shown(j: Judged, *, min_score: float, evidence_ratio: float) -> list[int]:
