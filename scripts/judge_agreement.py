@@ -12,7 +12,6 @@ agreement on "unrelated (0) or not", which the shown-quote measure rests on.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from sklearn.metrics import cohen_kappa_score, confusion_matrix

@@ -74,7 +74,7 @@ def test_calibrate_records_the_fit_in_the_index_and_a_later_change_keeps_it(defa
     from assistant.index.folder import load_index
     from assistant.pipeline.build import add_documents
     from assistant.pipeline.service import Assistant
-    from assistant.pipeline.tune import tune
+    from assistant.evaluation.tune import tune
 
     index = tmp_path / "index"
     shutil.copytree(default_index, index)

@@ -25,7 +25,7 @@ from assistant.search.searcher import Filter
 NO_MATCH = "No passage matches the filter, so nothing was searched."
 NOTHING_FOUND = "No passages found."
 RELATED_LEAD = "Possibly related passages (they do not answer the question):"
-RELATED_HEADING = "Related, not cited (context that does not state the answer)"
+RELATED_HEADING = "Related, not cited (weaker matches, possibly unrelated)"
 SEARCHED_MAX = 300  # a rewritten follow-up is shown up to this many characters
 
 

@@ -366,7 +366,7 @@ def cmd_eval(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace, encoder: Encoder | None = None) -> int:
-    from assistant.pipeline.tune import tune
+    from assistant.evaluation.tune import tune
 
     tuned = tune(
         args.index, args.queries, qrels=args.qrels, k=args.k, max_refused=args.max_refused, keep=args.keep_answers,

@@ -19,7 +19,7 @@ person wrote and judged can:
    answer (grade 2) for at least ``keep`` of the answerable questions whose uncut
    answer shows one, with the fitted threshold as the floor of evidence.
 
-Pure: numbers in, numbers out; :mod:`assistant.pipeline.tune` asks the questions and
+Pure: numbers in, numbers out; :mod:`assistant.evaluation.tune` asks the questions and
 records the result in the index.
 """
 
