@@ -477,3 +477,18 @@ def test_upload_panel_in_a_real_browser(upload_server, tmp_path):
             expect(about).to_contain_text(f"{n_before} document")
         finally:
             browser.close()
+
+
+def test_example_questions_skip_bylines_fragments_and_page_furniture():
+    from types import SimpleNamespace
+
+    from assistant.web.collection import examples_from_headings
+
+    doc = SimpleNamespace(title="Report")  # what the examples read of a document and a passage
+    sections = ["The food crisis", "By Salil Shetty, Special to CNN", "More information", "Signatories",
+                "continued from the page before", "Prison camps and the people held ...", "Freedom of expression"]
+    passages = [SimpleNamespace(section=s) for s in sections]
+    out = examples_from_headings({"d": doc}, passages)
+    assert set(out[:2]) == {"What do the documents say about the food crisis?",
+                            "What do the documents say about freedom of expression?"}
+    assert not any(w in q for q in out for w in ("Salil", "information", "ignatories", "continued", "..."))

@@ -75,6 +75,9 @@ def tune(
     from assistant.evaluation.evaluate import load_grades, load_queries, relevant_passages
     from assistant.pipeline.service import Assistant
 
+    if not 0 < max_refused < 0.5 or not 0 < keep <= 1:  # before anything is loaded or asked
+        raise QueryError(f"--max-refused must be between 0 and 0.5 (not {max_refused}) and --keep-answers "
+                         f"between 0 and 1 (not {keep})")
     folder = index_folder(index_dir)
     assistant = Assistant.open(folder, model=model, encoder=encoder)
     index = assistant.index

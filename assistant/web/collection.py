@@ -130,8 +130,22 @@ def examples_from_headings(documents: Mapping[str, Document], passages: Iterable
     return out
 
 
+# Headings of a page's furniture, not of a subject: no question about them is worth suggesting.
+_FURNITURE = frozenset({
+    "more information", "further information", "signatories", "contact", "contacts", "notes", "references",
+    "footnotes", "see also", "read more", "related", "share", "links", "sources", "acknowledgements",
+})
+
+
 def _usable(heading: str) -> bool:
-    return 3 <= len(heading) <= 60 and bool(re.search(r"[^\W\d_]{3}", heading))
+    """A heading that names a subject: not a fragment cut short ("…"), not one that begins
+    in the middle of a phrase, not a byline, not page furniture."""
+    text = heading.strip()
+    if not (3 <= len(text) <= 60 and re.search(r"[^\W\d_]{3}", text)):
+        return False
+    if text.endswith(("...", "…")) or text[:1].islower() or re.match(r"by\s", text, re.IGNORECASE):
+        return False  # cut short, begun mid-phrase, or a byline ("By Salil Shetty, Special to CNN")
+    return text.rstrip(":.").casefold() not in _FURNITURE
 
 
 def _lower_first(text: str) -> str:
