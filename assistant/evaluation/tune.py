@@ -32,6 +32,7 @@ class Tuned:
     old: fusion.RankingConfig
     new: fusion.RankingConfig
     written: bool
+    graded: bool = True  # judged with graded judgments; else a passage without a gold quote counts as unrelated
 
     def to_json(self) -> dict:
         from dataclasses import asdict
@@ -39,7 +40,7 @@ class Tuned:
         return {
             "before": asdict(self.before) | {"min_score": self.old.min_score, "evidence_ratio": self.old.evidence_ratio},
             "after": asdict(self.after) | {"min_score": self.new.min_score, "evidence_ratio": self.new.evidence_ratio},
-            "fitted": self.new.fitted, "written": self.written,
+            "fitted": self.new.fitted, "written": self.written, "graded": self.graded,
         }
 
     def summary(self) -> str:
@@ -50,9 +51,11 @@ class Tuned:
                          _pct(f.refused_answerable), _pct(f.shown_unrelated), _pct(f.answer_kept), f"{f.shown_mean:.2f}"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        tail = (f"recorded in the index: {self.new.fitted}" if self.written
-                else "not recorded (dry run)" if self.new.fitted else "")
-        return "\n".join(lines + ([tail] if tail else []))
+        what = self.new.fitted or f"the build's own calibration ({self.new.calibration})"
+        tail = f"recorded in the index: {what}" if self.written else "not recorded (dry run)"
+        note = [] if self.graded else [
+            "(no --qrels: every quote without a gold quote counts as unrelated, so these figures are upper bounds)"]
+        return "\n".join(lines + note + [tail])
 
 
 def _pct(v: float) -> str:
@@ -112,7 +115,7 @@ def tune(
     after = fitting.figures(judged, min_score=new.min_score, evidence_ratio=new.evidence_ratio)
     if write:
         _record(folder, new, loaded=index.identity, lock_timeout=lock_timeout)
-    return Tuned(before, after, old, new, write)
+    return Tuned(before, after, old, new, write, graded=grades is not None)
 
 
 def _grade(grades: dict[str, dict[str, int]] | None, qid: str, pid: str, gold: set[str]) -> int:
