@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.errors import IndexLoadError
 from assistant.search import fit as fitting
 from assistant.search.fit import Judged
 
@@ -116,3 +117,34 @@ def test_calibrate_on_the_command_line_refuses_a_set_too_small_to_fit(default_in
 def test_a_bad_budget_is_a_value_error():
     with pytest.raises(ValueError):
         fitting.fit([_answerable(1.0)] * 40, max_refused=0.0)
+
+
+def test_a_fit_is_kept_by_a_rebuild_with_the_same_model_and_dropped_with_another(small_corpus, tiny_encoder, tmp_path):
+    from dataclasses import replace
+
+    from assistant.index import writer
+    from assistant.index.folder import load_index
+    from assistant.pipeline.build import build_index
+    from assistant.search.fusion import RankingConfig
+    from tests.conftest import TinyEncoder
+
+    out = tmp_path / "index"
+    build_index(small_corpus, encoder=tiny_encoder, out_dir=out)
+    index = load_index(out)
+    fitted = replace(RankingConfig.from_json(index.manifest.ranking), min_score=1.2345, evidence_ratio=0.9,
+                     fitted="70 answerable and 5 unanswerable judged questions (mine.jsonl)")
+    writer.rewrite_ranking(out, fitted.to_json(), loaded=index.identity)
+    with pytest.raises(IndexLoadError, match="changed since it was loaded"):
+        writer.rewrite_ranking(out, fitted.to_json(), loaded=index.identity)  # the manifest is not the one loaded
+
+    (small_corpus / "extra.txt").write_text("Extra\n\nA new page about ketches and their two masts.\n")
+    build_index(small_corpus, encoder=tiny_encoder, out_dir=out)
+    kept = RankingConfig.from_json(load_index(out).manifest.ranking)
+    assert (kept.min_score, kept.evidence_ratio, kept.fitted) == (1.2345, 0.9, fitted.fitted)
+
+    class OtherModel(TinyEncoder):
+        name = "another-model"
+
+    build_index(small_corpus, encoder=OtherModel(), out_dir=out)
+    other = RankingConfig.from_json(load_index(out).manifest.ranking)
+    assert other.fitted == "" and other.min_score != 1.2345 and other.evidence_ratio == 0.8

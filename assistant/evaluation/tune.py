@@ -3,21 +3,20 @@
 Owns the order of the steps: load the index, ask every question (hybrid, the k an answer
 quotes from), grade each hit (graded judgments when given, else a passage holding a gold
 quote is 2 and any other 0), fit (:mod:`assistant.search.fit`), and, unless it is a dry
-run, record the fitted values in the index's manifest under the writer lock. A reset puts
+run, record the fitted values in the index's manifest under the writer lock
+(:func:`assistant.index.writer.rewrite_ranking`). A reset puts
 back what the build calibrated on its own.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from assistant.answer.abstain import unknown_names
-from assistant.errors import IndexLoadError, QueryError
-from assistant.index.folder import MANIFEST_HASH, manifest_hash
+from assistant.errors import QueryError
+from assistant.index import writer
 from assistant.index.lock import index_folder, writer_lock
 from assistant.search import fit as fitting
 from assistant.search import fusion
@@ -98,8 +97,10 @@ def tune(
             refused_anyway=bool(r.name_rule and unknown_names(r.query.text, index.vocabulary)),
         ))
     before = fitting.figures(judged, min_score=old.min_score, evidence_ratio=old.evidence_ratio)
-    if reset:
-        new = _automatic(index, assistant.encoder)
+    if reset:  # what the build calibrates on its own (pseudo-questions), as if never fitted
+        from assistant.search.calibrate import calibrate
+
+        new = calibrate(index, encoder=assistant.encoder)
     else:
         try:
             f = fitting.fit(judged, max_refused=max_refused, keep=keep)
@@ -114,36 +115,11 @@ def tune(
         )
     after = fitting.figures(judged, min_score=new.min_score, evidence_ratio=new.evidence_ratio)
     if write:
-        _record(folder, new, loaded=index.identity, lock_timeout=lock_timeout)
+        with writer_lock(folder, timeout=lock_timeout):
+            writer.rewrite_ranking(folder, new.to_json(), loaded=index.identity)
     return Tuned(before, after, old, new, write, graded=grades is not None)
 
 
 def _grade(grades: dict[str, dict[str, int]] | None, qid: str, pid: str, gold: set[str]) -> int:
-    if grades is not None and qid in grades:
-        return grades[qid].get(pid, 2 if pid in gold else 0)
-    return 2 if pid in gold else 0
-
-
-def _automatic(index, encoder) -> fusion.RankingConfig:
-    """What the build calibrates on its own (pseudo-questions), as if never fitted."""
-    from assistant.search.calibrate import calibrate
-
-    return calibrate(index, encoder=encoder)
-
-
-def _record(folder: Path, ranking: fusion.RankingConfig, *, loaded: str, lock_timeout: float) -> None:
-    """Replace the manifest's ranking, atomically, if the index is still the one the
-    questions were asked of."""
-    with writer_lock(folder, timeout=lock_timeout):
-        path = folder / "manifest.json"
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        if str(raw.get(MANIFEST_HASH) or manifest_hash(raw)) != loaded:
-            raise IndexLoadError(f"the index at {folder} changed while the questions were asked; calibrate again")
-        raw["ranking"] = ranking.to_json()
-        raw[MANIFEST_HASH] = manifest_hash(raw)
-        tmp = path.with_name(f".manifest.{os.getpid()}.tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            f.write(json.dumps(raw, indent=2) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+    """A hit's grade: as judged, else 2 when it holds a gold quote and 0 otherwise."""
+    return (grades or {}).get(qid, {}).get(pid, 2 if pid in gold else 0)

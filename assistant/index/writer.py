@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.encoders.cache import CACHE_DIR
-from assistant.errors import CorpusError
+from assistant.errors import CorpusError, IndexLoadError
 from assistant.index import sources
 from assistant.index.folder import (
     INDEX_FILES, MANIFEST_HASH, SENTENCE_ARRAYS, TOKEN_ARRAYS, Manifest, checksums, file_sizes, looks_like_index,
@@ -162,6 +162,25 @@ def finish(folder: Path, manifest: Manifest) -> None:
     record = asdict(manifest) | {"checksums": checksums(folder), "sizes": file_sizes(folder)}
     record[MANIFEST_HASH] = manifest_hash(record)  # so an edited field (model, ranking ...) is found by `check`
     _write_synced(folder / "manifest.json", json.dumps(record, indent=2) + "\n")
+
+
+def rewrite_ranking(folder: Path, ranking: dict, *, loaded: str) -> None:
+    """Replace the ranking record of the manifest of the index in ``folder`` (the caller
+    holds the writer lock), atomically, if the index is still the one whose manifest
+    hash was ``loaded``; the manifest hash is recomputed, the files are untouched.
+
+    Raises:
+        IndexLoadError: the index changed since it was loaded.
+    """
+    path = folder / "manifest.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    if str(record.get(MANIFEST_HASH) or manifest_hash(record)) != loaded:
+        raise IndexLoadError(f"the index at {folder} changed since it was loaded; run the command again")
+    record["ranking"] = ranking
+    record[MANIFEST_HASH] = manifest_hash(record)
+    tmp = path.with_name(f".manifest.{os.getpid()}.tmp")
+    _write_synced(tmp, json.dumps(record, indent=2) + "\n")
+    os.replace(tmp, path)  # readers see the old manifest or the new, never half
 
 
 def salvage(tmp: Path, out: Path) -> None:

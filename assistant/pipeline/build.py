@@ -28,7 +28,7 @@ from pathlib import Path
 
 from assistant.encoders.cache import CACHE_DIR, EncoderCache
 from assistant.encoders.embed import Encoder
-from assistant.errors import CorpusError, IndexLoadError, QueryError
+from assistant.errors import CorpusError, QueryError
 from assistant.index import qdrant_contents, sources, writer
 from assistant.index.folder import AUTO, FORMAT, PASSAGE_TOKENS, Manifest, read_manifest
 from assistant.index.lock import index_folder, writer_lock
@@ -307,7 +307,7 @@ def _commit(
         )
         cache.report_to(lambda n: None)
         write_index(tmp, parts, at=out, encoder=cache.as_encoder(), index_type=asked, batch_size=batch_size, t0=t0,
-                    cache=cache)
+                    cache=cache, before=previous.manifest if previous is not None else None)
     if place is not None and update is not None:  # the points no row names any more go now
         qdrant_contents.settle(parts.dense.store, read_manifest(out)[0].qdrant or {})
     elif place is not None:  # the folder names the new collection now; readers of the alias see it from here
@@ -366,10 +366,11 @@ def _qdrant_of(parts: IndexParts) -> dict | None:
 
 def write_index(
     folder: Path, parts: IndexParts, *, at: Path, encoder: Encoder, index_type: str, batch_size: int, t0: float,
-    cache: EncoderCache | None = None,
+    cache: EncoderCache | None = None, before: Manifest | None = None,
 ) -> Manifest:
     """The last steps of every change: write ``parts`` into ``folder``, calibrate the
-    ranking on them (as the index they make at ``at``), keep the encoder outputs
+    ranking on them (as the index they make at ``at``; a fit to judged questions of
+    ``before``, the manifest of the index it replaces, is kept), keep the encoder outputs
     used in the folder's cache, and write the manifest last. Also the write path of
     ``bench/whole_index.py``.
 
@@ -381,7 +382,8 @@ def write_index(
     """
     qdrant = writer.write_parts(folder, parts)
     unranked = _manifest(parts, encoder=encoder, index_type=index_type, qdrant=qdrant)
-    ranking = kept_fit(calibrate(parts.index(at, unranked), encoder=encoder, batch_size=batch_size), at)
+    ranking = kept_fit(calibrate(parts.index(at, unranked), encoder=encoder, batch_size=batch_size), before,
+                       model=encoder.name)
     if cache is not None:
         cache.keep(folder / CACHE_DIR)
     manifest = replace(
@@ -392,16 +394,13 @@ def write_index(
     return manifest
 
 
-def kept_fit(ranking: fusion.RankingConfig, at: Path) -> fusion.RankingConfig:
+def kept_fit(ranking: fusion.RankingConfig, before: Manifest | None, *, model: str) -> fusion.RankingConfig:
     """``ranking`` with the threshold and ratio fitted to judged questions (``assistant
-    calibrate``) of the index now at ``at``, when it has some: a change to the collection
-    keeps them (calibrate again after a large one)."""
-    try:
-        before = read_manifest(at)[0].ranking if (at / "manifest.json").is_file() else None
-    except IndexLoadError:
-        return ranking  # an unreadable index is replaced whole
-    old = fusion.RankingConfig.from_json(before) if before else None
-    if old is None or not old.fitted:
+    calibrate``) of the index it replaces (``before``), when it has some and was built
+    with the same model (another model scores on another scale): a change to the
+    collection keeps them (calibrate again after a large one)."""
+    old = fusion.RankingConfig.from_json(before.ranking) if before is not None and before.ranking else None
+    if old is None or not old.fitted or before.model != model:
         return ranking
     return replace(ranking, min_score=old.min_score, evidence_ratio=old.evidence_ratio, fitted=old.fitted,
                    calibration=old.calibration)

@@ -20,6 +20,8 @@ rule 1 alone. The best hit is always evidence unless the answer is refused
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from assistant.search.searcher import Hit, Retrieval
 
 
@@ -31,8 +33,14 @@ def is_evidence(retrieval: Retrieval) -> tuple[bool, ...]:
     calibrated = retrieval.calibrated
     values = [h.score if calibrated else _cosine(h) for h in hits]
     floor = retrieval.min_score if calibrated else float("-inf")
+    return evidence_of(values, ratio=retrieval.evidence_ratio, floor=floor)
+
+
+def evidence_of(values: Sequence[float], *, ratio: float, floor: float) -> tuple[bool, ...]:
+    """The rule on a question's hit values, best first: the first always, each other one
+    when it reaches ``ratio`` of the best and ``floor``."""
     top = max(values)
-    cut = retrieval.evidence_ratio * top if top > 0 else float("-inf")
+    cut = ratio * top if top > 0 else float("-inf")
     return (True,) + tuple(v >= cut and v >= floor for v in values[1:])
 
 

@@ -31,6 +31,8 @@ from typing import Sequence
 
 import numpy as np
 
+from assistant.search.evidence import evidence_of
+
 RATIOS = (0.8, 0.85, 0.9, 0.95)  # evidence ratios tried, the smallest first
 MARGIN = 0.5  # share of the refusal budget the fit may use on its own questions
 
@@ -95,9 +97,7 @@ def shown(j: Judged, *, min_score: float, evidence_ratio: float) -> list[int]:
     the rule of ``assistant.search.evidence`` and ``assistant.answer.abstain``."""
     if not j.scores or j.refused_anyway or j.scores[0] < min_score:
         return []
-    top = j.scores[0]
-    cut = evidence_ratio * top if top > 0 else float("-inf")
-    return [0] + [i for i in range(1, len(j.scores)) if j.scores[i] >= cut and j.scores[i] >= min_score]
+    return [i for i, ok in enumerate(evidence_of(j.scores, ratio=evidence_ratio, floor=min_score)) if ok]
 
 
 def figures(judged: Sequence[Judged], *, min_score: float, evidence_ratio: float) -> Figures:
