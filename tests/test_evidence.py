@@ -15,7 +15,7 @@ from assistant.answer.json_format import to_json
 from assistant.web.chat import render_answer
 from assistant.ingest.corpus import Document, Passage
 from assistant.evaluation.evaluate import QueryResult, load_grades, shown_metrics
-from assistant.search.evidence import is_evidence
+from assistant.search.evidence import is_evidence, is_offered
 from assistant.search.request import clean_query
 from assistant.search.fusion import DEFAULT as DEFAULT_CONFIG
 from assistant.search.searcher import Hit, Retrieval, Signals
@@ -80,6 +80,26 @@ def test_related_passages_are_apart_unnumbered_and_labelled() -> None:
     assert "Gamma" not in md[: md.index("<details>")]
 
 
+def test_related_passages_under_the_refusal_floor_are_withheld_not_offered() -> None:
+    # 1.5 best: 1.25 is evidence; 1.1 (under the ratio, over the floor 0.95) is offered as
+    # related; 0.9 is under the floor: too weak to answer on its own, so not offered either
+    r = _retrieval([1.5, 1.25, 1.1, 0.9])
+    assert is_offered(r) == (True, True, True, False)
+    answer = make_answer(r, {"d": _doc()}, evidence=is_evidence(r), offered=is_offered(r))
+    assert [q.citation.passage_id for q in answer.quotes] == ["d#p1", "d#p2"]
+    assert [q.citation.passage_id for q in answer.related] == ["d#p3"]
+    assert answer.withheld == ("d#p4",)
+    assert "Delta" not in to_text(answer) and "Delta" not in render_answer(answer)
+    assert [h["passage_id"] for h in to_json(answer)["related"]] == ["d#p3"]
+    # other modes: the cosine part against RankingConfig.min_cosine
+    low = DEFAULT_CONFIG.min_cosine - 0.05
+    k = _retrieval([9.0, 8.0, 7.0], mode="keyword", cosines=[0.6, low + 0.1, low])
+    assert is_offered(k) == (True, True, False)
+    # a refused answer shows its closest passages whatever the floor ("possibly related")
+    refused = make_answer(_retrieval([0.5, 0.45]), {"d": _doc()}, abstained=True, offered=(False, False))
+    assert len(refused.quotes) == 2 and refused.withheld == ()
+
+
 def test_a_refused_answer_has_no_related_section_only_possibly_related_hits() -> None:
     r = _retrieval([0.5, 0.45])
     answer = make_answer(r, {"d": _doc()}, abstained=True)
@@ -87,8 +107,9 @@ def test_a_refused_answer_has_no_related_section_only_possibly_related_hits() ->
     assert to_json(answer)["related"] == []
 
 
-def _result(qid: str, shown: tuple[str, ...], uncut: tuple[str, ...], answerable: bool = True) -> QueryResult:
-    return QueryResult(qid, "q", answerable, 1, not uncut, 1.0, uncut, "", "", (), shown, uncut)
+def _result(qid: str, shown: tuple[str, ...], uncut: tuple[str, ...], answerable: bool = True,
+            related: tuple[str, ...] = ()) -> QueryResult:
+    return QueryResult(qid, "q", answerable, 1, not uncut, 1.0, uncut, "", "", (), shown, uncut, "", related)
 
 
 def test_shown_measures_match_a_hand_computed_example(tmp_path: Path) -> None:
@@ -96,8 +117,9 @@ def test_shown_measures_match_a_hand_computed_example(tmp_path: Path) -> None:
     qrels.write_text("a 0 p1 2\na 0 p2 0\na 0 p3 1\nb 0 p4 1\nb 0 p5 2\nc 0 p6 0\n")
     grades = load_grades(qrels)
     results = [
-        _result("a", ("p1", "p3"), ("p1", "p3", "p2")),  # 0 of 2 shown unrelated; uncut 1 of 3
-        _result("b", ("p4",), ("p4", "p5", "p9")),  # p9 never judged: unrelated; the answer (p5) was cut
+        _result("a", ("p1", "p3"), ("p1", "p3", "p2"), related=("p2",)),  # 0 of 2 shown unrelated; uncut 1 of 3
+        # p9 never judged: unrelated and withheld; the answer (p5) was cut, offered as related
+        _result("b", ("p4",), ("p4", "p5", "p9"), related=("p5",)),
         _result("c", ("p6",), ("p6",), answerable=False),  # an unanswerable question answered: 1 unrelated
         _result("d", (), (), answerable=False),  # refused: shows nothing
     ]
@@ -109,6 +131,7 @@ def test_shown_measures_match_a_hand_computed_example(tmp_path: Path) -> None:
     assert m["answer_kept"] == pytest.approx(1 / 2, abs=1e-3)
     assert m["shown_mean"] == pytest.approx(4 / 4, abs=1e-3) and m["shown_mean_uncut"] == pytest.approx(7 / 4, abs=1e-3)
     assert m["unjudged_shown"] == 1
+    assert m["related_mean"] == pytest.approx(2 / 4, abs=1e-3) and m["related_unrelated"] == pytest.approx(1 / 2, abs=1e-3)
     # graded nDCG@10 by hand, trec_eval's gains being the grades: a: 2, 0, 1 at ranks 1-3
     # (ideal 2, 1); b: 1, 2 (ideal 2, 1); c and d are not answerable
     import math

@@ -141,9 +141,12 @@ def test_chat_in_a_real_browser(server, tmp_path):
             expect(view.locator(".src-para")).to_have_count(3)  # the first paragraph and the two after it
             assert view.locator("script, b").count() == 0
 
+            # a question two passages answer; then the second one, picked under Sources
+            box.fill("Where are public executions held?")
+            box.press("Enter")
+            expect(chat.locator(".bot-row").last).to_contain_text("[2]", timeout=60_000)
             page.locator("#source-pick input").click()
-            # the second passage of the answer: a numbered quote, or a related one (never numbered)
-            option = page.get_by_role("option", name=re.compile(r"^(\[2\]|related ·) ")).first
+            option = page.get_by_role("option", name=re.compile(r"^\[2\] ")).first
             label = option.inner_text()
             option.click()
             paragraph = re.search(r"¶ (\d+)", label).group(1)
@@ -281,7 +284,8 @@ def test_search_endpoint_returns_the_json_of_ask(server, capsys):
     assert got["provenance"]["answered_at"] and expected["provenance"]["answered_at"]
     got, expected = _timeless(got), _timeless(expected)  # two answers, asked at two moments
     assert {k: v for k, v in got.items() if k != "hits"} == {k: v for k, v in expected.items() if k != "hits"}
-    assert len(got["hits"]) + len(got["related"]) == len(expected["hits"]) + len(expected["related"]) == 3
+    # at most k = 3 passages: the evidence, and related ones reaching the refusal floor
+    assert 1 <= len(got["hits"]) + len(got["related"]) == len(expected["hits"]) + len(expected["related"]) <= 3
     for g, e in zip(got["hits"], expected["hits"]):
         for key in ("score", "similarity"):  # another process, maybe other thread counts: last digits may differ
             assert g.pop(key) == pytest.approx(e.pop(key), abs=1e-3)

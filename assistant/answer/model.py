@@ -109,6 +109,9 @@ class Answer:
     id: str | None = None
     where: Filter = Filter()  # the filter the question was asked with
     related: tuple[Quote, ...] = ()  # context that is not evidence: rank 0, never cited
+    # passage ids of hits neither evidence nor strong enough to offer as related: not shown,
+    # kept so that an evaluation can tell what the cut removed from the k hits
+    withheld: tuple[str, ...] = ()
     provenance: Stamp | None = None  # which index answered, and when (assistant.answer.provenance.stamp)
 
 
@@ -185,11 +188,13 @@ def make_answer(
     extra_notes: tuple[str, ...] = (),
     where: Filter = Filter(),
     evidence: tuple[bool, ...] | None = None,
+    offered: tuple[bool, ...] | None = None,
 ) -> Answer:
     """Quotes with citations and highlights for the hits of a retrieval.
 
     ``evidence`` says which hits are evidence (``assistant.search.evidence``); the others
-    become the answer's ``related`` passages. None: every hit is a quote (and a
+    become the answer's ``related`` passages when ``offered`` says so (None: all of
+    them), else its ``withheld`` ones. ``evidence`` None: every hit is a quote (and a
     refused answer's hits are all "possibly related")."""
     notes = list(extra_notes)
     q = retrieval.query
@@ -202,6 +207,7 @@ def make_answer(
         notes.append("No passage matches the filter; nothing was searched.")
     quotes: list[Quote] = []
     related: list[Quote] = []
+    withheld: list[str] = []
     kept: list[tuple[Quote, set[str], bool]] = []  # (quote, its shingles, is evidence)
     for i, hit in enumerate(retrieval.hits):
         shingles = _shingles(hit.passage.text)
@@ -212,6 +218,9 @@ def make_answer(
             kept[twin] = (replace(prev, also_in=prev.also_in + (cite(hit.passage, doc),)), s, ev)
             continue
         is_ev = abstained or evidence is None or evidence[i]
+        if not is_ev and offered is not None and not offered[i]:
+            withheld.append(hit.passage.passage_id)
+            continue
         strength = POSSIBLY_RELATED if abstained else (STRONG if is_ev else RELATED)
         quote = Quote(
             rank=0,
@@ -242,6 +251,7 @@ def make_answer(
         id=qid,
         where=where,
         related=tuple(related),
+        withheld=tuple(withheld),
     )
 
 

@@ -14,7 +14,9 @@ k of 5: the share of shown quotes that are unrelated (grade 0, or never judged),
 share of answerable questions showing a quote that states the answer, the mean number
 of quotes shown (a refused answer shows none), and nDCG@10 with graded gains. The
 same figures for every hit of the answer, uncut (``*_uncut``), show what the evidence
-cut (``assistant.search.evidence``) changes.
+cut (``assistant.search.evidence``) changes. The related passages an answer offers
+apart (not cited) are counted too: how many per question and the share of them that
+are unrelated (``related_mean``, ``related_unrelated``).
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class QueryResult:
     shown: tuple[str, ...] = ()  # passage ids the answer at SHOWN_K quotes as evidence (none when refused)
     uncut: tuple[str, ...] = ()  # every quote of that answer, related ones included (none when refused)
     reason: str = ""  # why it was refused
+    related: tuple[str, ...] = ()  # passage ids offered apart as related context (not cited)
 
 
 def unreachable(queries: list[EvalQuery], index: Index) -> list[str]:
@@ -214,13 +217,15 @@ def evaluate(
             rank = next((i for i, pid in enumerate(ids, start=1) if pid in qrels[q.qid]), None)
             answer = assistant.ask(q.query, k=SHOWN_K, mode=mode)
             shown = () if answer.abstained else tuple(x.citation.passage_id for x in answer.quotes)
-            uncut = () if answer.abstained else shown + tuple(x.citation.passage_id for x in answer.related)
+            related = () if answer.abstained else tuple(x.citation.passage_id for x in answer.related)
+            uncut = () if answer.abstained else shown + related + answer.withheld
             results[mode].append(
                 QueryResult(
                     q.qid, q.query, q.answerable, rank, abstained, round(ms, 2), ids,
                     " ".join(r.hits[0].passage.text.split())[:300] if r.hits else "",
                     q.gold[0].quote if q.gold else "", q.tags, shown, uncut,
                     next((n.removeprefix("Not answered: ").rstrip(".") for n in answer.notes if n.startswith("Not answered")), ""),
+                    related,
                 )
             )
     reports = []
@@ -286,6 +291,9 @@ def shown_metrics(
             if answerable else float("nan")
         )
         out[f"shown_mean{suffix}"] = round(len(quotes) / len(results), 3) if results else 0.0
+    offered = [(r.qid, pid) for r in results for pid in r.related]
+    out["related_mean"] = round(len(offered) / len(results), 3) if results else 0.0
+    out["related_unrelated"] = round(sum(grade(*x) == 0 for x in offered) / len(offered), 4) if offered else 0.0
     with_answer = [r for r in answerable if any(grade(r.qid, pid) == 2 for pid in r.uncut)]
     out["answer_kept"] = (
         round(sum(any(grade(r.qid, pid) == 2 for pid in r.shown) for r in with_answer) / len(with_answer), 4)
@@ -306,7 +314,7 @@ def unrelated_shown(result: QueryResult, grades: dict[str, dict[str, int]]) -> i
 
 
 SHOWN_COLUMNS = ("shown_unrelated", "shows_answer", "answer_kept", "shown_mean", "ndcg_graded@10",
-                 "shown_unrelated_uncut", "shows_answer_uncut", "shown_mean_uncut")
+                 "shown_unrelated_uncut", "shows_answer_uncut", "shown_mean_uncut", "related_mean", "related_unrelated")
 
 
 def shown_table(reports: list[ModeReport]) -> str:

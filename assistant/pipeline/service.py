@@ -41,7 +41,7 @@ from assistant.errors import AssistantError, IndexLoadError, QueryError
 from assistant.index import sources
 from assistant.index.folder import MANIFEST_HASH, Index, load_index
 from assistant.ingest.corpus import Document, Passage
-from assistant.search.evidence import is_evidence
+from assistant.search.evidence import is_evidence, is_offered
 from assistant.search.request import Filter, Query, check_k, check_mode, clean_query
 from assistant.search.searcher import EncodedQuestion, Retrieval, Searcher
 
@@ -314,7 +314,7 @@ class Assistant:
         notes = ((f"Not answered: {reason}.",) if reason and retrieval.hits else ()) + version.notes
         answer = make_answer(
             retrieval, index.documents, abstained=bool(reason), asked=asked.text, qid=qid, extra_notes=notes,
-            where=where, evidence=None if reason else is_evidence(retrieval),
+            where=where, evidence=None if reason else is_evidence(retrieval), offered=is_offered(retrieval),
         )
         return stamp(answer, index)  # provenance: the index that answered, and when
 

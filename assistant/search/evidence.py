@@ -16,6 +16,12 @@ Modes whose scores are not the calibrated hybrid scale (``Mode.calibrated`` in
 each hit, max(paragraph cosine, best sentence cosine), against the best hit's, by
 rule 1 alone. The best hit is always evidence unless the answer is refused
 (``assistant.answer.abstain``). Both numbers live in the index's ``RankingConfig``.
+
+A hit that is not evidence is offered apart as related context only when it reaches
+the same floor (``is_offered``): a passage too weak to be given as the best answer on
+its own is not offered even as context. Measured on the evaluation collections'
+graded judgments, 84% of the related passages under the floor were unrelated (316 of
+378, six question sets), against 67% above it (330 of 489).
 """
 
 from __future__ import annotations
@@ -34,6 +40,15 @@ def is_evidence(retrieval: Retrieval) -> tuple[bool, ...]:
     values = [h.score if calibrated else _cosine(h) for h in hits]
     floor = retrieval.min_score if calibrated else float("-inf")
     return evidence_of(values, ratio=retrieval.evidence_ratio, floor=floor)
+
+
+def is_offered(retrieval: Retrieval) -> tuple[bool, ...]:
+    """For each hit, whether it reaches the collection's refusal floor: the calibrated
+    threshold on hybrid scores, else ``RankingConfig.min_cosine`` on the cosine part.
+    A hit that is not evidence is offered as related context only then."""
+    if retrieval.calibrated:
+        return tuple(h.score >= retrieval.min_score for h in retrieval.hits)
+    return tuple(_cosine(h) >= retrieval.config.min_cosine for h in retrieval.hits)
 
 
 def evidence_of(values: Sequence[float], *, ratio: float, floor: float) -> tuple[bool, ...]:
