@@ -16,6 +16,11 @@ Collections:
 * ``debian-reference`` (package ``debian-reference-en``, GPL): chapters of the
   Debian Reference, cut verbatim out of the hard-wrapped plain-text edition the
   package ships. Its questions were written by hand against version 2.100.
+* ``r-manuals`` (package ``r-doc-pdf``, GPL): two of the R project's PDF manuals as
+  the package ships them, untouched and without metadata (as a user would drop
+  them in): the R FAQ (short answers) and "R Data Import/Export" (a formal
+  manual). Its questions were written by hand against version 4.2.2.20221110-2;
+  their gold quotes are checked against the text the assistant reads from the PDFs.
 
 The script asks apt for the version recorded below first and takes the
 candidate version when that one is gone; the version used is written to
@@ -298,8 +303,13 @@ def write_queries(path: Path, queries: list[Query], *, extra: Path | None = None
 
 
 def check_quotes(queries_path: Path, corpus: Path) -> list[str]:
-    """Problems with the gold quotes: unknown documents, quotes not verbatim in them."""
+    """Problems with the gold quotes: unknown documents, quotes not verbatim in them
+    (in a PDF's case, in the text the assistant reads from it)."""
     texts = {p.stem: p.read_text(encoding="utf-8") for p in corpus.glob("*.txt")}
+    if any(corpus.glob("*.pdf")):
+        from assistant.ingest.formats.pdf import read_pdf
+
+        texts |= {p.stem: read_pdf(p.read_bytes()).text for p in corpus.glob("*.pdf")}
     problems = []
     for n, line in enumerate(queries_path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -359,6 +369,32 @@ def build_reference(folder: Path, *, force: bool) -> str:
     return f"{len(docs)} chapters from {REFERENCE.name} {version}"
 
 
+R_MANUALS = Package("r-doc-pdf", "4.2.2.20221110-2")
+_R_MANUAL_DIR = "usr/share/R/doc/manual"
+R_MANUAL_FILES = ("R-FAQ.pdf", "R-data.pdf")
+
+
+def build_r_manuals(folder: Path, *, force: bool) -> str:
+    if not force and _up_to_date(folder, R_MANUALS):
+        return "up to date"
+    root, version = fetch_package(R_MANUALS, folder / "source")
+    out = folder / "corpus"
+    tmp = out.with_name(out.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    for name in R_MANUAL_FILES:
+        src = root / _R_MANUAL_DIR / name
+        if not src.is_file():
+            raise DataError(f"{R_MANUALS.name} {version} has no {_R_MANUAL_DIR}/{name}")
+        shutil.copyfile(src, tmp / name)
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    _write_source(folder, R_MANUALS, version, {"documents": str(len(R_MANUAL_FILES))})
+    return f"{len(R_MANUAL_FILES)} PDF manuals from {R_MANUALS.name} {version}"
+
+
 def _write_source(folder: Path, pkg: Package, version: str, extra: dict[str, str]) -> None:
     rec = _source_record(folder, pkg, version, extra)
     (folder / "source" / "SOURCE.json").write_text(json.dumps(rec, indent=1) + "\n")
@@ -372,7 +408,7 @@ def _iso_month(date: str) -> str:
     return ""
 
 
-BUILDERS = {"debian-faq": build_faq, "debian-reference": build_reference}
+BUILDERS = {"debian-faq": build_faq, "debian-reference": build_reference, "r-manuals": build_r_manuals}
 
 
 def main(argv: list[str] | None = None) -> int:

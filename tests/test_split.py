@@ -65,6 +65,44 @@ def test_content_is_not_boilerplate(line):
     assert not is_boilerplate(line)
 
 
+def test_table_of_contents_and_index_entries_are_not_passages():
+    # as the R FAQ's PDF reads: entries with dot leaders, several to a line, then the text
+    text = (
+        "Table of Contents\n\n"
+        "1    Introduction . . . . . . . . . . . . . . . . . . . . .      1 1.1    Legalese . . . . . . . . . . . .     1\n\n"
+        "2.5    How can R be installed?. . . . . . . . . . . . . . . . . .4\n"
+        "1.1    The R environment.............................................\n\n"
+        "Concept index\n\nReading data from files . . . . . . . . . . . . . . . . .\n"
+        "Recycling rule . . . . . . . . . . . . . . . .            9,\n\n"
+        "1.1 Legalese\n\n"
+        "R is free software and comes with ABSOLUTELY NO WARRANTY. You may wait... and wait.\n"
+    )
+    got = passages(text)
+    assert got == ["R is free software and comes with ABSOLUTELY NO WARRANTY. You may wait... and wait."]
+    assert not is_boilerplate("An ellipsis... or two.... is not a leader.")
+    # the index's column of page numbers, left once its entries are gone
+    assert passages("Recycling rule . . . . . . . . .\n21\n22, 23\n9, 45,\n\nR is free software.\n") == ["R is free software."]
+    assert not is_boilerplate("In 2018, 52 organisations signed.") and not is_boilerplate("[1] 1 2 3")
+
+
+def test_a_numbered_question_heading_is_the_section_of_its_answer_not_a_passage():
+    text = (
+        "2.1  What is R?\n\n"
+        "R is a system for statistical computation and graphics. It consists of a language plus a run-time environment.\n\n"
+        "7.14  What are valid names?\n\n"
+        "Syntactic names are made of letters, digits, the dot and underscore.\n\n"
+        "3.5 million people were displaced in 2018, the agency said.\n"
+    )
+    spans = split_text(text)
+    got = [(text[s.start:s.end], s.section) for s in spans]
+    assert got == [
+        ("R is a system for statistical computation and graphics. It consists of a language plus a run-time environment.",
+         "2.1  What is R?"),
+        ("Syntactic names are made of letters, digits, the dot and underscore.", "7.14  What are valid names?"),
+        ("3.5 million people were displaced in 2018, the agency said.", "7.14  What are valid names?"),
+    ]
+
+
 def test_a_paragraph_mentioning_donations_is_kept():
     text = (
         "Food aid\n\n"

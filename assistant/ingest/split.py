@@ -1,7 +1,7 @@
 """Cutting a scraped page's text into paragraphs, by rules that generalise.
 
 Owns the rules for what is a passage and what is not: navigation and donation
-boilerplate, lines in another script (photo captions), headings (which become
+boilerplate, table-of-contents and index entries (dot leaders), lines in another script (photo captions), headings (which become
 the section of the text under them), date lines (which date the items of a news
 listing), lists (grouped with their lead-in line), hard-wrapped lines (re-joined)
 and paragraphs too long for the encoder (cut at sentence ends).
@@ -50,6 +50,14 @@ _BOILERPLATE = [
     r"print( this)?( page)?|download( pdf)?|previous|next|close",
 ]
 _BOILERPLATE_RE = re.compile(r"^(?:" + "|".join(_BOILERPLATE) + r")$", re.I)
+# A dot leader: six or more dots, spaced or not (an ellipsis has three).
+_DOT_LEADER = re.compile(r"(?:\. ?){6,}")
+# A line of page numbers only, as a table of contents' or an index's right column reads
+# once its entries are gone: "21", "9, 23, 45".
+_PAGE_NUMBERS = re.compile(r"^\d{1,4}(?:\s*,\s*\d{1,4}|\s+\d{1,4})*,?$")
+# A numbered section heading: "2.1  What is R?", "7.14 What are valid names?". It ends
+# with a question mark or a full stop as often as not, so it is not told by its ending.
+_NUMBERED_HEADING = re.compile(r"^(?:\d+\.)+\d+\.?\s+[A-Z(“\"'‘]")
 
 _CLOSING = re.compile(
     r"^(yours (sincerely|faithfully|truly)|sincerely( yours)?|respectfully( yours)?|kind regards|signed|signatories)\b",
@@ -118,6 +126,11 @@ class _Unit:
         return self.words <= _SHORT_MAX_WORDS and not (_TERMINAL_RE.search(t) or t.endswith(_LEAD_IN))
 
     @property
+    def is_numbered_heading(self) -> bool:
+        """One line numbered as a section ("2.1  What is R?"), whatever its last character."""
+        return len(self.lines) == 1 and self.words <= _HEADING_MAX_WORDS and bool(_NUMBERED_HEADING.match(self.text))
+
+    @property
     def is_lead_in(self) -> bool:
         return self.text.endswith(_LEAD_IN)
 
@@ -143,8 +156,13 @@ def parse_date(line: str) -> str:
 
 
 def is_boilerplate(line: str) -> bool:
-    """True for a line of site chrome: navigation, share buttons, donation appeals."""
-    return bool(_BOILERPLATE_RE.match(line.strip()))
+    """True for a line of site chrome (navigation, share buttons, donation appeals) or of a
+    table of contents or back-of-book index: an entry with a dot leader to its page
+    ("2.5 How can R be installed? . . . . . . 4"), or a line of page numbers only. Those
+    repeat a manual's headings word for word, so they outrank the text they point to, and
+    they state nothing."""
+    s = line.strip()
+    return bool(_BOILERPLATE_RE.match(s) or _DOT_LEADER.search(s) or _PAGE_NUMBERS.match(s))
 
 
 def first_heading(text: str) -> str:
@@ -210,7 +228,7 @@ def split_text(
             ):
                 group.append(units[j])
                 j += 1
-        if len(group) == 1 and u.is_short and not u.is_bullet:
+        if len(group) == 1 and ((u.is_short and not u.is_bullet) or u.is_numbered_heading):
             if u.words <= _HEADING_MAX_WORDS and not _DATE_ANYWHERE.search(u.text):
                 section = u.text.lstrip("#").strip()  # a Markdown heading's "#" is not its name
             # longer short lines without a full stop are captions or bylines: not passages
