@@ -5,7 +5,7 @@ Usage: python scripts/judge_agreement.py > eval/qrels/AGREEMENT.md
 Compares eval/qrels/second-assessor.qrels with the first assessors' labels in
 eval/qrels/{default,debian-faq,debian-reference}.qrels, and
 eval/qrels/second-assessor-holdout.qrels with eval/qrels/NAME-holdout.qrels (the held-out
-question sets): exact agreement, Cohen's kappa
+question sets), and eval/qrels/second-assessor-r-manuals.qrels with eval/qrels/r-manuals.qrels: exact agreement, Cohen's kappa
 (unweighted and linearly weighted, scikit-learn), the confusion matrix, and the
 agreement on "unrelated (0) or not", which the shown-quote measure rests on.
 """
@@ -42,9 +42,11 @@ def table(name: str, a: list[int], b: list[int]) -> list[str]:
 
 
 SETS = (
-    ("first question sets", "second-assessor.qrels", "", "about 12% of each collection"),
+    ("first question sets", "second-assessor.qrels", "", "about 12% of each collection", COLLECTIONS),
     ("held-out question sets", "second-assessor-holdout.qrels", "-holdout",
-     "the questions whose id's SHA-256 begins with 0-3, about a quarter of each set"),
+     "the questions whose id's SHA-256 begins with 0-3, about a quarter of each set", COLLECTIONS),
+    ("PDF manuals", "second-assessor-r-manuals.qrels", "",
+     "the questions whose id's SHA-256 begins with 0-3, a fifth of the set", ("r-manuals",)),
 )
 
 
@@ -52,14 +54,14 @@ def main() -> None:
     print("# Agreement of the graded judgments\n")
     print("For each question set a second assessor judged every pooled passage of a sample of questions "
           "(chosen by a hash of the question id) without seeing the first labels.")
-    for title, second_file, suffix, sample in SETS:
+    for title, second_file, suffix, sample, names in SETS:
         second = read(QRELS / second_file)
-        print(f"\n## {title.capitalize()} (sample: {sample})\n")
+        print(f"\n## {title[0].upper() + title[1:]} (sample: {sample})\n")
         print("| collection | pairs | exact agreement | Cohen's kappa | linear weighted kappa | agreement on unrelated (0) vs not | kappa on unrelated vs not |")
         print("|---|---|---|---|---|---|---|")
         all_a: list[int] = []
         all_b: list[int] = []
-        for name in COLLECTIONS:
+        for name in names:
             first = read(QRELS / f"{name}{suffix}.qrels")
             pairs = sorted(k for k in second if k in first)
             a = [first[k] for k in pairs]

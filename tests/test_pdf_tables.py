@@ -201,6 +201,12 @@ def test_the_heading_is_the_largest_type_when_larger_than_the_text():
              TypePiece("body", 10, 40, 0), TypePiece("text", 10, 40, 30)]
     assert heading_of(words) == "Big title"
     assert heading_of([replace(w, size=10) for w in words]) == ""
+    # a title in small capitals, as the R FAQ's first page draws it: "R" at 20.7 pt, " FAQ" at
+    # 17.2 on the same line; the subtitle below, in body type, is not part of it
+    faq = [TypePiece("R", 20.7, 562, 90), TypePiece("FAQ", 17.2, 562, 115),
+           TypePiece("Frequently Asked Questions on R", 10.9, 585, 361), TypePiece("Version 2022-09-08", 10.9, 598, 432),
+           TypePiece("Kurt Hornik", 14.3, 998, 90)]
+    assert heading_of(faq) == "R FAQ"
 
 
 # ------------------------------------------------------------------ bad input

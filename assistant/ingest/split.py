@@ -68,6 +68,7 @@ _TERMINAL_RE = re.compile(r"[.!?;…][\"”’')\]]*$")
 _LEAD_IN = (":", ",")
 _HEADING_MAX_WORDS = 10
 _SHORT_MAX_WORDS = 14
+_NUMBERED_HEADING_MAX_WORDS = 20
 _WRAPPED_MAX_LINE = 130
 
 
@@ -127,8 +128,9 @@ class _Unit:
 
     @property
     def is_numbered_heading(self) -> bool:
-        """One line numbered as a section ("2.1  What is R?"), whatever its last character."""
-        return len(self.lines) == 1 and self.words <= _HEADING_MAX_WORDS and bool(_NUMBERED_HEADING.match(self.text))
+        """A line or two numbered as a section ("2.1  What is R?"), whatever its last
+        character; an FAQ's numbered questions run longer than other headings."""
+        return len(self.lines) <= 2 and self.words <= _NUMBERED_HEADING_MAX_WORDS and bool(_NUMBERED_HEADING.match(self.text))
 
     @property
     def is_lead_in(self) -> bool:
@@ -229,7 +231,7 @@ def split_text(
                 group.append(units[j])
                 j += 1
         if len(group) == 1 and ((u.is_short and not u.is_bullet) or u.is_numbered_heading):
-            if u.words <= _HEADING_MAX_WORDS and not _DATE_ANYWHERE.search(u.text):
+            if (u.words <= _HEADING_MAX_WORDS or u.is_numbered_heading) and not _DATE_ANYWHERE.search(u.text):
                 section = u.text.lstrip("#").strip()  # a Markdown heading's "#" is not its name
             # longer short lines without a full stop are captions or bylines: not passages
             i += 1

@@ -108,7 +108,12 @@ def heading_of(pieces: list[TypePiece]) -> str:
     top_size = max(w.size for w in words)
     if top_size < HEADING_RATIO * body:
         return ""
-    big = sorted((w for w in words if w.size >= top_size - 0.5), key=lambda w: (round(w.top), w.x0))
+    # the largest type, and heading-sized type on the same line: a title set in small capitals
+    # draws its first letter larger than the rest ("R" at 20.7 pt, " FAQ" at 17.2)
+    tops = [w.top for w in words if w.size >= top_size - 0.5]
+    big = sorted((w for w in words if w.size >= top_size - 0.5 or (
+        w.size >= HEADING_RATIO * body and any(abs(w.top - t) <= 0.3 * top_size for t in tops))),
+        key=lambda w: (round(w.top), w.x0))
     lines: list[list[TypePiece]] = []
     for w in big:
         if lines and abs(w.top - lines[-1][0].top) <= 0.3 * top_size:
