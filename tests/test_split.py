@@ -99,11 +99,11 @@ def test_a_numbered_question_heading_is_the_section_of_its_answer_not_a_passage(
     got = [(text[s.start:s.end], s.section) for s in spans]
     assert got == [
         ("R is a system for statistical computation and graphics. It consists of a language plus a run-time environment.",
-         "2.1  What is R?"),
-        ("Syntactic names are made of letters, digits, the dot and underscore.", "7.14  What are valid names?"),
-        ("3.5 million people were displaced in 2018, the agency said.", "7.14  What are valid names?"),
+         "2.1 What is R?"),
+        ("Syntactic names are made of letters, digits, the dot and underscore.", "7.14 What are valid names?"),
+        ("3.5 million people were displaced in 2018, the agency said.", "7.14 What are valid names?"),
         ("One way is to use paste() to build the file name.",
-         "7.34  How can I save the result of each iteration in a loop into a separate file?"),
+         "7.34 How can I save the result of each iteration in a loop into a separate file?"),
     ]
 
 

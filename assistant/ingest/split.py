@@ -232,7 +232,7 @@ def split_text(
                 j += 1
         if len(group) == 1 and ((u.is_short and not u.is_bullet) or u.is_numbered_heading):
             if (u.words <= _HEADING_MAX_WORDS or u.is_numbered_heading) and not _DATE_ANYWHERE.search(u.text):
-                section = u.text.lstrip("#").strip()  # a Markdown heading's "#" is not its name
+                section = " ".join(u.text.lstrip("#").split())  # a Markdown heading's "#" is not its name; a PDF's spacing is not either
             # longer short lines without a full stop are captions or bylines: not passages
             i += 1
             continue
