@@ -121,14 +121,18 @@ def examples_from_headings(documents: Mapping[str, Document], passages: Iterable
     """Questions about the collection's own headings (the most used first), then its titles."""
     titles = {d.title for d in documents.values()}
     counts = Counter(p.section for p in passages if p.section and p.section not in titles)
-    headings = [h for h, _ in sorted(counts.items(), key=lambda x: (-x[1], x[0])) if _usable(h)]
-    out = [f"What do the documents say about {_lower_first(h)}?" for h in headings[:MAX_EXAMPLES]]
+    named = [_SECTION_NUMBER.sub("", h) for h, _ in sorted(counts.items(), key=lambda x: (-x[1], x[0]))]
+    headings = list(dict.fromkeys(h for h in named if _usable(h)))
+    out = [_as_question(h) for h in headings[:MAX_EXAMPLES]]
     for t in sorted(t for t in titles if _usable(t)):
         if len(out) >= MAX_EXAMPLES:
             break
         out.append(f"What does “{t}” say?")
     return out
 
+
+# A heading's number: "3.1 ", "7. ", "12 ", "Chapter 7: ", "Appendix B " (not a year: "2018 in review")
+_SECTION_NUMBER = re.compile(r"^(?:[Cc]hapter\s+\d+|[Aa]ppendix\s+[A-Z]|\d+(?:\.\d+)+|\d{1,2})[.:]?\s+(?=\S)")
 
 # Headings of a page's furniture, not of a subject: no question about them is worth suggesting.
 _FURNITURE = frozenset({
@@ -146,6 +150,17 @@ def _usable(heading: str) -> bool:
     if text.endswith(("...", "…")) or text[:1].islower() or re.match(r"by\s", text, re.IGNORECASE):
         return False  # cut short, begun mid-phrase, or a byline ("By Salil Shetty, Special to CNN")
     return text.rstrip(":.").casefold() not in _FURNITURE
+
+
+_QUESTION_WORDS = frozenset("how what why when where which who whom whose can could is are does do did should".split())
+
+
+def _as_question(heading: str) -> str:
+    """A heading that is a question (an FAQ's, with or without its question mark) is asked
+    as it stands; another is asked about."""
+    if heading.endswith("?") or heading.split(" ", 1)[0].casefold() in _QUESTION_WORDS:
+        return heading.rstrip(" .:") + ("" if heading.endswith("?") else "?")
+    return f"What do the documents say about {_lower_first(heading)}?"
 
 
 def _lower_first(text: str) -> str:
