@@ -80,7 +80,7 @@ def test_related_passages_are_apart_unnumbered_and_labelled() -> None:
     assert "Gamma" not in md[: md.index("<details>")]
 
 
-def test_related_passages_under_the_refusal_floor_are_withheld_not_offered() -> None:
+def test_related_passages_under_the_refusal_floor_are_not_offered() -> None:
     # 1.5 best: 1.25 is evidence; 1.1 (under the ratio, over the floor 0.95) is offered as
     # related; 0.9 is under the floor: too weak to answer on its own, so not offered either
     r = _retrieval([1.5, 1.25, 1.1, 0.9])
@@ -88,16 +88,18 @@ def test_related_passages_under_the_refusal_floor_are_withheld_not_offered() -> 
     answer = make_answer(r, {"d": _doc()}, evidence=is_evidence(r), offered=is_offered(r))
     assert [q.citation.passage_id for q in answer.quotes] == ["d#p1", "d#p2"]
     assert [q.citation.passage_id for q in answer.related] == ["d#p3"]
-    assert answer.withheld == ("d#p4",)
+    assert answer.below_floor == ("d#p4",)
     assert "Delta" not in to_text(answer) and "Delta" not in render_answer(answer)
     assert [h["passage_id"] for h in to_json(answer)["related"]] == ["d#p3"]
-    # other modes: the cosine part against RankingConfig.min_cosine
-    low = DEFAULT_CONFIG.min_cosine - 0.05
-    k = _retrieval([9.0, 8.0, 7.0], mode="keyword", cosines=[0.6, low + 0.1, low])
-    assert is_offered(k) == (True, True, False)
+    # other modes have no calibrated floor (evidence is judged by rule 1 alone): every hit is offered
+    k = _retrieval([9.0, 8.0, 7.0], mode="keyword", cosines=[0.6, 0.3, 0.05])
+    assert is_offered(k) == (True, True, True)
+    kw = make_answer(k, {"d": _doc()}, evidence=is_evidence(k), offered=is_offered(k))
+    assert [q.citation.passage_id for q in kw.quotes] == ["d#p1"]
+    assert [q.citation.passage_id for q in kw.related] == ["d#p2", "d#p3"] and kw.below_floor == ()
     # a refused answer shows its closest passages whatever the floor ("possibly related")
     refused = make_answer(_retrieval([0.5, 0.45]), {"d": _doc()}, abstained=True, offered=(False, False))
-    assert len(refused.quotes) == 2 and refused.withheld == ()
+    assert len(refused.quotes) == 2 and refused.below_floor == ()
 
 
 def test_a_refused_answer_has_no_related_section_only_possibly_related_hits() -> None:
@@ -118,7 +120,7 @@ def test_shown_measures_match_a_hand_computed_example(tmp_path: Path) -> None:
     grades = load_grades(qrels)
     results = [
         _result("a", ("p1", "p3"), ("p1", "p3", "p2"), related=("p2",)),  # 0 of 2 shown unrelated; uncut 1 of 3
-        # p9 never judged: unrelated and withheld; the answer (p5) was cut, offered as related
+        # p9 never judged: unrelated, under the floor; the answer (p5) was cut, offered as related
         _result("b", ("p4",), ("p4", "p5", "p9"), related=("p5",)),
         _result("c", ("p6",), ("p6",), answerable=False),  # an unanswerable question answered: 1 unrelated
         _result("d", (), (), answerable=False),  # refused: shows nothing

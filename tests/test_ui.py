@@ -151,9 +151,14 @@ def test_answer_numbers_quotes_and_lists_copyable_citations(chat):
     assert block.split("\n") == [f"[{q.rank}] {q.citation.text()}" for q in quotes]
     cited = [s for s in reply.sources if s.marker == "cited"]
     assert [s.passage_id for s in cited] == [q.citation.passage_id for q in quotes]
-    # related passages can be opened too, labelled as such and never numbered
-    related = [s for s in reply.sources if s.marker == "related"]
-    assert [s.passage_id for s in related] == [q.citation.passage_id for q in reply.answer.related]
+    # related passages can be opened too, labelled as such and never numbered (an answer whose
+    # first hit alone is evidence, so that it has some whatever the floor)
+    from assistant.answer.model import make_answer
+
+    hits = chat.assistant.retrieve(MARKUP_QUESTION, k=3)
+    cut = make_answer(hits, chat.assistant.index.documents, evidence=(True,) + (False,) * (len(hits.hits) - 1))
+    related = [s for s in chat.sources_of(cut) if s.marker == "related"]
+    assert related and [s.passage_id for s in related] == [q.citation.passage_id for q in cut.related]
     assert all(s.label.startswith("related · ") for s in related)
     assert reply.sources[0].label == f"[1] ¶ {quotes[0].citation.paragraph} · Markup <i>in</i> a report"
 

@@ -109,9 +109,9 @@ class Answer:
     id: str | None = None
     where: Filter = Filter()  # the filter the question was asked with
     related: tuple[Quote, ...] = ()  # context that is not evidence: rank 0, never cited
-    # passage ids of hits neither evidence nor strong enough to offer as related: not shown,
-    # kept so that an evaluation can tell what the cut removed from the k hits
-    withheld: tuple[str, ...] = ()
+    # passage ids of the hits neither evidence nor strong enough to be offered as related (under
+    # the refusal floor): never shown, not in the JSON; an evaluation counts what the cut removed
+    below_floor: tuple[str, ...] = ()
     provenance: Stamp | None = None  # which index answered, and when (assistant.answer.provenance.stamp)
 
 
@@ -194,7 +194,7 @@ def make_answer(
 
     ``evidence`` says which hits are evidence (``assistant.search.evidence``); the others
     become the answer's ``related`` passages when ``offered`` says so (None: all of
-    them), else its ``withheld`` ones. ``evidence`` None: every hit is a quote (and a
+    them), else its ``below_floor`` ones. ``evidence`` None: every hit is a quote (and a
     refused answer's hits are all "possibly related")."""
     notes = list(extra_notes)
     q = retrieval.query
@@ -207,7 +207,7 @@ def make_answer(
         notes.append("No passage matches the filter; nothing was searched.")
     quotes: list[Quote] = []
     related: list[Quote] = []
-    withheld: list[str] = []
+    below_floor: list[str] = []
     kept: list[tuple[Quote, set[str], bool]] = []  # (quote, its shingles, is evidence)
     for i, hit in enumerate(retrieval.hits):
         shingles = _shingles(hit.passage.text)
@@ -219,7 +219,7 @@ def make_answer(
             continue
         is_ev = abstained or evidence is None or evidence[i]
         if not is_ev and offered is not None and not offered[i]:
-            withheld.append(hit.passage.passage_id)
+            below_floor.append(hit.passage.passage_id)
             continue
         strength = POSSIBLY_RELATED if abstained else (STRONG if is_ev else RELATED)
         quote = Quote(
@@ -251,7 +251,7 @@ def make_answer(
         id=qid,
         where=where,
         related=tuple(related),
-        withheld=tuple(withheld),
+        below_floor=tuple(below_floor),
     )
 
 

@@ -218,7 +218,7 @@ def evaluate(
             answer = assistant.ask(q.query, k=SHOWN_K, mode=mode)
             shown = () if answer.abstained else tuple(x.citation.passage_id for x in answer.quotes)
             related = () if answer.abstained else tuple(x.citation.passage_id for x in answer.related)
-            uncut = () if answer.abstained else shown + related + answer.withheld
+            uncut = () if answer.abstained else shown + related + answer.below_floor
             results[mode].append(
                 QueryResult(
                     q.qid, q.query, q.answerable, rank, abstained, round(ms, 2), ids,
@@ -293,7 +293,7 @@ def shown_metrics(
         out[f"shown_mean{suffix}"] = round(len(quotes) / len(results), 3) if results else 0.0
     offered = [(r.qid, pid) for r in results for pid in r.related]
     out["related_mean"] = round(len(offered) / len(results), 3) if results else 0.0
-    out["related_unrelated"] = round(sum(grade(*x) == 0 for x in offered) / len(offered), 4) if offered else 0.0
+    out["related_unrelated"] = round(sum(grade(*x) == 0 for x in offered) / len(offered), 4) if offered else float("nan")
     with_answer = [r for r in answerable if any(grade(r.qid, pid) == 2 for pid in r.uncut)]
     out["answer_kept"] = (
         round(sum(any(grade(r.qid, pid) == 2 for pid in r.shown) for r in with_answer) / len(with_answer), 4)

@@ -50,14 +50,17 @@ _BOILERPLATE = [
     r"print( this)?( page)?|download( pdf)?|previous|next|close",
 ]
 _BOILERPLATE_RE = re.compile(r"^(?:" + "|".join(_BOILERPLATE) + r")$", re.I)
-# A dot leader: six or more dots, spaced or not (an ellipsis has three).
-_DOT_LEADER = re.compile(r"(?:\. ?){6,}")
+# A dot leader: six or more dots, spaced or not (an ellipsis has three), running to a page
+# number (arabic or roman), to the next entry or the index's next letter ("awk . . . . B",
+# "dBase . . . . Dbase . . ."), or to the end of the line, as a contents or index entry's does.
+_DOT_LEADER = re.compile(r"(?:\. ?){6,}\s*(?:\d{1,4}\b|[ivxlc]{1,7}\b|[A-Z]|$)")
 # A line of page numbers only, as a table of contents' or an index's right column reads
-# once its entries are gone: "21", "9, 23, 45".
+# once its entries are gone: "21", "9, 23, 45". Dropped only among contents or index lines.
 _PAGE_NUMBERS = re.compile(r"^\d{1,4}(?:\s*,\s*\d{1,4}|\s+\d{1,4})*,?$")
-# A numbered section heading: "2.1  What is R?", "7.14 What are valid names?". It ends
-# with a question mark or a full stop as often as not, so it is not told by its ending.
-_NUMBERED_HEADING = re.compile(r"^(?:\d+\.)+\d+\.?\s+[A-Z(“\"'‘]")
+# A numbered section heading: "2.1  What is R?", "7.14 What are valid names?": section
+# numbers of one or two digits a part (not "2.5 GB", "192.168.1.1", "12.03.2019" or "1.500"),
+# a capital after them, and no full stop at the end ("1.2.3 Fixed a crash." is a sentence).
+_NUMBERED_HEADING = re.compile(r"^(?:\d{1,2}\.)+\d{1,2}\.?\s+[A-Z(“\"'‘][^\n]*?(?:\?|[^.!;:,…\s])$")
 
 _CLOSING = re.compile(
     r"^(yours (sincerely|faithfully|truly)|sincerely( yours)?|respectfully( yours)?|kind regards|signed|signatories)\b",
@@ -128,8 +131,8 @@ class _Unit:
 
     @property
     def is_numbered_heading(self) -> bool:
-        """A line or two numbered as a section ("2.1  What is R?"), whatever its last
-        character; an FAQ's numbered questions run longer than other headings."""
+        """A line or two numbered as a section ("2.1  What is R?"), ending with a question
+        mark or no punctuation; an FAQ's numbered questions run longer than other headings."""
         return len(self.lines) <= 2 and self.words <= _NUMBERED_HEADING_MAX_WORDS and bool(_NUMBERED_HEADING.match(self.text))
 
     @property
@@ -160,11 +163,16 @@ def parse_date(line: str) -> str:
 def is_boilerplate(line: str) -> bool:
     """True for a line of site chrome (navigation, share buttons, donation appeals) or of a
     table of contents or back-of-book index: an entry with a dot leader to its page
-    ("2.5 How can R be installed? . . . . . . 4"), or a line of page numbers only. Those
-    repeat a manual's headings word for word, so they outrank the text they point to, and
-    they state nothing."""
+    ("2.5 How can R be installed? . . . . . . 4"). Those repeat a manual's headings word
+    for word, so they outrank the text they point to, and they state nothing. (A line of
+    page numbers only is dropped too, but only among such lines: ``_units``.)"""
     s = line.strip()
-    return bool(_BOILERPLATE_RE.match(s) or _DOT_LEADER.search(s) or _PAGE_NUMBERS.match(s))
+    return bool(_BOILERPLATE_RE.match(s) or _is_contents(s))
+
+
+def _is_contents(line: str) -> bool:
+    """A line of a table of contents or an index: an entry's dot leader (``_DOT_LEADER``)."""
+    return bool(_DOT_LEADER.search(line))
 
 
 def first_heading(text: str) -> str:
@@ -312,11 +320,16 @@ def _units(text: str) -> list[_Unit]:
     date = ""
     gap = 1  # blank lines since the last line of text
     joinable = False  # may the next line continue the previous unit?
+    contents = False  # among contents or index lines: a line of page numbers is theirs
     for line in lines:
         t = line.text
         if not t:
             gap += 1
             continue
+        if _is_contents(t) or (contents and _PAGE_NUMBERS.match(t)):
+            gap, joinable, contents = 99, False, True
+            continue
+        contents = False
         if is_boilerplate(t) or (doc_latin and _latin_share(t) < 0.5):
             gap, joinable = 99, False
             continue

@@ -293,7 +293,8 @@ class Assistant:
         Args:
             question: what the user asked.
             k: the most quotes shown: the hits that are evidence (``assistant.search.evidence``)
-                are quotes, the rest of the k are the answer's ``related`` passages.
+                are quotes; those of the rest of the k that reach the refusal floor are the
+                answer's ``related`` passages (``assistant.search.evidence.is_offered``).
             mode: "hybrid", "tokens", "rrf", "dense" or "keyword".
             where: document, organisation and date filter (``assistant.search.request.make_filter``).
             searched: the query to search instead of ``question`` (a follow-up

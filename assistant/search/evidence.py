@@ -18,7 +18,7 @@ rule 1 alone. The best hit is always evidence unless the answer is refused
 (``assistant.answer.abstain``). Both numbers live in the index's ``RankingConfig``.
 
 A hit that is not evidence is offered apart as related context only when it reaches
-the same floor (``is_offered``): a passage too weak to be given as the best answer on
+the same floor (``is_offered``; modes judged by rule 1 alone offer every hit): a passage too weak to be given as the best answer on
 its own is not offered even as context. Measured on the evaluation collections'
 graded judgments, 84% of the related passages under the floor were unrelated (316 of
 378, six question sets), against 67% above it (330 of 489).
@@ -43,12 +43,12 @@ def is_evidence(retrieval: Retrieval) -> tuple[bool, ...]:
 
 
 def is_offered(retrieval: Retrieval) -> tuple[bool, ...]:
-    """For each hit, whether it reaches the collection's refusal floor: the calibrated
-    threshold on hybrid scores, else ``RankingConfig.min_cosine`` on the cosine part.
-    A hit that is not evidence is offered as related context only then."""
+    """For each hit, whether it reaches the floor evidence is held to: the calibrated
+    refusal threshold on hybrid scores. A hit that is not evidence is offered as related
+    context only then. Modes without a calibrated floor (rule 1 alone) offer every hit."""
     if retrieval.calibrated:
         return tuple(h.score >= retrieval.min_score for h in retrieval.hits)
-    return tuple(_cosine(h) >= retrieval.config.min_cosine for h in retrieval.hits)
+    return (True,) * len(retrieval.hits)
 
 
 def evidence_of(values: Sequence[float], *, ratio: float, floor: float) -> tuple[bool, ...]:
