@@ -497,7 +497,7 @@ def test_example_questions_skip_bylines_fragments_and_page_furniture():
                             "What do the documents say about freedom of expression?"}
     assert not any(w in q for q in out for w in ("Salil", "information", "ignatories", "continued", "..."))
     # numbered headings lose their number; an FAQ's question heading is asked as it stands
-    numbered = [SimpleNamespace(section=s) for s in ("3.1 What is S?", "2.5 Re-shaping data", "Chapter 7: R Miscellanea",
+    numbered = [SimpleNamespace(section=s) for s in ("3.1 What is S?", "2.5 Re-shaping data", "Chapter 7: R Miscellanea  38",
                                                        "2.5.1 How can R be installed (Unix-like)")]
     assert examples_from_headings({"d": doc}, numbered)[:4] == [
         "What do the documents say about re-shaping data?", "How can R be installed (Unix-like)?", "What is S?",

@@ -121,7 +121,7 @@ def examples_from_headings(documents: Mapping[str, Document], passages: Iterable
     """Questions about the collection's own headings (the most used first), then its titles."""
     titles = {d.title for d in documents.values()}
     counts = Counter(p.section for p in passages if p.section and p.section not in titles)
-    named = [_SECTION_NUMBER.sub("", h) for h, _ in sorted(counts.items(), key=lambda x: (-x[1], x[0]))]
+    named = [_PAGE_NUMBER.sub("", _SECTION_NUMBER.sub("", h)) for h, _ in sorted(counts.items(), key=lambda x: (-x[1], x[0]))]
     headings = list(dict.fromkeys(h for h in named if _usable(h)))
     out = [_as_question(h) for h in headings[:MAX_EXAMPLES]]
     for t in sorted(t for t in titles if _usable(t)):
@@ -133,6 +133,9 @@ def examples_from_headings(documents: Mapping[str, Document], passages: Iterable
 
 # A heading's number: "3.1 ", "7. ", "12 ", "Chapter 7: ", "Appendix B " (not a year: "2018 in review")
 _SECTION_NUMBER = re.compile(r"^(?:[Cc]hapter\s+\d+|[Aa]ppendix\s+[A-Z]|\d+(?:\.\d+)+|\d{1,2})[.:]?\s+(?=\S)")
+
+# A running head's page number after the heading: "Chapter 2: Spreadsheet-like data  9"
+_PAGE_NUMBER = re.compile(r"\s+\d{1,3}$")  # not a year: "Annual report 2018"
 
 # Headings of a page's furniture, not of a subject: no question about them is worth suggesting.
 _FURNITURE = frozenset({
