@@ -91,6 +91,27 @@ def test_running_headers_and_page_numbers_are_not_passages(pdf_corpus):
     assert all("Rights Watchers" not in p.text for p in check_offsets(doc))
 
 
+def test_a_chapters_running_head_is_dropped_a_line_repeated_here_and_there_is_not():
+    from assistant.ingest.formats.pdf import _drop_running_lines
+
+    def page(n: int, top: str) -> list[str]:
+        own = "abcdefghij"[n]  # digits would make the pages' lines alike ("page #")
+        return [top, ""] + [f"Line {word} of page {own} says something of its own." for word in
+                            ("one", "two", "three", "four", "five", "six", "seven")]
+
+    # chapter 2's head on pages 3-6 only (4 of 10 pages: under the 60% of a document's head),
+    # spaced differently as PDF text comes; a sentence at the top of pages 0, 7 and 9 (3 pages
+    # far apart) and a heading at the top of two pages are not running heads
+    tops = {0: "The same sentence opens this page.", 1: "Results", 2: "Results", 7: "The same sentence opens this page.",
+            9: "The same sentence opens this page."}
+    pages = [page(n, f"Chapter 2:  R Basics{' ' * (n % 3 + 1)}{n + 1}" if 3 <= n <= 6 else tops.get(n, f"Heading {n}"))
+             for n in range(10)]
+    kept = _drop_running_lines(pages)
+    assert all(not any("R Basics" in x for x in lines) for lines in kept)
+    assert [lines[0] for n, lines in enumerate(kept) if n in tops] == [tops[n] for n in sorted(tops)]
+    assert all(f"Line four of page {'abcdefghij'[n]} says something of its own." in lines for n, lines in enumerate(kept))
+
+
 def test_pdf_passages_carry_the_page_they_are_on(pdf_corpus):
     import pypdf
 

@@ -177,19 +177,30 @@ def _ocr(images) -> str:
     return "\n\n".join(pytesseract.image_to_string(img.image) for img in images)
 
 
+CHAPTER_HEAD_PAGES = 3
+
+
 def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
     """Remove page numbers and the lines that repeat at the top or bottom of most pages
-    (running headers and footers), digits counted as one: "Page 3 of 9" == "Page 4 of 9"."""
+    (running headers and footers), or of most pages of a run of three or more (a chapter's
+    running head), digits counted as one: "Page 3 of 9" == "Page 4 of 9"."""
     def key(line: str) -> str:
-        return re.sub(r"\d+", "#", line.lower())
+        return re.sub(r"\d+", "#", " ".join(line.lower().split()))
 
     edge = 3  # lines from the top and from the bottom of a page that can be running lines
     counts: Counter[str] = Counter()
-    for lines in pages:
+    where: dict[str, list[int]] = {}
+    for n, lines in enumerate(pages):
         body = [x for x in lines if x]
-        counts.update({key(x) for x in body[:edge] + body[-edge:]})
+        for k in {key(x) for x in body[:edge] + body[-edge:]}:
+            counts[k] += 1
+            where.setdefault(k, []).append(n)
     need = max(2, -(-len(pages) * 6 // 10))  # on 60% of the pages, and at least two
     running = {k for k, c in counts.items() if c >= need} if len(pages) >= 2 else set()
+    # a chapter's running head ("Chapter 2: R Basics 5"): on three pages or more, and on most
+    # of the pages from its first to its last
+    running |= {k for k, c in counts.items()
+                if c >= CHAPTER_HEAD_PAGES and c * 2 >= where[k][-1] - where[k][0] + 1 and re.search(r"[^\W\d_]{3}", k)}
     out = []
     for lines in pages:
         nonempty = [i for i, x in enumerate(lines) if x]
