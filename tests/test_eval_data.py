@@ -147,3 +147,18 @@ def test_hand_written_unanswerable_questions_follow_the_generated_ones(tmp_path:
     for line in shipped.read_text().splitlines():
         item = json.loads(line)
         assert item["relevant"] == [] and "unanswerable" in item["tags"]
+
+
+def test_check_quotes_reads_a_pdfs_text_as_the_assistant_does(tmp_path: Path) -> None:
+    from docgen import make_pdf
+
+    mod = _script()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    make_pdf(corpus / "R-FAQ.pdf", [("What is R?", ["R is a system for statistical computation and graphics."])])
+    queries = tmp_path / "queries.jsonl"
+    good = {"id": "a", "query": "What is R?", "relevant": [{"doc": "R-FAQ", "quote": "statistical computation and graphics"}]}
+    bad = {"id": "b", "query": "Who wrote it?", "relevant": [{"doc": "R-FAQ", "quote": "written by Ross Ihaka"}]}
+    queries.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    problems = mod.check_quotes(queries, corpus)
+    assert len(problems) == 1 and "(b): quote not in R-FAQ" in problems[0]
