@@ -277,20 +277,30 @@ def _appendix_start(text: str, after: int) -> int:
 # --------------------------------------------------------------------------- writing
 
 
-def write_corpus(out: Path, docs: list[Doc], *, meta_about: str, organization: str, date: str, kind: str) -> None:
+def _staging(out: Path) -> Path:
+    """An empty folder beside ``out`` to fill; :func:`_publish` puts it in ``out``'s place."""
     tmp = out.with_name(out.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
+    return tmp
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
+def write_corpus(out: Path, docs: list[Doc], *, meta_about: str, organization: str, date: str, kind: str) -> None:
+    tmp = _staging(out)
     for d in docs:
         (tmp / d.file).write_text(d.text, encoding="utf-8", newline="")
     meta = {"_about": meta_about, "documents": [
         {"file": d.file, "doc_id": d.doc_id, "title": d.title, "organization": organization, "date": date, "kind": kind}
         for d in docs]}
     (tmp / "metadata.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    _publish(tmp, out)
 
 
 def write_queries(path: Path, queries: list[Query], *, extra: Path | None = None) -> None:
@@ -378,19 +388,13 @@ def build_r_manuals(folder: Path, *, force: bool) -> str:
     if not force and _up_to_date(folder, R_MANUALS):
         return "up to date"
     root, version = fetch_package(R_MANUALS, folder / "source")
-    out = folder / "corpus"
-    tmp = out.with_name(out.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    tmp = _staging(folder / "corpus")
     for name in R_MANUAL_FILES:
         src = root / _R_MANUAL_DIR / name
         if not src.is_file():
             raise DataError(f"{R_MANUALS.name} {version} has no {_R_MANUAL_DIR}/{name}")
         shutil.copyfile(src, tmp / name)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    _publish(tmp, folder / "corpus")
     _write_source(folder, R_MANUALS, version, {"documents": str(len(R_MANUAL_FILES))})
     return f"{len(R_MANUAL_FILES)} PDF manuals from {R_MANUALS.name} {version}"
 

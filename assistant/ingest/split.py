@@ -1,8 +1,8 @@
 """Cutting a scraped page's text into paragraphs, by rules that generalise.
 
 Owns the rules for what is a passage and what is not: navigation and donation
-boilerplate, table-of-contents and index entries (dot leaders), lines in another script (photo captions), headings (which become
-the section of the text under them), date lines (which date the items of a news
+boilerplate, table-of-contents and index entries (dot leaders), lines in another
+script (photo captions), headings (which become the section of the text under them), date lines (which date the items of a news
 listing), lists (grouped with their lead-in line), hard-wrapped lines (re-joined)
 and paragraphs too long for the encoder (cut at sentence ends).
 
@@ -238,8 +238,9 @@ def split_text(
             ):
                 group.append(units[j])
                 j += 1
-        if len(group) == 1 and ((u.is_short and not u.is_bullet) or u.is_numbered_heading):
-            if (u.words <= _HEADING_MAX_WORDS or u.is_numbered_heading) and not _DATE_ANYWHERE.search(u.text):
+        numbered = len(group) == 1 and u.is_numbered_heading
+        if len(group) == 1 and ((u.is_short and not u.is_bullet) or numbered):
+            if (u.words <= _HEADING_MAX_WORDS or numbered) and not _DATE_ANYWHERE.search(u.text):
                 section = " ".join(u.text.lstrip("#").split())  # a Markdown heading's "#" is not its name; a PDF's spacing is not either
             # longer short lines without a full stop are captions or bylines: not passages
             i += 1

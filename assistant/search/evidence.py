@@ -18,8 +18,8 @@ rule 1 alone. The best hit is always evidence unless the answer is refused
 (``assistant.answer.abstain``). Both numbers live in the index's ``RankingConfig``.
 
 A hit that is not evidence is offered apart as related context only when it reaches
-the same floor (``is_offered``; modes judged by rule 1 alone offer every hit): a passage too weak to be given as the best answer on
-its own is not offered even as context. Measured on the evaluation collections'
+the same floor (``is_offered``; modes judged by rule 1 alone offer every hit): a passage
+too weak to be given as the best answer on its own is not offered even as context. Measured on the evaluation collections'
 graded judgments, 84% of the related passages under the floor were unrelated (316 of
 378, six question sets), against 67% above it (330 of 489).
 """

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime
 import re
 import shutil
-from collections import Counter
 from dataclasses import replace
 
 from assistant.errors import SkipFile
@@ -188,19 +187,17 @@ def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
         return re.sub(r"\d+", "#", " ".join(line.lower().split()))
 
     edge = 3  # lines from the top and from the bottom of a page that can be running lines
-    counts: Counter[str] = Counter()
-    where: dict[str, list[int]] = {}
+    where: dict[str, list[int]] = {}  # each edge line's pages, ascending
     for n, lines in enumerate(pages):
         body = [x for x in lines if x]
         for k in {key(x) for x in body[:edge] + body[-edge:]}:
-            counts[k] += 1
             where.setdefault(k, []).append(n)
     need = max(2, -(-len(pages) * 6 // 10))  # on 60% of the pages, and at least two
-    running = {k for k, c in counts.items() if c >= need} if len(pages) >= 2 else set()
+    running = {k for k, on in where.items() if len(on) >= need} if len(pages) >= 2 else set()
     # a chapter's running head ("Chapter 2: R Basics 5"): on three pages or more, and on most
     # of the pages from its first to its last
-    running |= {k for k, c in counts.items()
-                if c >= CHAPTER_HEAD_PAGES and c * 2 >= where[k][-1] - where[k][0] + 1 and re.search(r"[^\W\d_]{3}", k)}
+    running |= {k for k, on in where.items()
+                if len(on) >= CHAPTER_HEAD_PAGES and len(on) * 2 >= on[-1] - on[0] + 1 and re.search(r"[^\W\d_]{3}", k)}
     out = []
     for lines in pages:
         nonempty = [i for i, x in enumerate(lines) if x]
